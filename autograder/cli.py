@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import List, Optional
 
-COMMANDS = ("release",)
+COMMANDS = ("release", "grade_all")
 
 
 def build_parser() -> argparse.ArgumentParser:

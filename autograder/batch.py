@@ -1,0 +1,384 @@
+"""Grade a whole class: find the students, grade each submission in its own process, keep the results.
+
+``grade_all(SUBMISSIONS_DIR, OUT_DIR)`` is what ``python -m autograder grade-all`` runs:
+
+- every folder in SUBMISSIONS_DIR is one student (the folder name is the student id); the four
+  graded modules sit at its top level or, in nbgrader's layout ``submitted/<student>/rnn_lstm/``,
+  in the assignment folder inside it;
+- each submission is one :class:`Job`, graded by :func:`grade_job` in a separate process
+  (a ``ProcessPoolExecutor``, or a Dask cluster through :mod:`autograder.distributed`);
+- OUT_DIR/<student>/ receives results.json, feedback.md, feedback.html and meta.json (the content
+  hash that makes reruns resumable); OUT_DIR/gradebook.csv and OUT_DIR/summary.md cover the class.
+
+A submission that cannot be graded becomes an error row (score 0, the reason in the ``error``
+column) and an ``error.txt`` in its folder; earlier results are never deleted.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import importlib
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from .paths import ASSIGNMENT, GRADED_MODULES
+
+MODULE_FILES: Tuple[str, ...] = tuple(f"{name}.py" for name in GRADED_MODULES)
+IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", ".pytest_cache"}
+META_FILE = "meta.json"
+ERROR_FILE = "error.txt"
+
+
+class BatchInputError(Exception):
+    """The batch cannot start (missing or empty submissions folder, unwritable output folder)."""
+
+
+@dataclass(frozen=True)
+class GraderSpec:
+    """Where the grading functions live, as ``"module:function"`` strings.
+
+    Strings, not callables, so a job can be sent to another process or machine and imported there.
+    Tests put a stand-in here; the defaults are the real grader's interface.
+    """
+
+    grade: str = "autograder.grade:grade_submission"
+    feedback: str = "autograder.report:feedback_markdown"
+    write_results: str = "autograder.report:write_results"
+
+
+def load(spec: str) -> Callable[..., Any]:
+    """Import ``"package.module:function"``."""
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+@dataclass(frozen=True)
+class Student:
+    """One student's submission as found on disk.
+
+    ``module_dir`` is the folder holding the graded modules, or None with ``problem`` saying why
+    the submission cannot be graded.
+    """
+
+    id: str
+    folder: Path
+    module_dir: Optional[Path]
+    problem: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything needed to grade one submission, picklable and self-contained.
+
+    ``files`` holds the graded modules' bytes, so a worker on another machine can grade without
+    sharing a filesystem; a local worker grades ``path`` directly when it still holds those bytes
+    (so paths in the feedback are the same whichever worker ran).
+    """
+
+    student: str
+    path: str
+    files: Dict[str, bytes]
+    key: str
+    sandbox: str = "auto"
+    grader: str = GraderSpec.grade
+
+
+@dataclass
+class Outcome:
+    """What grading one submission produced: ``results`` (the results.json dict) or ``error``."""
+
+    student: str
+    key: str
+    results: Optional[Dict[str, Any]] = None
+    error: Optional[str] = None
+    seconds: float = 0.0
+    cached: bool = False
+
+
+@dataclass
+class BatchReport:
+    """The result of :func:`grade_all`: one outcome per student (sorted by id), plus warnings."""
+
+    out: Path
+    outcomes: List[Outcome] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    graded: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> List[Outcome]:
+        return [o for o in self.outcomes if o.error is not None]
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def _module_dir(folder: Path) -> Optional[Path]:
+    for candidate in (folder, folder / ASSIGNMENT):
+        if candidate.is_dir() and any((candidate / name).is_file() for name in MODULE_FILES):
+            return candidate
+    return None
+
+
+def discover(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List[Student], List[str]]:
+    """Students in ``submissions`` (sorted by id) and warnings about entries that are not students.
+
+    Raises :class:`BatchInputError` if ``submissions`` is missing, not a folder, or holds no
+    student folder. A student folder without any graded module is kept, with ``problem`` set.
+    """
+    if not submissions.exists():
+        raise BatchInputError(f"submissions folder not found: {submissions}")
+    if not submissions.is_dir():
+        raise BatchInputError(f"{submissions} is a file; expected a folder with one sub-folder per student")
+    excluded = {p.resolve() for p in exclude}
+    students: List[Student] = []
+    warnings: List[str] = []
+    for entry in sorted(submissions.iterdir()):
+        if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS or entry.resolve() in excluded:
+            continue
+        if not entry.is_dir():
+            warnings.append(f"ignored {entry.name}: a file, not a student folder")
+            continue
+        found = _module_dir(entry)
+        if found is None:
+            present = sorted(p.name for p in entry.iterdir() if not p.name.startswith("."))[:8]
+            problem = (
+                f"no graded module found: expected {', '.join(MODULE_FILES)} in {entry.name}/ or "
+                f"{entry.name}/{ASSIGNMENT}/; found: {', '.join(present) or 'nothing'}"
+            )
+            students.append(Student(entry.name, entry, None, problem))
+        else:
+            students.append(Student(entry.name, entry, found))
+    if not students:
+        raise BatchInputError(f"no student folders in {submissions}")
+    return students, warnings
+
+
+def read_modules(module_dir: Path) -> Dict[str, bytes]:
+    """The graded modules present in ``module_dir``, by file name."""
+    return {name: (module_dir / name).read_bytes() for name in MODULE_FILES if (module_dir / name).is_file()}
+
+
+def content_hash(files: Dict[str, bytes], sandbox: str = "auto", grader: str = GraderSpec.grade) -> str:
+    """sha256 of the graded modules (names and bytes) and of how they are graded."""
+    digest = hashlib.sha256()
+    digest.update(f"{grader}\0{sandbox}\0".encode())
+    for name in MODULE_FILES:
+        data = files.get(name)
+        digest.update(name.encode() + b"\0" + (b"missing" if data is None else hashlib.sha256(data).digest()))
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- one job
+
+
+def grade_job(job: Job) -> Outcome:
+    """Grade one submission (runs in a worker process); never raises.
+
+    The grader's own exceptions become ``Outcome.error``: the grader promises not to raise for a
+    broken submission, so an exception here is an error row a TA must look at.
+    """
+    start = time.perf_counter()
+    tmp: Optional[str] = None
+    try:
+        path = Path(job.path)
+        if not (path.is_dir() and read_modules(path) == job.files):
+            # Another machine, or the files changed since discovery: grade the bytes we hashed.
+            tmp = tempfile.mkdtemp(prefix=f"grade-{job.student}-")
+            path = Path(tmp) / ASSIGNMENT
+            path.mkdir()
+            for name, data in job.files.items():
+                (path / name).write_bytes(data)
+        results = load(job.grader)(path, sandbox=job.sandbox)
+        if not isinstance(results, dict) or "score" not in results or "tests" not in results:
+            raise TypeError(f"the grader returned {type(results).__name__}, not a results.json dict")
+        json.dumps(results)  # only plain data may come back
+        return Outcome(job.student, job.key, results=results, seconds=time.perf_counter() - start)
+    except BaseException as exc:  # noqa: BLE001 - a SystemExit from below must not end the worker's loop either
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return Outcome(job.student, job.key, error=f"grader failed: {last}", seconds=time.perf_counter() - start)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_local(jobs: List[Job], workers: int, on_done: Callable[[Outcome], None]) -> None:
+    """Grade ``jobs`` in ``workers`` processes, calling ``on_done`` in this process as each ends.
+
+    A worker process that dies (killed, out of memory) breaks the pool; the jobs it took with it
+    are retried one at a time, and a job that kills its process alone becomes an error row.
+    """
+    pending = list(jobs)
+    isolate = False
+    context = multiprocessing.get_context("spawn")  # no fork of a parent holding threads (progress bar)
+    while pending:
+        broken: List[Job] = []
+        batches = [[job] for job in pending] if isolate else [pending]
+        for batch in batches:
+            size = 1 if isolate else max(1, min(workers, len(batch)))
+            with concurrent.futures.ProcessPoolExecutor(max_workers=size, mp_context=context) as pool:
+                futures = {pool.submit(grade_job, job): job for job in batch}
+                for future in concurrent.futures.as_completed(futures):
+                    job = futures[future]
+                    try:
+                        on_done(future.result())
+                    except BrokenProcessPool:
+                        if isolate:
+                            on_done(Outcome(job.student, job.key, error="grading process died (killed or out of memory)"))
+                        else:
+                            broken.append(job)
+        pending, isolate = broken, True
+
+
+# --------------------------------------------------------------------------- output files
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def check_writable(out: Path) -> None:
+    """Create ``out`` if needed and prove a file can be written there, or raise BatchInputError."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise BatchInputError(f"output folder {out} is not writable: {exc.strerror or exc}") from exc
+
+
+def load_cached(folder: Path, key: str) -> Optional[Dict[str, Any]]:
+    """The results.json of an earlier run whose meta.json records ``key``, else None."""
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        if meta.get("key") != key:
+            return None
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        return results if isinstance(results, dict) and "score" in results else None
+    except (OSError, ValueError):
+        return None
+
+
+def write_student(folder: Path, outcome: Outcome, spec: GraderSpec) -> None:
+    """Write results.json, feedback.md, feedback.html, meta.json (or error.txt) for one student."""
+    from .html import markdown_to_html
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if outcome.error is not None:
+        _write_atomic(folder / ERROR_FILE, outcome.error + "\n")
+        return
+    assert outcome.results is not None
+    load(spec.write_results)(outcome.results, folder / "results.json")
+    feedback = load(spec.feedback)(outcome.results)
+    _write_atomic(folder / "feedback.md", feedback)
+    _write_atomic(folder / "feedback.html", markdown_to_html(feedback, title=f"Feedback for {outcome.student}"))
+    _write_atomic(folder / META_FILE, json.dumps({"student": outcome.student, "key": outcome.key}, indent=1) + "\n")
+    (folder / ERROR_FILE).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the whole class
+
+
+def _progress_bar(enabled: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"), disable=not enabled,
+    )
+
+
+def grade_all(
+    submissions: Path,
+    out: Path,
+    *,
+    jobs: Optional[int] = None,
+    force: bool = False,
+    sandbox: str = "auto",
+    scheduler: Optional[str] = None,
+    spec: GraderSpec = GraderSpec(),
+    progress: bool = True,
+    summary: bool = True,
+) -> BatchReport:
+    """Grade every student in ``submissions`` into ``out``; see the module docstring.
+
+    ``jobs`` parallel processes (default: the number of cores); ``scheduler`` a Dask scheduler
+    address instead. Raises :class:`BatchInputError` on bad input, before anything is written.
+    """
+    from .gradebook import write_gradebook
+
+    start = time.perf_counter()
+    submissions, out = Path(submissions), Path(out)
+    students, warnings = discover(submissions, exclude=[out])
+    check_writable(out)
+    report = BatchReport(out=out, warnings=warnings)
+
+    outcomes: Dict[str, Outcome] = {}
+    todo: List[Job] = []
+    for student in students:
+        if student.module_dir is None:
+            outcomes[student.id] = Outcome(student.id, "", error=student.problem)
+            continue
+        files = read_modules(student.module_dir)
+        key = content_hash(files, sandbox, spec.grade)
+        cached = None if force else load_cached(out / student.id, key)
+        if cached is not None:
+            outcomes[student.id] = Outcome(student.id, key, results=cached, cached=True)
+        else:
+            todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade))
+
+    bar = _progress_bar(progress and bool(todo))
+    with bar:
+        task = bar.add_task("grading", total=len(todo), last="")
+
+        def done(outcome: Outcome) -> None:
+            try:
+                write_student(out / outcome.student, outcome, spec)
+            except Exception as exc:  # noqa: BLE001 - a report that cannot be written is an error row
+                outcome = Outcome(outcome.student, outcome.key, error=f"could not write the reports: {exc}")
+                write_student(out / outcome.student, outcome, spec)
+            outcomes[outcome.student] = outcome
+            bar.update(task, advance=1, last=f"{outcome.student}: " + ("error" if outcome.error else f"{outcome.results['score']:g}"))
+
+        if todo and scheduler:
+            from .distributed import run_on_cluster
+
+            run_on_cluster(todo, scheduler, done)
+        elif todo:
+            run_local(todo, jobs or os.cpu_count() or 1, done)
+
+    for student in students:
+        if student.module_dir is None:
+            write_student(out / student.id, outcomes[student.id], spec)
+    report.outcomes = [outcomes[s.id] for s in students]
+    report.cached = sum(o.cached for o in report.outcomes)
+    report.graded = len(todo)
+    write_gradebook(report.outcomes, out / "gradebook.csv")
+    if summary:
+        from .summary import write_summary
+
+        write_summary(report.outcomes, out)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def time_grade_all(submissions: Path, jobs: int, *, sandbox: str = "auto", spec: GraderSpec = GraderSpec()) -> float:
+    """Wall-clock seconds to grade ``submissions`` from scratch with ``jobs`` processes (for ``make bench``)."""
+    with tempfile.TemporaryDirectory(prefix="bench-grade-all-") as tmp:
+        start = time.perf_counter()
+        grade_all(Path(submissions), Path(tmp), jobs=jobs, force=True, sandbox=sandbox, spec=spec,
+                  progress=False, summary=False)
+        return time.perf_counter() - start

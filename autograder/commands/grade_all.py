@@ -1,0 +1,66 @@
+"""``grade-all``: grade every student's submission in a folder, in parallel, into a class gradebook."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..batch import BatchInputError, grade_all
+from ..sandbox import MODES
+
+NAME = "grade-all"
+HELP = "grade every submission in a folder (one sub-folder per student) into OUT/gradebook.csv"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
+                        help="one folder per student (its name is the student id), or nbgrader's submitted/")
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT_DIR",
+                        help="where OUT_DIR/<student>/results.json, gradebook.csv and summary.md go")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="submissions graded in parallel (default: %(default)s, the number of cores)")
+    parser.add_argument("--force", action="store_true", help="regrade everything, not only new or changed submissions")
+    parser.add_argument("--sandbox", choices=MODES, default="auto", help="how student code is confined (default: %(default)s)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786) to run the jobs on")
+    parser.add_argument("--table", action="store_true", help="print the gradebook as a table at the end")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def print_table(path: Path) -> None:
+    """Print a gradebook.csv as a rich table (student, score, max, status, error)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..gradebook import read_gradebook
+
+    rows = read_gradebook(path)
+    table = Table(title=str(path))
+    for column, justify in (("student", "left"), ("score", "right"), ("max_score", "right"), ("status", "left"), ("error", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in rows:
+        table.add_row(row["student"], row["score"], row["max_score"], row.get("status", ""), row.get("error", ""))
+    Console().print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        print("--jobs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        report = grade_all(args.submissions, args.out, jobs=args.jobs, force=args.force, sandbox=args.sandbox,
+                           scheduler=args.scheduler, progress=not args.no_progress)
+    except BatchInputError as exc:
+        print(f"grade-all: {exc}", file=sys.stderr)
+        return 2
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for outcome in report.errors:
+        print(f"error: {outcome.student}: {outcome.error}", file=sys.stderr)
+    if args.table:
+        print_table(report.out / "gradebook.csv")
+    print(f"{len(report.outcomes)} students: {report.graded} graded now, {report.cached} unchanged since the last run, "
+          f"{len(report.errors)} could not be graded ({report.seconds:.1f} s)")
+    print(f"gradebook: {report.out / 'gradebook.csv'}\nsummary:   {report.out / 'summary.md'}\n"
+          f"per student: {report.out}/<student>/results.json, feedback.md, feedback.html")
+    return 0

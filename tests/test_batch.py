@@ -1,0 +1,189 @@
+"""grade-all: discovery, per-student outputs, error rows, resumability, bad input.
+
+Runs the batch machinery against the stand-in grader in test_batch_standin.py (real processes,
+real files); tests/test_examples.py checks the same against the real grader.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import test_batch_standin as standin
+from autograder import batch
+from autograder.batch import BatchInputError, GraderSpec, discover, grade_all
+from autograder.html import markdown_to_html
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions" / "rnn_lstm"
+RELEASE = REPO / "assignments" / "rnn_lstm"
+SPEC = GraderSpec(grade=f"{standin.__name__}:grade_submission", feedback=f"{standin.__name__}:feedback_markdown",
+                  write_results=f"{standin.__name__}:write_results")
+MODULES = ("rnn_layers.py", "lstm_layers.py", "deep_layers.py", "gradient_flow.py")
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for name in MODULES:
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+def _class(root: Path) -> Path:
+    subs = root / "subs"
+    _copy(SOLUTIONS, subs / "alice")
+    _copy(RELEASE, subs / "bob")
+    _copy(SOLUTIONS, subs / "carol" / "rnn_lstm")  # nbgrader layout
+    wrong = subs / "dave"
+    wrong.mkdir()
+    (wrong / "rnn.py").write_text("x = 1\n")
+    return subs
+
+
+def _rows(out: Path) -> dict:
+    with (out / "gradebook.csv").open(newline="") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def test_discover_layouts_and_warnings(tmp_path):
+    subs = _class(tmp_path)
+    (subs / "notes.txt").write_text("not a student")
+    (subs / ".hidden").mkdir()
+    students, warnings = discover(subs)
+    assert [s.id for s in students] == ["alice", "bob", "carol", "dave"]
+    by_id = {s.id: s for s in students}
+    assert by_id["carol"].module_dir == subs / "carol" / "rnn_lstm"
+    assert by_id["alice"].module_dir == subs / "alice"
+    assert by_id["dave"].module_dir is None and "rnn_layers.py" in by_id["dave"].problem and "rnn.py" in by_id["dave"].problem
+    assert warnings == ["ignored notes.txt: a file, not a student folder"]
+
+
+@pytest.mark.parametrize("make", ["missing", "file", "empty", "only-files"])
+def test_bad_submissions_folder_is_refused(tmp_path, make):
+    target = tmp_path / "subs"
+    if make == "file":
+        target.write_text("x")
+    elif make == "empty":
+        target.mkdir()
+    elif make == "only-files":
+        target.mkdir()
+        (target / "a.py").write_text("")
+    with pytest.raises(BatchInputError) as info:
+        discover(target)
+    assert str(target) in str(info.value)
+
+
+def test_grade_all_writes_every_student_and_matches_single_grading(tmp_path):
+    subs = _class(tmp_path)
+    out = tmp_path / "out"
+    report = grade_all(subs, out, jobs=2, spec=SPEC, progress=False)
+    rows = _rows(out)
+    assert sorted(rows) == ["alice", "bob", "carol", "dave"]
+    for student, folder in (("alice", subs / "alice"), ("bob", subs / "bob"), ("carol", subs / "carol" / "rnn_lstm")):
+        single = standin.grade_submission(folder)
+        assert float(rows[student]["score"]) == pytest.approx(single["score"])
+        for name, value in single["extra_data"]["functions"].items():
+            assert float(rows[student][name]) == pytest.approx(value["score"])
+        assert json.loads((out / student / "results.json").read_text())["score"] == pytest.approx(single["score"])
+        assert (out / student / "feedback.md").read_text() == standin.feedback_markdown(single)
+        assert "<table>" in (out / student / "feedback.html").read_text()
+    assert float(rows["alice"]["score"]) == 70 and float(rows["bob"]["score"]) == 0
+    assert rows["dave"]["status"] == "error" and rows["dave"]["score"] == "0" and rows["dave"]["max_score"] == "70"
+    assert "no graded module found" in rows["dave"]["error"]
+    assert "no graded module found" in (out / "dave" / "error.txt").read_text()
+    assert [o.student for o in report.errors] == ["dave"]
+    summary = (out / "summary.md").read_text()
+    assert "dave" in summary and "rnn_step_forward" in summary
+    assert (out / "score_histogram.png").stat().st_size > 1000 and (out / "function_means.png").stat().st_size > 1000
+
+
+def test_grader_exceptions_and_dying_processes_become_error_rows(tmp_path):
+    subs = tmp_path / "subs"
+    _copy(SOLUTIONS, subs / "good")
+    raises = _copy(SOLUTIONS, subs / "raises")
+    (raises / "rnn_layers.py").write_text((raises / "rnn_layers.py").read_text() + "\n# STANDIN_RAISE\n")
+    dies = _copy(SOLUTIONS, subs / "dies")
+    (dies / "rnn_layers.py").write_text((dies / "rnn_layers.py").read_text() + "\n# STANDIN_EXIT\n")
+    out = tmp_path / "out"
+    grade_all(subs, out, jobs=2, spec=SPEC, progress=False, summary=False)
+    rows = _rows(out)
+    assert rows["good"]["status"] == "graded" and float(rows["good"]["score"]) == 70
+    assert rows["raises"]["status"] == "error" and "stand-in grader raised on purpose" in rows["raises"]["error"]
+    assert rows["dies"]["status"] == "error" and "process died" in rows["dies"]["error"]
+
+
+def test_rerun_grades_only_new_or_changed_submissions(tmp_path):
+    subs = _class(tmp_path)
+    out = tmp_path / "out"
+    grade_all(subs, out, jobs=2, spec=SPEC, progress=False, summary=False)
+    first_bob = (out / "bob" / "results.json").read_text()
+    again = grade_all(subs, out, jobs=2, spec=SPEC, progress=False, summary=False)
+    assert again.graded == 0 and again.cached == 3  # dave has nothing to grade and is reported again
+    assert {r["status"] for s, r in _rows(out).items() if s != "dave"} == {"cached"}
+    # bob fixes rnn_layers.py; erin submits late
+    (subs / "bob" / "rnn_layers.py").write_bytes((SOLUTIONS / "rnn_layers.py").read_bytes())
+    _copy(SOLUTIONS, subs / "erin")
+    third = grade_all(subs, out, jobs=2, spec=SPEC, progress=False, summary=False)
+    rows = _rows(out)
+    assert third.graded == 2
+    assert rows["bob"]["status"] == "graded" and float(rows["bob"]["score"]) == 20
+    assert rows["erin"]["status"] == "graded" and rows["alice"]["status"] == "cached"
+    assert (out / "bob" / "results.json").read_text() != first_bob
+    forced = grade_all(subs, out, jobs=2, force=True, spec=SPEC, progress=False, summary=False)
+    assert forced.graded == 4 and forced.cached == 0
+
+
+def test_a_results_file_from_elsewhere_is_not_trusted(tmp_path):
+    subs = _class(tmp_path)
+    out = tmp_path / "out"
+    grade_all(subs, out, jobs=1, spec=SPEC, progress=False, summary=False)
+    meta = json.loads((out / "bob" / "meta.json").read_text())
+    (out / "bob" / "meta.json").write_text(json.dumps({**meta, "key": "0" * 64}))
+    assert grade_all(subs, out, jobs=1, spec=SPEC, progress=False, summary=False).graded == 1
+
+
+def test_unwritable_output_keeps_previous_results(tmp_path):
+    subs = _class(tmp_path)
+    out = tmp_path / "out"
+    grade_all(subs, out, jobs=1, spec=SPEC, progress=False, summary=False)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(BatchInputError, match="not writable"):
+        grade_all(subs, out / "gradebook.csv" / "nested", jobs=1, spec=SPEC, progress=False)
+    with pytest.raises(BatchInputError, match="not found"):
+        grade_all(tmp_path / "nope", out, jobs=1, spec=SPEC, progress=False)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_output_folder_inside_submissions_is_not_a_student(tmp_path):
+    subs = _class(tmp_path)
+    report = grade_all(subs, subs / "graded", jobs=1, spec=SPEC, progress=False, summary=False)
+    assert "graded" not in [o.student for o in report.outcomes]
+
+
+def test_grade_job_grades_the_hashed_bytes_when_the_folder_is_gone(tmp_path):
+    folder = _copy(SOLUTIONS, tmp_path / "alice")
+    files = batch.read_modules(folder)
+    job = batch.Job("alice", str(tmp_path / "moved-away"), files, batch.content_hash(files), "auto", SPEC.grade)
+    outcome = batch.grade_job(job)
+    assert outcome.error is None and outcome.results["score"] == standin.grade_submission(folder)["score"]
+
+
+def test_cli_reports_bad_input_with_nonzero_exit(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    assert "submissions folder not found" in done.stderr and str(tmp_path / "missing") in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_feedback_html_escapes_raw_html_and_unsafe_links():
+    page = markdown_to_html("# Hi\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) [ok](https://example.org)\n\n| a |\n|---|\n| 1 |\n")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "javascript:" not in page and 'href="https://example.org"' in page
+    assert "<table>" in page and "<h1>Hi</h1>" in page
