@@ -1,21 +1,37 @@
 """Start an untrusted command confined (the "run in sandbox" step).
 
-This is the interface the grader uses; the hardening behind it (bubblewrap, dropped privileges,
-output caps) is the sandbox issue's. ``launch`` returns a running :class:`subprocess.Popen` whose
-whole process group :func:`kill` ends.
+Two modes (``--sandbox``):
 
-Current state: only the ``process`` mode (a separate process in its own session with rlimits).
+- ``bwrap`` (Linux): bubblewrap, see :mod:`autograder.sandbox_bwrap` for what the worker sees. No
+  network, a private size-capped ``/tmp``, a read-only view of only the Python runtime and the
+  submission, an unprivileged uid (outside the sandbox too when the grader is root), a clean
+  environment, and rlimits.
+- ``process``: a separate process in its own session with rlimits and a clean environment. It
+  does NOT hide files: for laptops (macOS) and machines without user namespaces.
+
+``auto`` picks ``bwrap`` when a trial run works on this machine (probed once per process), else
+``process``. :func:`describe` says in words what a mode protects, for the results' output.
+
+``launch`` returns a running :class:`subprocess.Popen` (stdout/stderr are pipes the caller drains
+and caps; stdin is closed) whose whole process tree :func:`kill` ends. A watchdog kills it after
+``Limits.submission_seconds`` of wall-clock time, whatever the caller does.
 """
 from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 MODES = ("auto", "bwrap", "process")
 
@@ -25,29 +41,79 @@ class Limits:
     """Resource limits for one worker. Times in seconds, sizes in bytes."""
 
     cpu_seconds: int = 120
-    memory_bytes: int = 2 * 1024**3
-    processes: int = 64
-    file_size_bytes: int = 16 * 1024**2
+    memory_bytes: int = 2 * 1024**3  # address space (RLIMIT_AS)
+    processes: int = 64  # processes and threads the worker may have at once (RLIMIT_NPROC)
+    file_size_bytes: int = 16 * 1024**2  # largest file the worker may write (RLIMIT_FSIZE)
     call_seconds: float = 30.0  # wall clock for one call into the worker
-    submission_seconds: float = 300.0  # wall clock for grading one submission
+    submission_seconds: float = 300.0  # wall clock for grading one submission (and a worker's whole life)
     output_bytes: int = 64 * 1024  # captured stdout/stderr kept per worker
+    tmp_bytes: int = 64 * 1024**2  # size of the private /tmp (bwrap mode)
+    open_files: int = 256  # RLIMIT_NOFILE
+
+
+DESCRIPTIONS = {
+    "bwrap": (
+        "Sandbox: bubblewrap. The submission ran without network, with a private /tmp, a read-only view of "
+        "only the Python runtime and its own files, as an unprivileged user, with a clean environment and "
+        "limits on CPU time, memory, processes and file size."
+    ),
+    "process": (
+        "Sandbox: process only. The submission ran in a separate process with a clean environment and "
+        "limits on CPU time, memory and file size, but this mode does NOT hide files or the network: it "
+        "could read or change anything the grader's user can. Grade with --sandbox bwrap (Linux) for "
+        "results that count."
+    ),
+}
+
+
+def describe(mode: str) -> str:
+    """One paragraph for the results' ``output``: what the sandbox that ran protects against."""
+    return DESCRIPTIONS[resolve_mode(mode)]
+
+
+# ------------------------------------------------------------------ choosing the mode
+
+_probe_lock = threading.Lock()
+_probe_result: Optional[Tuple[bool, str]] = None
+
+
+def bwrap_status() -> Tuple[bool, str]:
+    """Whether bwrap mode works here (a trial run importing numpy inside), and why not. Cached."""
+    global _probe_result
+    with _probe_lock:
+        if _probe_result is None:
+            _probe_result = _probe_bwrap()
+        return _probe_result
+
+
+def _probe_bwrap() -> Tuple[bool, str]:
+    if not sys.platform.startswith("linux"):
+        return False, f"bubblewrap needs Linux (this is {sys.platform})"
+    try:
+        with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as empty:
+            proc = _launch_bwrap([sys.executable, "-I", "-c", "import numpy"], submission=Path(empty),
+                                 limits=Limits(), pass_fds=(), cwd=None, env=None)
+            try:
+                _, err = proc.communicate(timeout=60)
+            finally:
+                kill(proc)
+    except Exception as exc:  # noqa: BLE001 - any failure means: not available
+        return False, f"{type(exc).__name__}: {exc}"
+    if proc.returncode != 0:
+        return False, f"trial run exited with status {proc.returncode}: {err.decode(errors='replace').strip()[-500:]}"
+    return True, ""
 
 
 def resolve_mode(mode: str) -> str:
-    """The mode that will actually run for a requested one ("auto" picks the strongest)."""
+    """The mode that will actually run for a requested one (``auto``: bwrap if it works here)."""
     if mode not in MODES:
         raise ValueError(f"unknown sandbox mode {mode!r}; choose one of {', '.join(MODES)}")
-    return "process" if mode == "auto" else mode
+    if mode == "auto":
+        return "bwrap" if bwrap_status()[0] else "process"
+    return mode
 
 
-def _apply_limits(limits: Limits) -> None:  # runs in the child, before exec
-    os.setsid()
-    for name, value in (
-        (resource.RLIMIT_CPU, limits.cpu_seconds),
-        (resource.RLIMIT_AS, limits.memory_bytes),
-        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-    ):
-        resource.setrlimit(name, (value, value))
+# ------------------------------------------------------------------ starting and ending a worker
 
 
 def clean_environment(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -56,6 +122,98 @@ def clean_environment(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.update(extra or {})
     return env
+
+
+def _user_tasks(uid: int) -> int:
+    """Processes and threads that ``uid`` runs now (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return count
+
+
+def _nproc_limit(limits: Limits, sandbox_uid_is_fresh: bool) -> int:
+    """RLIMIT_NPROC value: the limit counts every task of the uid, so add the ones running already.
+
+    When the worker gets a uid of its own (bwrap, grader is root) nothing else counts.
+    """
+    if sandbox_uid_is_fresh or not sys.platform.startswith("linux"):
+        return limits.processes
+    return limits.processes + _user_tasks(os.getuid())
+
+
+def _child_setup(limits: Limits, nproc: int) -> None:  # runs in the child between fork and exec
+    os.setsid()
+    for name, value in (
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+        (resource.RLIMIT_NPROC, nproc),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+    ):
+        soft, hard = resource.getrlimit(name)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(name, (value, value))
+
+
+def _watch(proc: subprocess.Popen, seconds: float) -> None:
+    """Kill ``proc``'s process group after ``seconds`` of wall-clock time unless it ended before."""
+    timer = threading.Timer(seconds, _kill_group, args=(proc,))
+    timer.daemon = True
+    timer.start()
+    proc._sandbox_timer = timer  # type: ignore[attr-defined]
+
+
+def _launch_process(argv: List[str], *, submission: Path, limits: Limits, pass_fds: Sequence[int],
+                    cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
+    nproc = _nproc_limit(limits, sandbox_uid_is_fresh=False)
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=tuple(pass_fds),
+        cwd=str(cwd or submission),
+        env=clean_environment(env),
+        preexec_fn=lambda: _child_setup(limits, nproc),
+        close_fds=True,
+    )
+
+
+def _launch_bwrap(argv: List[str], *, submission: Path, limits: Limits, pass_fds: Sequence[int],
+                  cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
+    from . import sandbox_bwrap
+
+    plan = sandbox_bwrap.build(argv, submission=submission, cwd=cwd, env=clean_environment(env),
+                               pass_fds=pass_fds, tmp_bytes=limits.tmp_bytes)
+    nproc = _nproc_limit(limits, sandbox_uid_is_fresh=plan.run_as_root_namespace)
+    try:
+        proc = subprocess.Popen(
+            plan.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=tuple(plan.pass_fds),
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},  # bwrap's own (readable in /proc/1/environ)
+            preexec_fn=lambda: _child_setup(limits, nproc),
+            close_fds=True,
+        )
+    except BaseException:
+        shutil.rmtree(plan.submission_copy, ignore_errors=True)
+        raise
+    finally:
+        for fd in plan.owned_fds:
+            os.close(fd)
+    proc._sandbox_cleanup = weakref.finalize(  # type: ignore[attr-defined]
+        proc, shutil.rmtree, str(plan.submission_copy), True)
+    return proc
 
 
 def launch(
@@ -70,32 +228,75 @@ def launch(
 ) -> subprocess.Popen:
     """Start ``argv`` (``argv[0]`` is ``sys.executable`` for a Python worker) confined.
 
-    ``submission`` is the only student directory the command may read. stdout and stderr are
-    pipes (the caller reads and caps them); stdin is closed. ``pass_fds`` are inherited.
+    ``submission`` is the only student directory the command may read; in bwrap mode it appears
+    as ``/submission`` and host paths in ``argv`` that point into it, and ``sys.executable``, are
+    rewritten to their paths inside. ``env`` adds variables to the clean environment (never the
+    grader's own). stdout and stderr are pipes (the caller drains and caps them); stdin is closed;
+    ``pass_fds`` are inherited under the same numbers.
     """
     resolved = resolve_mode(mode)
-    if resolved != "process":
-        raise NotImplementedError(f"sandbox mode {resolved!r} is not available yet")
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=tuple(pass_fds),
-        cwd=str(cwd or submission),
-        env=clean_environment(env),
-        preexec_fn=lambda: _apply_limits(limits),
-        close_fds=True,
-    )
+    starter = _launch_bwrap if resolved == "bwrap" else _launch_process
+    proc = starter(list(argv), submission=Path(submission), limits=limits, pass_fds=pass_fds, cwd=cwd, env=env)
+    proc.sandbox_mode = resolved  # type: ignore[attr-defined]
+    _watch(proc, limits.submission_seconds)
+    return proc
 
 
-def kill(proc: subprocess.Popen) -> None:
-    """Kill the worker and every process it started (its whole process group)."""
+def _kill_group(proc: subprocess.Popen) -> None:
+    if proc.returncode is not None:  # reaped: its pid (and group id) may belong to someone else now
+        return
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _descendants(pid: int) -> List[int]:
+    try:
+        import psutil
+
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except Exception:  # noqa: BLE001 - psutil missing or the process is gone
+        return []
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """Kill the worker and every process it started.
+
+    bwrap: killing bwrap ends the sandbox's pid namespace, hence everything in it. process: the
+    process group, plus descendants that left it with setsid() (orphans that a double fork
+    re-parented away can still escape this mode).
+    """
+    timer = getattr(proc, "_sandbox_timer", None)
+    if timer is not None:
+        timer.cancel()
+    stragglers = _descendants(proc.pid) if proc.poll() is None else []
+    _kill_group(proc)
+    for pid in stragglers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap
         print(f"warning: worker {proc.pid} did not exit", file=sys.stderr)
+    cleanup = getattr(proc, "_sandbox_cleanup", None)
+    if cleanup is not None:
+        cleanup()  # remove the submission's private copy
+
+
+# ------------------------------------------------------------------ overhead
+
+
+def startup_seconds(mode: str, repeats: int = 5) -> float:
+    """Median wall-clock seconds to start a worker that imports numpy and exits, in ``mode``."""
+    times = []
+    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as empty:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            proc = launch([sys.executable, "-I", "-c", "import numpy"], submission=Path(empty), mode=mode)
+            proc.communicate(timeout=120)
+            kill(proc)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)

