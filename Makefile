@@ -44,3 +44,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+mutation: setup ; $(PY) -m autograder mutation  # grade every mutant of the reference, write reports/mutation.{md,json}

@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import List, Optional
 
-COMMANDS = ("release", "grade_all")
+COMMANDS = ("release", "grade_all", "mutation", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

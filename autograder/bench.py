@@ -1,0 +1,153 @@
+"""Time the grader (``make bench``): seconds per submission, sandbox overhead, examples, grade-all.
+
+Measurements only: the targets are printed beside the numbers, never asserted (timings depend on
+the machine and on what else runs on it).
+"""
+from __future__ import annotations
+
+import importlib
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .mutation import Mutant, generate_mutants, write_submission
+from .paths import SOLUTIONS_DIR
+
+TARGET_SECONDS = 10.0  # per submission, on a 2-core machine
+TARGET_OVERHEAD = 0.30  # bwrap over process mode
+TARGET_SPEEDUP = 1.5  # grade-all with 2 jobs over 1 job
+GRADER = "autograder.grade:grade_submission"
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of the repetitions of grading one submission in one sandbox mode."""
+
+    submission: str
+    sandbox: str
+    seconds: List[float] = field(default_factory=list)
+    score: Optional[float] = None
+    max_score: Optional[float] = None
+    examples: Dict[str, Any] = field(default_factory=dict)
+    error: Optional[str] = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+
+def _load(spec: str) -> Callable[..., Dict[str, Any]]:
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def buggy_mutant() -> Mutant:
+    """A fixed, realistic bug: the tanh derivative 1 - next_h**2 written as 1 - next_h."""
+    mutants = generate_mutants()
+    for m in mutants:
+        if m.function == "rnn_step_backward" and m.mutated.endswith("next_h ** 1"):
+            return m
+    return next(m for m in mutants if m.function == "rnn_step_backward")
+
+
+def time_submission(path: Path, name: str, sandbox: str, reps: int, grader: str = GRADER) -> Timing:
+    """Grade ``path`` ``reps`` times; a grader exception ends the series and is recorded."""
+    grade = _load(grader)
+    timing = Timing(name, sandbox)
+    for _ in range(reps):
+        start = time.perf_counter()
+        try:
+            results = grade(path, sandbox=sandbox)
+        except Exception as exc:  # noqa: BLE001 - e.g. bwrap not available here: reported, not fatal
+            timing.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            break
+        timing.seconds.append(time.perf_counter() - start)
+        timing.score = float(results.get("score", 0))
+        timing.max_score = sum(float(t.get("max_score", 0)) for t in results.get("tests", []))
+        timing.examples = dict((results.get("extra_data") or {}).get("examples") or {})
+    return timing
+
+
+def bwrap_available() -> Tuple[bool, str]:
+    """Whether the bubblewrap sandbox mode can be asked for (the grader may still refuse it)."""
+    from . import sandbox
+
+    if "bwrap" not in getattr(sandbox, "MODES", ()):
+        return False, "the sandbox has no bwrap mode"
+    if shutil.which("bwrap") is None and not hasattr(sandbox, "bwrap_path"):
+        return False, "no bwrap executable on PATH"
+    return True, ""
+
+
+def grade_all_timings(submissions: List[Tuple[str, Path]], sandbox: str) -> Optional[Dict[int, float]]:
+    """jobs -> seconds to grade all ``submissions`` with autograder.batch.time_grade_all, if it exists."""
+    try:
+        batch = importlib.import_module("autograder.batch")
+    except ImportError:
+        return None
+    time_grade_all = getattr(batch, "time_grade_all", None)
+    if time_grade_all is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
+        for name, path in submissions:
+            shutil.copytree(path, Path(tmp) / name / "rnn_lstm",
+                            ignore=shutil.ignore_patterns("tests", "__pycache__", "*.ipynb"))
+        return {jobs: time_grade_all(Path(tmp), jobs, sandbox=sandbox) for jobs in (1, 2)}
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def run_bench(reps: int = 3, class_size: int = 4, grader: str = GRADER, out: Callable[[str], None] = print) -> int:
+    """Measure and print; returns 0 (targets are reported, not enforced), 1 if grading never worked."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        buggy = write_submission(buggy_mutant(), Path(tmp) / "buggy" / "rnn_lstm")
+        subjects = [("solutions", SOLUTIONS_DIR), ("buggy", buggy)]
+        modes = ["process"]
+        has_bwrap, why = bwrap_available()
+        if has_bwrap:
+            modes.append("bwrap")
+        out(f"grading time per submission ({reps} repetitions each, median; target < {TARGET_SECONDS:.0f} s)")
+        timings: Dict[Tuple[str, str], Timing] = {}
+        for name, path in subjects:
+            for mode in modes:
+                t = time_submission(path, name, mode, reps, grader)
+                timings[(name, mode)] = t
+                if t.error:
+                    out(f"  {name:10s} {mode:8s} could not grade: {t.error}")
+                else:
+                    out(f"  {name:10s} {mode:8s} median {t.median:6.2f} s  (runs: {', '.join(f'{s:.2f}' for s in t.seconds)}) "
+                        f"score {t.score:g}/{t.max_score:g}  [{_verdict(t.median < TARGET_SECONDS)}]")
+        if not has_bwrap:
+            out(f"  bwrap: not measured ({why})")
+        for name, _ in subjects:
+            base, boxed = timings[(name, "process")], timings.get((name, "bwrap"))
+            if boxed and boxed.seconds and base.seconds:
+                overhead = boxed.median / base.median - 1.0
+                out(f"  sandbox overhead ({name}, bwrap vs process): {overhead:+.0%}  target < {TARGET_OVERHEAD:.0%} "
+                    f"[{_verdict(overhead < TARGET_OVERHEAD)}]")
+        reference = timings[("solutions", "process")]
+        if reference.error:
+            return 1
+        if reference.examples:
+            out("examples run per function (results extra_data.examples):")
+            for function, count in reference.examples.items():
+                out(f"  {function:24s} {count}")
+        else:
+            out("examples run per function: not reported (results have no extra_data.examples)")
+        class_subjects = [("s00_solutions", SOLUTIONS_DIR)] + [
+            (f"s{n:02d}_mutant", write_submission(m, Path(tmp) / f"class{n}" / "rnn_lstm"))
+            for n, m in enumerate(generate_mutants()[7::53][: max(0, class_size - 1)], start=1)]
+        timing = grade_all_timings(class_subjects, "process")
+        if timing is None:
+            out("grade-all: autograder.batch.time_grade_all not available")
+        else:
+            speedup = timing[1] / timing[2] if timing[2] else float("nan")
+            out(f"grade-all of {len(class_subjects)} submissions: 1 job {timing[1]:.1f} s, 2 jobs {timing[2]:.1f} s, "
+                f"speed-up {speedup:.2f}x  target >= {TARGET_SPEEDUP}x [{_verdict(speedup >= TARGET_SPEEDUP)}]")
+    return 0

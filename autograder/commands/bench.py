@@ -1,0 +1,22 @@
+"""``python -m autograder bench``: time grading (median seconds per submission) and report examples."""
+from __future__ import annotations
+
+import argparse
+
+from ..bench import GRADER, run_bench
+
+NAME = "bench"
+HELP = "time grading: median seconds per submission, sandbox overhead, examples per function, grade-all speed-up"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per submission and sandbox mode (default 3)")
+    parser.add_argument("--class-size", type=int, default=4, help="submissions in the grade-all timing (default 4)")
+    parser.add_argument("--grader", default=GRADER, help=f"grading function, module:function (default {GRADER})")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.reps < 1 or args.class_size < 1:
+        print("error: --reps and --class-size must be at least 1")
+        return 2
+    return run_bench(reps=args.reps, class_size=args.class_size, grader=args.grader)
