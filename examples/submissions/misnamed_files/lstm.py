@@ -1,0 +1,1 @@
+"""Wrong file name: should be lstm_layers.py."""
