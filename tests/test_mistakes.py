@@ -150,7 +150,17 @@ def _revealing_input(mistake: Mistake, run_scenario) -> Optional[Dict[str, Any]]
     return None
 
 
+def _grader_run_scenario() -> Optional[Callable]:
+    try:
+        from autograder.reference import run_scenario
+    except ImportError:  # the grader core is not there yet
+        return None
+    return run_scenario
+
+
 RUN_SCENARIOS = [pytest.param(stand_in_run_scenario, id="stand-in")]
+if _grader_run_scenario() is not None:
+    RUN_SCENARIOS.append(pytest.param(_grader_run_scenario(), id="grader"))
 IDS = [m.key for m in MISTAKES]
 
 
