@@ -1,0 +1,114 @@
+"""The Gradescope bundle: its layout, and run_autograder in a simulated /autograder tree.
+
+setup.sh's pip install is not run here: run_autograder finds this repository's .venv python
+because the test puts .venv/bin first on PATH (see autograder/bundle.py for the overrides).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import test_batch_standin as standin
+from autograder.bundle import build_bundle, find_submission
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+EXAMPLES = REPO / "examples" / "submissions"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    build_bundle(out)
+    return out
+
+
+def _gradescope(tmp_path: Path, bundle: Path, student: str, nested: str = "") -> Path:
+    """A simulated Gradescope tree: root/source (the unzipped bundle) and root/submission."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    for name in ("setup.sh", "run_autograder"):  # extractall drops the mode bits
+        (root / "source" / name).chmod(0o755)
+    shutil.copytree(EXAMPLES / student, root / "submission" / nested if nested else root / "submission")
+    return root
+
+
+def _run(root: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {"PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}", "AUTOGRADER_ROOT": str(root),
+                   "HOME": str(root), "AUTOGRADER_SANDBOX": "process", **env}
+    return subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                          env=environment, cwd=root, timeout=600)
+
+
+def test_layout(bundle):
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        infos = {i.filename: i for i in archive.infolist()}
+        setup = archive.read("setup.sh").decode()
+        requirements = archive.read("requirements.txt").decode()
+        constraints = archive.read("constraints.txt").decode()
+    assert names[:2] == ["setup.sh", "run_autograder"]
+    for script in ("setup.sh", "run_autograder"):
+        assert infos[script].external_attr >> 16 & stat.S_IXUSR, f"{script} is not executable"
+    assert "autograder/__main__.py" in names and "autograder/bundle.py" in names
+    assert "solutions/rnn_lstm/rnn_layers.py" in names and "solutions/rnn_lstm/gradient_flow.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.startswith(("assignments/", "examples/", "source/", "tests/"))]
+    assert "-r requirements.txt -c constraints.txt" in setup
+    assert "numpy" in requirements and "hypothesis" in requirements
+    assert any(line.startswith("numpy==") for line in constraints.splitlines())
+
+
+def test_bundle_is_reproducible(bundle, tmp_path):
+    again = tmp_path / "again.zip"
+    build_bundle(again)
+    assert again.read_bytes() == bundle.read_bytes()
+
+
+def test_find_submission_prefers_the_shallowest_folder_with_modules(tmp_path):
+    (tmp_path / "a" / "deeper").mkdir(parents=True)
+    (tmp_path / "a" / "deeper" / "rnn_layers.py").write_text("")
+    (tmp_path / "b").mkdir()
+    assert find_submission(tmp_path) == tmp_path / "a" / "deeper"
+    (tmp_path / "b" / "lstm_layers.py").write_text("")
+    assert find_submission(tmp_path) == tmp_path / "b"
+    (tmp_path / "gradient_flow.py").write_text("")
+    assert find_submission(tmp_path) == tmp_path
+    assert find_submission(tmp_path / "b" / "nothing-here") == tmp_path / "b" / "nothing-here"
+
+
+def test_run_autograder_plumbing_with_a_stand_in_grader(bundle, tmp_path):
+    root = _gradescope(tmp_path, bundle, "perfect", nested="my_upload")
+    done = _run(root, AUTOGRADER_GRADER="test_batch_standin:grade_submission",
+                AUTOGRADER_WRITE_RESULTS="test_batch_standin:write_results", PYTHONPATH=str(TESTS))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results == json.loads(json.dumps(standin.grade_submission(EXAMPLES / "perfect", sandbox="process")))
+    # a grader that crashes still leaves Gradescope a results file that says so
+    (root / "results" / "results.json").unlink()
+    (root / "submission" / "my_upload" / "rnn_layers.py").write_text("# STANDIN_RAISE\n")
+    done = _run(root, AUTOGRADER_GRADER="test_batch_standin:grade_submission", PYTHONPATH=str(TESTS))
+    assert done.returncode == 1
+    failure = json.loads((root / "results" / "results.json").read_text())
+    assert failure["score"] == 0 and "could not grade" in failure["output"] and "raised on purpose" in failure["output"]
+
+
+def test_run_autograder_grades_like_the_grader(bundle, tmp_path):
+    grade = pytest.importorskip("autograder.grade", reason="the single-submission grader has not landed yet")
+    root = _gradescope(tmp_path, bundle, "bptt_no_carry", nested="rnn_lstm")
+    done = _run(root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads((root / "results" / "results.json").read_text())
+    expected = grade.grade_submission(EXAMPLES / "bptt_no_carry", sandbox="process")
+    assert got["score"] == pytest.approx(expected["score"])
+    assert 0 < got["score"] < 100
+    assert [(t["name"], t["score"]) for t in got["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]
