@@ -1,0 +1,168 @@
+"""The reference solutions, loaded in the grader process (never in the worker).
+
+- :func:`modules` gives fresh reference modules (``rnn_layers``, ``lstm_layers``, ``deep_layers``,
+  ``gradient_flow``), optionally with some functions replaced (``overrides``, visible to the
+  reference's own internal calls too). :func:`composed` replaces a function's parts (spec's
+  ``parts``, e.g. rnn_forward for stacked_forward) by proxies that run the *student's* functions
+  in the worker: that is how deep layers, gradient-flow and sequence functions are graded against
+  the reference composition of the student's own cells, so a cell bug is not paid twice.
+- :func:`scenario` runs the computation a hidden test runs (for a backward function: forward on
+  the inputs, then backward on the upstream gradient) and returns the named outputs.
+- :func:`run_scenario` is that, on the pure reference with overrides, for the mistakes catalogue.
+"""
+from __future__ import annotations
+
+import sys
+import types
+from functools import lru_cache
+from typing import Any, Callable, Dict, Mapping, Optional
+
+import numpy as np
+
+from .paths import GRADED_MODULES, SOLUTIONS_DIR
+from .spec import Function, function
+from .strategies import flatten
+
+class PartFailure(Exception):
+    """A student function called by the reference composition failed (it raised, timed out, crashed)."""
+
+    def __init__(self, failure: Any) -> None:
+        super().__init__(failure.describe())
+        self.failure = failure
+
+
+@lru_cache(maxsize=None)
+def _code(name: str) -> types.CodeType:
+    path = SOLUTIONS_DIR / f"{name}.py"
+    return compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+def _exec(name: str, deps: Mapping[str, types.ModuleType]) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__file__ = str(SOLUTIONS_DIR / f"{name}.py")
+    saved = {k: sys.modules.get(k) for k in deps}
+    sys.modules.update(deps)  # the reference's `from rnn_layers import ...` resolves to these
+    try:
+        exec(_code(name), module.__dict__)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    return module
+
+
+def modules(overrides: Optional[Mapping[str, Callable[..., Any]]] = None) -> Dict[str, types.ModuleType]:
+    """Fresh reference modules; ``overrides`` maps "module.function" to a replacement."""
+    overrides = dict(overrides or {})
+    loaded: Dict[str, types.ModuleType] = {}
+    for name in GRADED_MODULES:
+        loaded[name] = _exec(name, {k: v for k, v in loaded.items()})
+        for key, variant in overrides.items():
+            mod, _, fname = key.partition(".")
+            if mod == name:
+                setattr(loaded[name], fname, variant)
+    return loaded
+
+
+@lru_cache(maxsize=1)
+def pure() -> Dict[str, types.ModuleType]:
+    return modules()
+
+
+def call_arguments(fn: Function, inputs: Mapping[str, Any]) -> tuple:
+    """(args, kwargs) of a call of ``fn`` (a forward or plain function) on scenario inputs."""
+    args = [inputs[name] for name, _ in fn.args]
+    kwargs: Dict[str, Any] = {}
+    if "cell" in fn.options:
+        kwargs["cell"] = inputs["cell"]
+    if "max_norm" in fn.options:
+        args.append(inputs["max_norm"])
+    return args, kwargs
+
+
+def backward_arguments(fn: Function, inputs: Mapping[str, Any], cache: Any) -> tuple:
+    args = [inputs[name] for name in fn.upstream] + [cache]
+    kwargs = {"truncate": inputs["truncate"]} if "truncate" in fn.options and inputs.get("truncate") is not None else {}
+    return args, kwargs
+
+
+def scenario(mods: Mapping[str, types.ModuleType], fn: Function, inputs: Mapping[str, Any]) -> Any:
+    """The raw return value of ``fn`` on the scenario (forward first for a backward function)."""
+    if fn.forward:
+        fwd = function(fn.forward)
+        args, kwargs = call_arguments(fwd, inputs)
+        result = getattr(mods[fwd.module], fwd.name)(*args, **kwargs)
+        args, kwargs = backward_arguments(fn, inputs, result[fwd.cache_index])
+        return getattr(mods[fn.module], fn.name)(*args, **kwargs)
+    args, kwargs = call_arguments(fn, inputs)
+    return getattr(mods[fn.module], fn.name)(*args, **kwargs)
+
+
+def named_outputs(fn: Function, raw: Any) -> Dict[str, np.ndarray]:
+    """Flatten a (trusted, reference-shaped) return value into spec's output names."""
+    values = raw if len(fn.outputs) > 1 else (raw,)
+    named: Dict[str, np.ndarray] = {}
+    for out, value in zip(fn.outputs, values):
+        if out.name == "cache":
+            continue
+        for name, leaf in flatten(value, out.name):
+            named[name] = np.asarray(leaf, dtype=np.float64)
+    return named
+
+
+def expected(fn: Function, inputs: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """The reference answer for a scenario."""
+    return named_outputs(fn, scenario(pure(), fn, inputs))
+
+
+def run_scenario(function_name: str, inputs: dict, overrides: Optional[dict] = None) -> Dict[str, np.ndarray]:
+    """Run a hidden test's computation on the reference with ``overrides`` (the mistakes catalogue).
+
+    ``inputs`` and the returned names are documented in :mod:`autograder.spec`.
+    """
+    fn = function(function_name)
+    with np.errstate(all="ignore"):
+        return named_outputs(fn, scenario(modules(overrides), fn, inputs))
+
+
+def student_parts(client: Any, fn: Function) -> Dict[str, Callable[..., Any]]:
+    """Overrides that replace ``fn``'s parts by proxies running the student's functions in the worker."""
+    return {f"{function(p).module}.{p}": _proxy(client, function(p)) for p in fn.parts}
+
+
+def _proxy(client: Any, fn: Function) -> Callable[..., Any]:
+    from .client import Ok
+
+    opaque = [fn.cache_index] if fn.cache_index is not None else []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        outcome = client.run([{"module": fn.module, "function": fn.name, "args": list(args),
+                               "kwargs": kwargs, "opaque": opaque, "echo": False}])[0]
+        if not isinstance(outcome, Ok):
+            raise PartFailure(outcome)
+        return _plain(outcome.value)
+
+    call.__name__ = fn.name
+    return call
+
+
+def _plain(value: Any) -> Any:
+    from .protocol import Scalar
+
+    if isinstance(value, Scalar):
+        return value.value
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def composed(client: Any, fn: Function, inputs: Mapping[str, Any]) -> Any:
+    """The raw result of the reference ``fn`` built on the student's cells (may raise anything)."""
+    with np.errstate(all="ignore"):
+        return scenario(modules(student_parts(client, fn)), fn, inputs)

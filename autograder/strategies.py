@@ -1,0 +1,169 @@
+"""Hypothesis strategies derived from :mod:`autograder.spec`.
+
+Hypothesis draws an :class:`Example` (sizes, cell, options, a seed and a value scale); the inputs
+are then made from it deterministically by :func:`materialize`. Drawing a seed rather than every
+float keeps inputs dense and generic (Hypothesis would shrink floats to zeros, which hide most
+bugs) while shrinking still finds the smallest failing sizes. Values are bounded float64: standard
+normal times a scale of 1, 0.25 or 4 (4 makes tanh/sigmoid pre-activations saturate).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+from hypothesis import strategies as st
+
+from .spec import A, Cache, FloatScalar, Function, GradDict, Layers, Params, Template, function, scenario_args
+
+SCALES = (1.0, 0.25, 4.0)
+MAX_NORM_RATIOS = (0.5, 2.0, 1.0, 0.0)
+
+# Size ranges per profile: (low, high) for each symbol.
+PROFILES: Dict[str, Dict[str, Tuple[int, int]]] = {
+    "general": {"N": (1, 3), "T": (1, 8), "D": (1, 4), "H": (1, 4), "L": (1, 3)},
+    "edge": {"N": (1, 2), "T": (1, 2), "D": (1, 2), "H": (1, 2), "L": (1, 2)},
+    "long": {"N": (1, 2), "T": (12, 24), "D": (1, 3), "H": (1, 3), "L": (1, 2)},
+}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One drawn test case; :func:`materialize` turns it into inputs."""
+
+    dims: Tuple[Tuple[str, int], ...]
+    cell: str
+    seed: int
+    scale: float
+    truncate: Optional[int] = None
+    max_norm_ratio: float = 2.0
+
+    @property
+    def size(self) -> Dict[str, int]:
+        return dict(self.dims)
+
+
+def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Example]:
+    """Examples for ``fn`` (a backward function draws what its forward needs)."""
+    ranges = PROFILES[profile]
+    base = function(fn.forward) if fn.forward else fn
+
+    @st.composite
+    def draw_example(draw: Any) -> Example:
+        dims = {k: draw(st.integers(*ranges[k]), label=k) for k in ("N", "T", "D", "H")}
+        if base.layered:
+            dims["L"] = draw(st.integers(*ranges["L"]), label="L")
+            for layer in range(dims["L"]):
+                dims[f"H@{layer}"] = draw(st.integers(*ranges["H"]), label=f"H@{layer}")
+        cell = draw(st.sampled_from(base.cells), label="cell")
+        truncate = None
+        if "truncate" in fn.options:
+            truncate = draw(st.one_of(st.none(), st.integers(1, dims["T"] + 2)), label="truncate")
+        ratio = draw(st.sampled_from(MAX_NORM_RATIOS), label="max_norm ratio") if "max_norm" in fn.options else 2.0
+        seed = draw(st.integers(0, 2**16), label="seed")
+        scale = draw(st.sampled_from(SCALES), label="scale")
+        return Example(tuple(sorted(dims.items())), cell, seed, scale, truncate, ratio)
+
+    return draw_example()
+
+
+def dim(symbol: str, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> int:
+    """The value of one shape symbol (see spec's module docstring)."""
+    if symbol == "G":
+        return size["H"] * (4 if cell == "lstm" else 1)
+    if symbol == "2H":
+        return 2 * size["H"]
+    if symbol == "H@top":
+        return size[f"H@{size['L'] - 1}"]
+    if symbol == "H@l":
+        return size[f"H@{layer}"]
+    if symbol == "IN@l":
+        return size["D"] if layer == 0 else size[f"H@{layer - 1}"]
+    return size[symbol]
+
+
+def shape(template: A, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> Tuple[int, ...]:
+    return tuple(dim(s, size, cell, layer) for s in template.dims)
+
+
+def params_shapes(template: Params, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> Dict[str, Tuple[int, ...]]:
+    inp, hid = dim(template.inp, size, cell, layer), dim(template.hid, size, cell, layer)
+    gates = hid * (4 if cell == "lstm" else 1)
+    return {"Wx": (inp, gates), "Wh": (hid, gates), "b": (gates,)}
+
+
+def expected_structure(template: Template, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> Any:
+    """The shapes a value of ``template`` must have: a shape tuple, a dict or list of them, or a marker."""
+    if isinstance(template, A):
+        return shape(template, size, cell, layer)
+    if isinstance(template, Params):
+        return params_shapes(template, size, cell, layer)
+    if isinstance(template, Layers):
+        return [expected_structure(template.item, size, cell, l) for l in range(size["L"])]
+    if isinstance(template, GradDict):
+        return params_shapes(Params(), size, "rnn")
+    return template  # FloatScalar / Cache markers
+
+
+def _make(structure: Any, rng: np.random.Generator, scale: float) -> Any:
+    if isinstance(structure, tuple):
+        return rng.standard_normal(structure) * scale
+    if isinstance(structure, dict):
+        return {k: _make(v, rng, scale) for k, v in structure.items()}
+    if isinstance(structure, list):
+        return [_make(v, rng, scale) for v in structure]
+    raise TypeError(structure)
+
+
+def materialize(fn: Function, ex: Example) -> Dict[str, Any]:
+    """The scenario inputs (named as in spec.scenario_args) for an example, deterministically."""
+    rng = np.random.default_rng(ex.seed)
+    size = ex.size
+    base = function(fn.forward) if fn.forward else fn
+    inputs: Dict[str, Any] = {}
+    for name, template in base.args:
+        inputs[name] = _make(expected_structure(template, size, ex.cell), rng, ex.scale)
+    for up, out_name in fn.upstream.items():
+        out = next(o for o in base.outputs if o.name == out_name)
+        inputs[up] = _make(expected_structure(out.template, size, ex.cell), rng, 1.0)
+    names = scenario_args(fn)
+    if "cell" in names:
+        inputs["cell"] = ex.cell
+    if "truncate" in names:
+        inputs["truncate"] = ex.truncate
+    if "max_norm" in names:
+        total = float(np.sqrt(sum(np.sum(g**2) for g in inputs["grads"].values())))
+        inputs["max_norm"] = ex.max_norm_ratio * total
+    return inputs
+
+
+def describe_inputs(inputs: Dict[str, Any], show_values: bool = True, max_values: int = 48) -> str:
+    """Shapes of the inputs, and their values when they are all small."""
+    leaves = list(flatten(inputs))
+    total = sum(v.size for _, v in leaves if isinstance(v, np.ndarray))
+    lines = []
+    for name, value in leaves:
+        if isinstance(value, np.ndarray):
+            text = f"{name}: shape {value.shape}"
+            if show_values and total <= max_values:
+                text += " = " + np.array2string(value, precision=4, separator=", ").replace("\n", "")
+            lines.append(text)
+        else:
+            lines.append(f"{name} = {value!r}")
+    return "\n".join(lines)
+
+
+def flatten(value: Any, prefix: str = "") -> Any:
+    """Yield (name, leaf) pairs: ``dh0s[1]``, ``grads[0].Wx``, ``clipped.b`` (spec's output names)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, (list, tuple)) and not (prefix == "" and False):
+        for i, item in enumerate(value):
+            yield from flatten(item, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+__all__ = ["Example", "examples", "materialize", "expected_structure", "flatten", "describe_inputs",
+           "Cache", "FloatScalar", "GradDict"]

@@ -1,0 +1,189 @@
+"""The program that runs INSIDE the sandbox: imports the student's modules and executes calls.
+
+It holds no reference code and no tests: it only receives arrays and call descriptions over the
+protocol pipes (fds given on the command line) and sends back arrays, or opaque handles for
+everything else (caches, results of the wrong type), which it keeps in a handle table.
+
+The grader starts it as ``python -I -c BOOTSTRAP IN_FD OUT_FD SUBMISSION_DIR`` where the bootstrap
+(:func:`bootstrap_source`) carries the source of this module and of :mod:`autograder.protocol`, so
+nothing of the repository needs to be visible inside the sandbox. Requests:
+
+- ``{"op": "import", "module": name, "names": [...]}`` → ``{"ok": {"present": [...]}}`` or
+  ``{"error": ...}``;
+- ``{"op": "call", "clear": bool, "calls": [{"module", "function", "args", "kwargs", "opaque",
+  "echo"}]}`` → one ``{"started": i}`` message before each call, then ``{"results": [...]}``
+  with ``{"ok": value}`` (plus ``"args_after"`` when ``echo``) or ``{"error": ...}`` per call.
+  ``opaque`` lists the positions of a returned tuple that stay in the worker as handles (caches).
+
+Errors are ``{"type", "message", "traceback": [lines in the student's files only]}``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Dict, List
+
+try:  # inside the sandbox the bootstrap registers the protocol under this name
+    import _ag_protocol as protocol  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - imported from the repository (tests, docs)
+    from autograder import protocol
+
+
+class DependencyError(Exception):
+    """An argument refers to a call of the same batch that failed."""
+
+
+def _type_name(value: Any) -> str:
+    try:
+        kind = type(value)
+        module = str(getattr(kind, "__module__", ""))
+        name = str(getattr(kind, "__qualname__", kind.__name__))
+        return (name if module in ("builtins", "") else f"{module}.{name}")[:200]
+    except Exception:  # noqa: BLE001 - hostile types
+        return "object"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:  # noqa: BLE001
+        return "<exception message could not be shown>"
+
+
+class Worker:
+    def __init__(self, in_fd: int, out_fd: int, submission: str) -> None:
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.submission = os.path.realpath(submission)
+        self.handles: Dict[int, Any] = {}
+        self.next_handle = 1
+        self.import_errors: Dict[str, dict] = {}
+
+    # ------------------------------------------------------------ helpers
+    def error(self, exc: BaseException) -> dict:
+        frames = []
+        for frame in traceback.extract_tb(exc.__traceback__):
+            path = os.path.realpath(frame.filename) if frame.filename and not frame.filename.startswith("<") else ""
+            if path.startswith(self.submission + os.sep):
+                rel = os.path.relpath(path, self.submission)
+                frames.append(f"{rel}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"[:300])
+        if isinstance(exc, SyntaxError) and exc.filename:
+            rel = os.path.relpath(os.path.realpath(exc.filename), self.submission)
+            frames.append(f"{rel}:{exc.lineno}: {(exc.text or '').strip()}"[:300])
+        return {"type": _type_name(exc), "message": _safe_str(exc), "traceback": frames[-20:]}
+
+    def handle(self, value: Any) -> dict:
+        ident = self.next_handle
+        self.next_handle += 1
+        self.handles[ident] = value
+        return {"h": ident, "type": _type_name(value)}
+
+    def send(self, header: dict, blobs: List[bytes]) -> None:
+        protocol.write_message(self.out_fd, header, blobs)
+
+    def module(self, name: str) -> Any:
+        if name in self.import_errors:
+            raise ImportError(self.import_errors[name]["message"])
+        return importlib.import_module(name)
+
+    # ------------------------------------------------------------ operations
+    def do_import(self, header: dict) -> None:
+        name = str(header["module"])
+        try:
+            module = importlib.import_module(name)
+            present = [n for n in header.get("names", []) if callable(getattr(module, str(n), None))]
+            self.send({"ok": {"present": present}}, [])
+        except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
+            self.import_errors[name] = self.error(exc)
+            self.send({"error": self.import_errors[name]}, [])
+
+    def do_calls(self, header: dict, blobs: List[bytes]) -> None:
+        if header.get("clear"):
+            self.handles.clear()
+        results: List[Any] = []  # per call: ("ok", value) or ("error", dict)
+        out_blobs: List[bytes] = []
+        replies: List[dict] = []
+        for index, call in enumerate(header["calls"]):
+            self.send({"started": index}, [])
+
+            def special(node: dict) -> Any:
+                if "h" in node:
+                    if node["h"] not in self.handles:
+                        raise DependencyError("a value from an earlier call is no longer available")
+                    return self.handles[node["h"]]
+                status, value = results[int(node["r"])]
+                if status != "ok":
+                    raise DependencyError("an earlier call it depends on failed")
+                for key in node.get("p", []):
+                    value = value[key]
+                return value
+
+            try:
+                args = protocol.decode(call["args"], blobs, special, lambda v, t: v)
+                kwargs = protocol.decode(call["kwargs"], blobs, special, lambda v, t: v)
+                function = getattr(self.module(call["module"]), call["function"])
+                value = function(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - sys.exit in student code fails only this call
+                results.append(("error", None))
+                replies.append({"error": self.error(exc)})
+                continue
+            results.append(("ok", value))
+            opaque = set(call.get("opaque", []))
+            if opaque and type(value) is tuple:
+                tree = {"t": [self.handle(v) if i in opaque else protocol.encode(v, out_blobs, self.handle)
+                              for i, v in enumerate(value)]}
+            else:
+                tree = protocol.encode(value, out_blobs, self.handle)
+            reply = {"ok": tree}
+            if call.get("echo"):
+                # only what the grader sent as data (not handles/references) is echoed back
+                sent = call["args"].get("l", call["args"].get("t", []))
+                echoed = [None if isinstance(node, dict) and ("h" in node or "r" in node) else arg
+                          for node, arg in zip(sent, args)]
+                reply["args_after"] = protocol.encode(echoed, out_blobs, self.handle)
+            replies.append(reply)
+        self.send({"results": replies}, out_blobs)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                header, blobs = protocol.read_message(self.in_fd)
+            except protocol.ProtocolError:
+                return  # the grader closed the pipe: we are done
+            op = header.get("op")
+            if op == "import":
+                self.do_import(header)
+            elif op == "call":
+                self.do_calls(header, blobs)
+            elif op == "ping":
+                self.send({"ok": {"pong": 1}}, [])
+            else:
+                return
+
+
+def main(argv: List[str]) -> None:
+    in_fd, out_fd, submission = int(argv[0]), int(argv[1]), argv[2]
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.realpath(submission))
+    Worker(in_fd, out_fd, submission).serve()
+    os._exit(0)  # no interpreter teardown: student atexit hooks and threads do not run
+
+
+def bootstrap_source() -> str:
+    """A self-contained ``python -c`` program: the protocol and this worker, then ``main``."""
+    here = Path(__file__).resolve().parent
+    protocol_src = (here / "protocol.py").read_text(encoding="utf-8")
+    worker_src = (here / "worker.py").read_text(encoding="utf-8")
+    return (
+        "import sys, types\n"
+        "_m = types.ModuleType('_ag_protocol')\n"
+        f"exec(compile({protocol_src!r}, '<autograder protocol>', 'exec'), _m.__dict__)\n"
+        "sys.modules['_ag_protocol'] = _m\n"
+        "_w = types.ModuleType('_ag_worker')\n"
+        "sys.modules['_ag_worker'] = _w\n"
+        f"exec(compile({worker_src!r}, '<autograder worker>', 'exec'), _w.__dict__)\n"
+        "_w.main(sys.argv[1:])\n"
+    )
