@@ -147,7 +147,8 @@ def _nproc_limit(limits: Limits, sandbox_uid_is_fresh: bool) -> int:
     return limits.processes + _user_tasks(os.getuid())
 
 
-def _child_setup(limits: Limits, nproc: int) -> None:  # runs in the child between fork and exec
+def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] = None) -> None:
+    """Runs in the child between fork and exec: own session, rlimits, then the unprivileged uid."""
     os.setsid()
     for name, value in (
         (resource.RLIMIT_CPU, limits.cpu_seconds),
@@ -160,11 +161,15 @@ def _child_setup(limits: Limits, nproc: int) -> None:  # runs in the child betwe
         soft, hard = resource.getrlimit(name)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(name, (value, value))
+    if drop_to is not None:
+        from .sandbox_bwrap import drop_privileges
+
+        drop_privileges(*drop_to)
 
 
 def _watch(proc: subprocess.Popen, seconds: float) -> None:
     """Kill ``proc``'s process group after ``seconds`` of wall-clock time unless it ended before."""
-    timer = threading.Timer(seconds, _kill_group, args=(proc,))
+    timer = threading.Timer(seconds, _terminate, args=(proc,))
     timer.daemon = True
     timer.start()
     proc._sandbox_timer = timer  # type: ignore[attr-defined]
@@ -202,7 +207,7 @@ def _launch_bwrap(argv: List[str], *, submission: Path, limits: Limits, pass_fds
             pass_fds=tuple(plan.pass_fds),
             cwd="/",
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},  # bwrap's own (readable in /proc/1/environ)
-            preexec_fn=lambda: _child_setup(limits, nproc),
+            preexec_fn=lambda: _child_setup(limits, nproc, plan.drop_to if plan.run_as_root_namespace else None),
             close_fds=True,
         )
     except BaseException:
@@ -260,6 +265,17 @@ def _descendants(pid: int) -> List[int]:
         return []
 
 
+def _terminate(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group and every descendant (found before the group dies)."""
+    stragglers = _descendants(proc.pid) if proc.poll() is None else []
+    _kill_group(proc)
+    for pid in stragglers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def kill(proc: subprocess.Popen) -> None:
     """Kill the worker and every process it started.
 
@@ -270,13 +286,7 @@ def kill(proc: subprocess.Popen) -> None:
     timer = getattr(proc, "_sandbox_timer", None)
     if timer is not None:
         timer.cancel()
-    stragglers = _descendants(proc.pid) if proc.poll() is None else []
-    _kill_group(proc)
-    for pid in stragglers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    _terminate(proc)
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap

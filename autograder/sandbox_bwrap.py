@@ -23,6 +23,7 @@ to the target uid, drops every capability and sets no_new_privs.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import shutil
@@ -120,10 +121,15 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def make_user_namespace(uid: int, gid: int) -> int:
-    """A new user namespace (root only) mapping ``uid``/``gid`` onto themselves and root onto 1.
+    """A new user namespace (grader is root) owned by ``uid``, mapping ``uid``/``gid`` onto
+    themselves and root onto the inner id 1. Returns an fd of it for ``bwrap --userns``.
 
-    Returns an fd of the namespace for ``bwrap --userns``. Nested user namespaces are disabled in
-    it (``user.max_user_namespaces = 0``), which bwrap's ``--disable-userns`` cannot do here.
+    bwrap, started as ``uid`` (see :func:`drop_privileges`), joins it with every capability in
+    it; since root's files are mapped, those capabilities let it read the runtime even below
+    ``/root``. Its switch to ``--uid`` is then no change of uid, which keeps ``--die-with-parent``
+    working (the kernel clears the parent-death signal on a uid change). Nested user namespaces
+    are disabled in it (``user.max_user_namespaces = 0``); bwrap's ``--disable-userns`` cannot be
+    combined with ``--userns``.
     """
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
@@ -133,6 +139,7 @@ def make_user_namespace(uid: int, gid: int) -> int:
         try:
             os.close(ready_r)
             os.close(go_w)
+            drop_privileges(uid, gid)
             if _libc.unshare(CLONE_NEWUSER) == 0:
                 os.write(ready_w, b"u")
                 if os.read(go_r, 1) == b"g":
@@ -160,6 +167,41 @@ def make_user_namespace(uid: int, gid: int) -> int:
         os.close(go_w)
         os.close(ready_r)
         os.waitpid(pid, 0)
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` for good, with no supplementary groups (call in a child process)."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether a uid with no special rights can execute ``path`` (every parent searchable)."""
+    for part in [path, *path.parents]:
+        if not os.stat(part).st_mode & 0o001:
+            return False
+    return bool(os.stat(path).st_mode & 0o004)
+
+
+_bwrap_copy: Optional[str] = None
+
+
+def bwrap_for_dropped_uid() -> str:
+    """The bwrap binary, copied to a world-executable place if the dropped uid cannot reach it."""
+    global _bwrap_copy
+    binary = Path(bwrap_binary())
+    if _reachable_by_others(binary):
+        return str(binary)
+    if _bwrap_copy is None or not os.path.exists(_bwrap_copy):
+        folder = tempfile.mkdtemp(prefix="sandbox-bwrap-")
+        os.chmod(folder, 0o755)
+        target = os.path.join(folder, "bwrap")
+        shutil.copyfile(binary, target)
+        os.chmod(target, 0o755)
+        atexit.register(shutil.rmtree, folder, True)
+        _bwrap_copy = target
+    return _bwrap_copy
 
 
 # ------------------------------------------------------------------ the submission's private copy
@@ -232,7 +274,8 @@ class Plan:
     argv: List[str]
     pass_fds: List[int]
     owned_fds: List[int]  # fds this module opened; close them in the parent once bwrap started
-    run_as_root_namespace: bool
+    run_as_root_namespace: bool  # the grader is root: start bwrap as ``drop_to`` (uid, gid)
+    drop_to: Tuple[int, int]
     submission_copy: Path  # the private copy mounted at /submission; remove it when the worker ends
 
 
@@ -268,7 +311,7 @@ def build(
     owned: List[int] = []
     fds: List[int] = list(pass_fds)
     as_root = os.geteuid() == 0
-    cmd: List[str] = [bwrap_binary()]
+    cmd: List[str] = [bwrap_for_dropped_uid() if as_root else bwrap_binary()]
     if as_root:
         ns_fd = make_user_namespace(uid, gid)
         owned.append(ns_fd)
@@ -311,7 +354,7 @@ def build(
     inner = [translate(arg, submission, runtime) for arg in argv]
     if as_root:
         inner = _close_fd_then(owned[0], inner)
-    return Plan(cmd + ["--"] + inner, fds, owned, as_root, view)
+    return Plan(cmd + ["--"] + inner, fds, owned, as_root, (uid, gid), view)
 
 
 def _close_fd_then(fd: int, argv: List[str]) -> List[str]:
