@@ -393,3 +393,18 @@ def test_megabytes_of_output_flow_through_without_blocking(submission: Path) -> 
     code, out, err = run("import sys\nfor _ in range(16): sys.stdout.write('x' * 2**20)\nprint('done')", submission)
     assert code == 0, err
     assert len(out) > 16 * 2**20 and out.endswith("done\n")
+
+
+@needs_bwrap
+def test_worker_dies_when_only_bwrap_is_killed(submission: Path) -> None:
+    """--die-with-parent: if the grader (or bwrap) dies without kill(), nothing stays behind."""
+    proc = launch([sys.executable, "-I", "-c", "import time; time.sleep(60)"], submission=submission, mode="bwrap")
+    try:
+        assert wait_until(lambda: any("sleep(60)" in " ".join(p.cmdline())
+                                      for p in psutil.Process(proc.pid).children(recursive=True)))
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, 9)  # bwrap alone, not its process group
+        proc.wait()
+        assert wait_until(lambda: not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE])
+    finally:
+        kill(proc)
