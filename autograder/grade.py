@@ -21,7 +21,8 @@ from .score import RubricTest, function_scores, load_rubric
 from .spec import BY_NAME, FUNCTIONS, MODULE_FUNCTIONS, Function
 from .strategies import describe_inputs, materialize
 
-CALL_SECONDS = 10.0  # wall clock for one call (or one batch of calls) into the worker
+CALL_SECONDS = 10.0
+SHOWN_OUTPUT_CHARS = 2000  # of the student's prints, in the results' top-level output  # wall clock for one call (or one batch of calls) into the worker
 
 
 class GraderError(RuntimeError):
@@ -127,9 +128,11 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, mistakes
         return "\n".join(lines)
     ex = failure.example
     inputs = materialize(fn, ex)
-    sizes = ", ".join(f"{k}={v}" for k, v in ex.dims)
+    order = {k: i for i, k in enumerate(("N", "T", "D", "H", "L"))}
+    sizes = ", ".join(f"{k}={v}" for k, v in sorted(ex.dims, key=lambda kv: (order.get(kv[0], 9), kv[0])))
     options = "".join(f", {k}={inputs[k]!r}" for k in ("cell", "truncate") if k in inputs)
-    if test.visibility != "hidden" and test.kind in SHOW_INPUT_KINDS:
+    value_problem = failure.output is not None or failure.actual is not None
+    if test.visibility != "hidden" and test.kind in SHOW_INPUT_KINDS and value_problem:
         lines.append(f"Smallest failing input found ({sizes}{options}, values scaled by {ex.scale:g}):")
         lines.extend("    " + line for line in describe_inputs(inputs).splitlines())
     elif test.visibility != "hidden":
@@ -166,5 +169,6 @@ def _summary(mode: str, static: Dict[str, Any], client: WorkerClient) -> str:
     lines.extend(problems)
     printed = client.student_output()
     if printed.strip():
-        lines.append("Your code printed (first part):\n" + printed)
+        shown = printed if len(printed) <= SHOWN_OUTPUT_CHARS else printed[:SHOWN_OUTPUT_CHARS] + "\n[...]"
+        lines.append(f"Your code printed {len(printed)} characters; the first ones:\n{shown}")
     return "\n".join(lines)
