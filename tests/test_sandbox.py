@@ -216,13 +216,17 @@ def test_no_file_descriptor_of_the_grader_leaks_in(probe_report) -> None:
 
 @needs_bwrap
 def test_process_outside_runs_as_the_sandbox_uid_when_the_grader_is_root(submission: Path) -> None:
+    inner_python = sandbox_bwrap.current_runtime().inner_executable
     proc = launch([sys.executable, "-I", "-c", "import time; time.sleep(30)"], submission=submission, mode="bwrap")
+
+    def workers() -> List[psutil.Process]:
+        return [p for p in psutil.Process(proc.pid).children(recursive=True) if p.cmdline()[:1] == [inner_python]]
+
     try:
-        assert wait_until(lambda: any("time.sleep(30)" in " ".join(p.cmdline()) and "bwrap" not in p.cmdline()[0]
-                                      for p in psutil.Process(proc.pid).children(recursive=True)))
-        workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "bwrap" not in p.cmdline()[0]]
+        assert wait_until(lambda: bool(workers()))
         expected = sandbox_bwrap.SANDBOX_UID if AS_ROOT else os.getuid()
-        assert {p.uids().real for p in workers} == {expected}
+        everything = [proc.pid] + [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+        assert {psutil.Process(pid).uids().real for pid in everything} == {expected}  # bwrap itself too
     finally:
         kill(proc)
 
@@ -398,10 +402,14 @@ def test_megabytes_of_output_flow_through_without_blocking(submission: Path) -> 
 @needs_bwrap
 def test_worker_dies_when_only_bwrap_is_killed(submission: Path) -> None:
     """--die-with-parent: if the grader (or bwrap) dies without kill(), nothing stays behind."""
+    inner_python = sandbox_bwrap.current_runtime().inner_executable
     proc = launch([sys.executable, "-I", "-c", "import time; time.sleep(60)"], submission=submission, mode="bwrap")
+
+    def sandboxed() -> List[psutil.Process]:
+        return [p for p in psutil.Process(proc.pid).children(recursive=True) if p.cmdline()[:1] == [inner_python]]
+
     try:
-        assert wait_until(lambda: any("sleep(60)" in " ".join(p.cmdline())
-                                      for p in psutil.Process(proc.pid).children(recursive=True)))
+        assert wait_until(lambda: bool(sandboxed()))
         workers = psutil.Process(proc.pid).children(recursive=True)
         os.kill(proc.pid, 9)  # bwrap alone, not its process group
         proc.wait()

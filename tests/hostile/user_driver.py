@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from autograder import sandbox
+from autograder import sandbox, sandbox_bwrap
 
 submission = Path(sys.argv[1])
 request = sys.argv[2]
@@ -31,7 +31,8 @@ proc = sandbox.launch([sys.executable, "-I", "-c", "import time; time.sleep(60)"
 deadline = time.monotonic() + 10
 workers = []
 while time.monotonic() < deadline and not workers:
-    workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "sleep(60)" in " ".join(p.cmdline())]
+    workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if p.cmdline()[:1] == [sandbox_bwrap.current_runtime().inner_executable]]
     time.sleep(0.05)
 result["worker_uids"] = sorted({p.uids().real for p in workers})
 os.killpg(proc.pid, signal.SIGKILL)  # bwrap only: --die-with-parent must take the worker along
