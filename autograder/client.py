@@ -247,7 +247,8 @@ class WorkerClient:
         if module in self.import_failures:
             f = self.import_failures[module]
             return Failure(f.kind, f.type, f.message, f.traceback, function=f"import {module}")
-        if module in self.present and function not in self.present[module]:
+        asked = self.expected_modules.get(module, ())
+        if module in self.present and function in asked and function not in self.present[module]:
             return Failure("missing", message=f"{function} is missing from {module}.py", function=function)
         if key in self.broken:
             return self.broken[key]

@@ -82,6 +82,8 @@ class Worker:
         return {"h": ident, "type": _type_name(value)}
 
     def send(self, header: dict, blobs: List[bytes]) -> None:
+        if "started" not in header:
+            _flush_student_output()  # the grader may kill us at any time after this reply
         protocol.write_message(self.out_fd, header, blobs)
 
     def module(self, name: str) -> Any:
@@ -162,6 +164,14 @@ class Worker:
                 self.send({"ok": {"pong": 1}}, [])
             else:
                 return
+
+
+def _flush_student_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a student may have replaced or closed them
+            pass
 
 
 def main(argv: List[str]) -> None:
