@@ -639,7 +639,7 @@ for col in range(3):
             ax.set_ylabel(label, fontsize=9)
     axes[0, col].set_title(f"sequence {col}: target = symbol {y_show[col]}", fontsize=9)
     axes[-1, col].set_xlabel("time step t")
-fig.colorbar(image, ax=axes[1:, :], shrink=0.8, label="gate activation")
+fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="gate activation")
 plt.show()
 """)
 
