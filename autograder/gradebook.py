@@ -12,10 +12,12 @@ missing.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .paths import ASSIGNMENT
 
@@ -185,13 +187,27 @@ def merge(module_rows: Sequence[Dict[str, str]], notebooks: Dict[str, Tuple[Opti
     return header, rows
 
 
+@contextlib.contextmanager
+def alembic_on_path() -> Iterator[None]:
+    """nbgrader runs the ``alembic`` executable when it creates a gradebook; make ours findable.
+
+    ``.venv/bin`` is not on PATH when the venv's python is called directly (``make test``).
+    """
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), old]) if old else str(Path(sys.executable).parent)
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
+
+
 def merge_files(modules_csv: Path, db_url: str, out: Path, assignment: str = ASSIGNMENT) -> int:
     """Merge ``modules_csv`` with the notebook grades in ``db_url`` into ``out``; returns the row count."""
+    module_rows = read_gradebook(modules_csv)  # first: a wrong path fails fast, before importing nbgrader
     from nbgrader.api import Gradebook
 
-    module_rows = read_gradebook(modules_csv)
     try:
-        with Gradebook(db_url) as gradebook:
+        with alembic_on_path(), Gradebook(db_url) as gradebook:
             notebooks = notebook_grades(gradebook, assignment)
     except Exception as exc:  # sqlalchemy raises many kinds; all mean "this database cannot be read"
         raise GradebookError(f"cannot read the nbgrader gradebook {db_url}: {exc}") from exc

@@ -36,8 +36,11 @@ def print_table(path: Path) -> None:
 
     rows = read_gradebook(path)
     table = Table(title=str(path))
-    for column, justify in (("student", "left"), ("score", "right"), ("max_score", "right"), ("status", "left"), ("error", "left")):
-        table.add_column(column, justify=justify, overflow="fold")
+    table.add_column("student", no_wrap=True)
+    table.add_column("score", justify="right")
+    table.add_column("max", justify="right")
+    table.add_column("status")
+    table.add_column("error", overflow="ellipsis", no_wrap=True, max_width=60)
     for row in rows:
         table.add_row(row["student"], row["score"], row["max_score"], row.get("status", ""), row.get("error", ""))
     Console().print(table)

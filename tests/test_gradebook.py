@@ -1,0 +1,160 @@
+"""gradebook.csv rows, and the merge with nbgrader's notebook grades (a real gradebook.db)."""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.batch import Outcome
+from autograder.gradebook import alembic_on_path, function_scores, gradebook_rows, merge_files, read_gradebook, write_gradebook
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _results(scores: dict, via_extra: bool = True) -> dict:
+    tests = []
+    for name, (score, top) in scores.items():
+        tests += [{"name": f"{name}: values", "score": score, "max_score": top, "status": "passed" if score == top else "failed"}]
+    results = {"score": sum(s for s, _ in scores.values()), "tests": tests}
+    if via_extra:
+        results["extra_data"] = {"functions": {n: {"score": s, "max_score": m} for n, (s, m) in scores.items()}}
+    return results
+
+
+def test_function_scores_from_extra_data_or_from_test_names():
+    scores = {"rnn_forward": (2.5, 6.0), "clip_grad_norm": (6.0, 6.0)}
+    assert function_scores(_results(scores)) == function_scores(_results(scores, via_extra=False)) == scores
+
+
+def test_rows_keep_the_contract_order_and_give_error_rows_zero(tmp_path):
+    outcomes = [
+        Outcome("bob", "k", results=_results({"clip_grad_norm": (1.0, 6.0), "rnn_forward": (6.0, 6.0)})),
+        Outcome("amy", "k", results=_results({"rnn_forward": (3.0, 6.0), "clip_grad_norm": (6.0, 6.0)}), cached=True),
+        Outcome("cid", "", error="no graded module found"),
+    ]
+    header, rows = gradebook_rows(outcomes)
+    assert header == ["student", "score", "max_score", "rnn_forward", "clip_grad_norm", "status", "error"]
+    assert rows[0] == {"student": "bob", "score": "7", "max_score": "12", "rnn_forward": "6", "clip_grad_norm": "1", "status": "graded", "error": ""}
+    assert rows[1]["status"] == "cached" and rows[1]["score"] == "9"
+    assert rows[2] == {"student": "cid", "score": "0", "max_score": "12", "rnn_forward": "0", "clip_grad_norm": "0", "status": "error", "error": "no graded module found"}
+    write_gradebook(outcomes, tmp_path / "gradebook.csv")
+    assert read_gradebook(tmp_path / "gradebook.csv") == rows
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own autoflush warnings
+
+
+@pytest.fixture(scope="module")
+def course_db(tmp_path_factory) -> Path:
+    """One nbgrader gradebook per module (creating one runs alembic: seconds); tests copy it."""
+    path = tmp_path_factory.mktemp("nbgrader") / "gradebook.db"
+    _create_nbgrader_db(path)
+    return path
+
+
+def _nbgrader_db(path: Path, course_db: Path) -> str:
+    shutil.copyfile(course_db, path)
+    return f"sqlite:///{path}"
+
+
+def _create_nbgrader_db(path: Path) -> str:
+    from nbgrader.api import Gradebook
+
+    url = f"sqlite:///{path}"
+    with alembic_on_path(), Gradebook(url) as gb:
+        gb.add_assignment("rnn_lstm")
+        gb.add_notebook("rnn_lstm", "rnn_lstm")
+        gb.add_grade_cell("q_auto", "rnn_lstm", "rnn_lstm", max_score=6, cell_type="code")
+        gb.add_grade_cell("q_written", "rnn_lstm", "rnn_lstm", max_score=4, cell_type="markdown")
+        for student in ("alice", "bob", "zed"):
+            gb.add_student(student)
+        for student, auto, manual in (("alice", 5, 3), ("zed", 6, 1)):
+            gb.add_submission("rnn_lstm", student)
+            gb.find_grade("q_auto", "rnn_lstm", "rnn_lstm", student).auto_score = auto
+            gb.find_grade("q_written", "rnn_lstm", "rnn_lstm", student).manual_score = manual
+        gb.db.commit()
+    return url
+
+
+def _modules_csv(path: Path) -> Path:
+    outcomes = [
+        Outcome("alice", "k", results=_results({"rnn_forward": (50.0, 60.0), "clip_grad_norm": (40.0, 40.0)})),
+        Outcome("bob", "k", results=_results({"rnn_forward": (10.0, 60.0), "clip_grad_norm": (0.0, 40.0)})),
+        Outcome("eve", "", error="no graded module found"),
+    ]
+    write_gradebook(outcomes, path)
+    return path
+
+
+def _read(path: Path) -> dict:
+    with path.open(newline="") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def test_merge_with_an_nbgrader_gradebook(tmp_path, course_db):
+    url = _nbgrader_db(tmp_path / "gradebook.db", course_db)
+    modules = _modules_csv(tmp_path / "modules.csv")
+    assert merge_files(modules, url, tmp_path / "grades.csv") == 4
+    rows = _read(tmp_path / "grades.csv")
+    assert sorted(rows) == ["alice", "bob", "eve", "zed"]
+    alice = rows["alice"]
+    assert (alice["modules_score"], alice["notebook_score"], alice["notebook_max"], alice["total"], alice["total_max"]) == ("90", "8", "10", "98", "110")
+    assert alice["rnn_forward"] == "50" and alice["notes"] == ""
+    assert rows["bob"]["notebook_score"] == "0" and rows["bob"]["notes"] == "no notebook submission"
+    assert rows["eve"]["modules_score"] == "0" and "modules not graded: no graded module found" in rows["eve"]["notes"]
+    assert "not in the nbgrader gradebook" in rows["eve"]["notes"]
+    assert rows["zed"]["total"] == "7" and rows["zed"]["notes"] == "no module submission"
+
+
+def test_nbgrader_export_uses_our_plugin(tmp_path, course_db):
+    url = _nbgrader_db(tmp_path / "gradebook.db", course_db)
+    modules = _modules_csv(tmp_path / "modules.csv")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([str(BIN / "nbgrader"), "export", "--exporter=autograder.gradebook.ModuleGradesExportPlugin",
+                           f"--ModuleGradesExportPlugin.modules={modules}", f"--CourseDirectory.db_url={url}",
+                           f"--CourseDirectory.root={tmp_path}", "--to", str(tmp_path / "export.csv")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    merge_files(modules, url, tmp_path / "direct.csv")
+    assert (tmp_path / "export.csv").read_text() == (tmp_path / "direct.csv").read_text()
+
+
+def test_cli_merges_and_reports_bad_input(tmp_path, course_db, capsys):
+    from autograder.cli import main
+
+    _nbgrader_db(tmp_path / "gradebook.db", course_db)
+    modules = _modules_csv(tmp_path / "modules.csv")
+    db = str(tmp_path / "gradebook.db")
+    assert main(["gradebook", "--modules", str(modules), "--db", db, "--out", str(tmp_path / "g.csv")]) == 0
+    assert sorted(_read(tmp_path / "g.csv")) == ["alice", "bob", "eve", "zed"]
+    capsys.readouterr()
+    assert main(["gradebook", "--modules", str(tmp_path / "nope.csv"), "--db", db, "--out", str(tmp_path / "h.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+    assert main(["gradebook", "--modules", str(modules), "--db", str(tmp_path / "missing.db"), "--out", str(tmp_path / "h.csv")]) == 2
+    assert "missing.db" in capsys.readouterr().err
+    (tmp_path / "bad.csv").write_text("name,points\nx,1\n")
+    assert main(["gradebook", "--modules", str(tmp_path / "bad.csv"), "--db", db, "--out", str(tmp_path / "h.csv")]) == 2
+    assert "not a module gradebook" in capsys.readouterr().err
+    assert not (tmp_path / "h.csv").exists()
+
+
+def test_course_config_points_nbgrader_at_this_repository():
+    from traitlets.config import Config
+
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(REPO / "nbgrader_config.py")}
+    exec(compile((REPO / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)
+    course = config.CourseDirectory
+    assert course.root == str(REPO) and course.source_directory == "source"
+    assert course.db_url == f"sqlite:///{REPO / 'gradebook.db'}"
+    assert config.ExportApp.plugin_class == "autograder.gradebook.ModuleGradesExportPlugin"
+    ignored = (REPO / ".gitignore").read_text().split()
+    for folder in ("submitted", "autograded", "feedback", course.release_directory):
+        assert f"/{folder}/" in ignored, folder
+    assert "/gradebook.db" in ignored
