@@ -73,17 +73,16 @@ def time_submission(path: Path, name: str, sandbox: str, reps: int, grader: str 
 
 
 def bwrap_available() -> Tuple[bool, str]:
-    """Whether the bubblewrap sandbox mode can be asked for (the grader may still refuse it)."""
+    """Whether the bubblewrap sandbox mode works here (the sandbox's own trial run), and why not."""
     from . import sandbox
 
     if "bwrap" not in getattr(sandbox, "MODES", ()):
         return False, "the sandbox has no bwrap mode"
-    if shutil.which("bwrap") is None and not hasattr(sandbox, "bwrap_path"):
-        return False, "no bwrap executable on PATH"
-    return True, ""
+    status = getattr(sandbox, "bwrap_status", None)
+    return status() if status is not None else (True, "")
 
 
-def grade_all_timings(submissions: List[Tuple[str, Path]], sandbox: str) -> Optional[Dict[int, float]]:
+def grade_all_timings(submissions: List[Tuple[str, Path]], sandbox: str, grader: str = GRADER) -> Optional[Dict[int, float]]:
     """jobs -> seconds to grade all ``submissions`` with autograder.batch.time_grade_all, if it exists."""
     try:
         batch = importlib.import_module("autograder.batch")
@@ -96,7 +95,8 @@ def grade_all_timings(submissions: List[Tuple[str, Path]], sandbox: str) -> Opti
         for name, path in submissions:
             shutil.copytree(path, Path(tmp) / name / "rnn_lstm",
                             ignore=shutil.ignore_patterns("tests", "__pycache__", "*.ipynb"))
-        return {jobs: time_grade_all(Path(tmp), jobs, sandbox=sandbox) for jobs in (1, 2)}
+        spec = batch.GraderSpec(grade=grader)
+        return {jobs: time_grade_all(Path(tmp), jobs, sandbox=sandbox, spec=spec) for jobs in (1, 2)}
 
 
 def _verdict(ok: bool) -> str:
@@ -143,7 +143,7 @@ def run_bench(reps: int = 3, class_size: int = 4, grader: str = GRADER, out: Cal
         class_subjects = [("s00_solutions", SOLUTIONS_DIR)] + [
             (f"s{n:02d}_mutant", write_submission(m, Path(tmp) / f"class{n}" / "rnn_lstm"))
             for n, m in enumerate(generate_mutants()[7::53][: max(0, class_size - 1)], start=1)]
-        timing = grade_all_timings(class_subjects, "process")
+        timing = grade_all_timings(class_subjects, "process", grader)
         if timing is None:
             out("grade-all: autograder.batch.time_grade_all not available")
         else:

@@ -20,6 +20,7 @@ import ast
 import copy
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -116,13 +117,14 @@ def _function_body(fn: ast.FunctionDef) -> List[ast.stmt]:
     return body[1:] if has_docstring else body
 
 
-def _sites(tree: ast.Module) -> Iterator[Tuple[str, ast.AST]]:
-    """(function name, node) for every node of every top-level function body, in a fixed order."""
-    for fn in tree.body:
+def _sites(tree: ast.Module) -> Iterator[Tuple[int, str, ast.AST]]:
+    """(index in the module body, function name, node) for every node of every top-level function
+    body, in a fixed order."""
+    for index, fn in enumerate(tree.body):
         if isinstance(fn, ast.FunctionDef):
             for statement in _function_body(fn):
                 for node in ast.walk(statement):
-                    yield fn.name, node
+                    yield index, fn.name, node
 
 
 def _short(node: ast.AST) -> str:
@@ -160,29 +162,35 @@ def _context(node: ast.AST, parents: Dict[ast.AST, ast.AST]) -> ast.AST:
 
 
 def mutants_of_module(module: str, text: str) -> List[Mutant]:
-    """Every mutant of one module's source text, without duplicates or no-op changes."""
+    """Every mutant of one module's source text, without duplicates or no-op changes.
+
+    A mutation changes one top-level function, so the module is unparsed statement by statement
+    and only the changed function is unparsed again for each mutant.
+    """
     tree = ast.parse(text)
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
-    seen = {ast.unparse(tree)}
+    pieces = [ast.unparse(statement) for statement in tree.body]
+    seen = set(pieces)
     mutants = []
-    for function, node in list(_sites(tree)):
+    for index, function, node in list(_sites(tree)):
         for operator, make in mutations_of(node):
             replacement = make(node)
             context = _context(node, parents)
             original = _short(context)
-            source, mutated = _replace_and_unparse(tree, node, replacement, context, parents)
-            if source in seen:
+            function_text, mutated = _replace_and_unparse(tree.body[index], node, replacement, context, parents)
+            if function_text in seen:
                 continue
-            seen.add(source)
+            seen.add(function_text)
             if isinstance(replacement, ast.Pass):
                 mutated = "<dropped>"
+            source = "\n\n".join(pieces[:index] + [function_text] + pieces[index + 1:]) + "\n"
             mutants.append(Mutant(module, function, node.lineno, node.col_offset, operator, original, mutated, source))
     return mutants
 
 
-def _replace_and_unparse(tree: ast.Module, node: ast.AST, replacement: ast.AST, context: ast.AST,
+def _replace_and_unparse(function: ast.AST, node: ast.AST, replacement: ast.AST, context: ast.AST,
                          parents: Dict[ast.AST, ast.AST]) -> Tuple[str, str]:
-    """(module source, context source) with ``node`` swapped for ``replacement``; ``tree`` is restored."""
+    """(function source, context source) with ``node`` swapped for ``replacement``; then restored."""
     parent = parents[node]
     field, index = _field_of(parent, node)
     if index is None:
@@ -191,7 +199,7 @@ def _replace_and_unparse(tree: ast.Module, node: ast.AST, replacement: ast.AST, 
         getattr(parent, field)[index] = replacement
     try:
         shown = replacement if context is node else context
-        return ast.unparse(ast.fix_missing_locations(tree)), _short(shown)
+        return ast.unparse(function), _short(shown)
     finally:
         if index is None:
             setattr(parent, field, node)
@@ -218,15 +226,24 @@ def reference_sources(solutions: Path = SOLUTIONS_DIR) -> Dict[str, str]:
 def generate_mutants(sources: Optional[Dict[str, str]] = None) -> List[Mutant]:
     """All mutants of the graded reference modules, in a fixed order (module, then source order)."""
     sources = reference_sources() if sources is None else sources
-    return [m for name in GRADED_MODULES for m in mutants_of_module(name, sources[name])]
+    return list(_generate(tuple(sources[name] for name in GRADED_MODULES)))
+
+
+@lru_cache(maxsize=4)
+def _generate(texts: Tuple[str, ...]) -> Tuple[Mutant, ...]:
+    return tuple(m for name, text in zip(GRADED_MODULES, texts) for m in mutants_of_module(name, text))
 
 
 def fingerprint(sources: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """sha256 of the reference modules and of this mutator: what a mutation report was computed from."""
+    """What a mutation report was computed from: sha256 of the reference modules, and of the
+    mutator's output (every mutant's id and source), which changes whenever the mutator's behaviour
+    does (but not for an edited comment in this file)."""
     sources = reference_sources() if sources is None else sources
     reference = hashlib.sha256("".join(f"{n}\n{sources[n]}" for n in GRADED_MODULES).encode()).hexdigest()
-    mutator = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    return {"reference_sha256": reference, "mutator_sha256": mutator}
+    digest = hashlib.sha256()
+    for m in generate_mutants(sources):
+        digest.update(f"{m.id}\n{m.source}\n".encode())
+    return {"reference_sha256": reference, "mutants_sha256": digest.hexdigest()}
 
 
 def write_submission(mutant: Mutant, dest: Path, sources: Optional[Dict[str, str]] = None) -> Path:

@@ -150,7 +150,7 @@ def render_markdown(report: Dict[str, Any]) -> str:
         f"({s['equivalent']} equivalent), {s['errors']} grader errors; {s['mutants']} mutants in all.",
         f"- Graded with `{report['grader']}`, sandbox `{report['sandbox']}`, in {report['seconds']:.0f} s.",
         f"- Fingerprint: reference modules sha256 `{fp['reference_sha256'][:16]}`, "
-        f"mutator sha256 `{fp['mutator_sha256'][:16]}`.",
+        f"mutants (mutator output) sha256 `{fp['mutants_sha256'][:16]}`.",
         "",
         "## Survivors",
         "",

@@ -1,0 +1,45 @@
+"""make bench's plumbing, with a stand-in grader (the timings themselves are never asserted)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+from autograder.bench import buggy_mutant, run_bench, time_submission
+from autograder.paths import SOLUTIONS_DIR
+
+
+def stand_in_grade(path: Path, sandbox: str = "process") -> Dict[str, Any]:
+    """Full marks for the reference's rnn_layers, 90 otherwise; refuses bwrap like a machine without it."""
+    if sandbox == "bwrap":
+        raise RuntimeError("bwrap is not available here")
+    good = (path / "rnn_layers.py").read_text() == (SOLUTIONS_DIR / "rnn_layers.py").read_text()
+    score = 100.0 if good else 90.0
+    return {"score": score, "execution_time": 0.0,
+            "tests": [{"name": "rnn_step_backward: values", "score": score, "max_score": 100.0, "status": "passed",
+                       "output": "", "visibility": "visible"}],
+            "extra_data": {"examples": {"rnn_step_backward": 7, "clip_grad_norm": 3}}}
+
+
+def test_the_buggy_submission_is_the_tanh_derivative_bug():
+    m = buggy_mutant()
+    assert m.function == "rnn_step_backward" and "next_h ** 2" in m.original and m.mutated.endswith("next_h ** 1")
+
+
+def test_time_submission_records_scores_examples_and_grader_errors():
+    t = time_submission(SOLUTIONS_DIR, "solutions", "process", 2, grader="test_mutation_bench:stand_in_grade")
+    assert len(t.seconds) == 2 and t.error is None
+    assert (t.score, t.max_score) == (100.0, 100.0)
+    assert t.examples == {"rnn_step_backward": 7, "clip_grad_norm": 3}
+    refused = time_submission(SOLUTIONS_DIR, "solutions", "bwrap", 2, grader="test_mutation_bench:stand_in_grade")
+    assert refused.seconds == [] and "bwrap is not available" in refused.error
+
+
+def test_bench_prints_every_measurement_beside_its_target():
+    lines: List[str] = []
+    assert run_bench(reps=1, class_size=2, grader="test_mutation_bench:stand_in_grade", out=lines.append) == 0
+    text = "\n".join(lines)
+    assert "target < 10 s" in text
+    assert "solutions  process  median" in text and "buggy      process  median" in text
+    assert "score 90/100" in text  # the buggy submission really is graded as buggy
+    assert "rnn_step_backward        7" in text
+    assert "grade-all of 2 submissions: 1 job" in text and "target >= 1.5x" in text
