@@ -160,11 +160,10 @@ def _diagnose(function: str, inputs: Dict[str, Any], actual: Dict[str, np.ndarra
 
 
 def _summary(mode: str, static: Dict[str, Any], client: WorkerClient) -> str:
-    lines = []
-    if mode == "process":
-        lines.append("Sandbox: process (a separate process with resource limits; it does not hide files).")
-    else:
-        lines.append(f"Sandbox: {mode}.")
+    try:
+        lines = [sandbox.describe(mode)]
+    except (AttributeError, ValueError):  # an older sandbox module without describe()
+        lines = [f"Sandbox: {mode}."]
     problems = [c.problem for c in static.values() if c.problem]
     lines.extend(problems)
     printed = client.student_output()

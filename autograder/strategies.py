@@ -50,7 +50,8 @@ def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Exampl
 
     @st.composite
     def draw_example(draw: Any) -> Example:
-        dims = {k: draw(st.integers(*ranges[k]), label=k) for k in ("N", "T", "D", "H")}
+        symbols = ("N", "T", "D") if base.layered else ("N", "T", "D", "H")  # layers draw their own H
+        dims = {k: draw(st.integers(*ranges[k]), label=k) for k in symbols}
         if base.layered:
             dims["L"] = draw(st.integers(*ranges["L"]), label="L")
             for layer in range(dims["L"]):
@@ -158,7 +159,7 @@ def flatten(value: Any, prefix: str = "") -> Any:
     if isinstance(value, dict):
         for key, item in value.items():
             yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(value, (list, tuple)) and not (prefix == "" and False):
+    elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             yield from flatten(item, f"{prefix}[{i}]")
     else:

@@ -79,7 +79,10 @@ class Worker:
         ident = self.next_handle
         self.next_handle += 1
         self.handles[ident] = value
-        return {"h": ident, "type": _type_name(value)}
+        name = _type_name(value)
+        if type(value).__module__ == "numpy" and type(value).__name__ == "ndarray":
+            name += f" of dtype {value.dtype}"  # an ndarray that cannot cross: say why
+        return {"h": ident, "type": name}
 
     def send(self, header: dict, blobs: List[bytes]) -> None:
         if "started" not in header:

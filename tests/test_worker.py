@@ -106,7 +106,7 @@ def test_values_of_the_wrong_type_come_back_as_named_handles(client):
     matrix = call(client, "as_matrix", np.ones((2, 2))).value
     assert isinstance(matrix, Handle) and "matrix" in matrix.type_name
     objects = call(client, "as_objects", np.ones(2)).value
-    assert isinstance(objects, Handle) and objects.type_name == "numpy.ndarray"
+    assert isinstance(objects, Handle) and objects.type_name == "numpy.ndarray of dtype object"
 
 
 def test_exception_reports_type_message_and_student_frames(client):
