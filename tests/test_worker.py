@@ -167,3 +167,25 @@ def test_protocol_sends_only_exact_numeric_ndarrays():
     tree = protocol.encode([np.ones(2), np.ma.masked_array([1.0]), np.array(["a"])], blobs,
                            lambda v: others.append(v) or {"h": len(others)})
     assert tree["l"][0] == {"a": 0} and len(blobs) == 1 and len(others) == 2
+
+
+def test_import_time_failures_are_attributed_to_their_module(tmp_path):
+    (tmp_path / "exits.py").write_text("import os\nos._exit(4)\n")
+    (tmp_path / "loops.py").write_text("while True:\n    pass\n")
+    (tmp_path / "raises.py").write_text("x = 1\nraise RuntimeError('at import')\n")
+    (tmp_path / "fine.py").write_text("def one():\n    return 1.0\n")
+    with WorkerClient(tmp_path, sandbox_mode="process", call_seconds=2.0) as client:
+        loaded = client.load_modules({"exits": [], "loops": [], "raises": [], "fine": ["one"]})
+        assert loaded["exits"].kind == "crash" and "importing exits.py ended the worker" in loaded["exits"].message
+        assert loaded["loops"].kind == "timeout" and "importing loops.py did not finish" in loaded["loops"].message
+        assert loaded["raises"].type == "RuntimeError" and loaded["raises"].traceback == ["raises.py:2 in <module>: "
+                                                                                       "raise RuntimeError('at import')"]
+        assert isinstance(loaded["fine"], Ok)
+        assert call_module(client, "fine", "one").value.value == 1.0
+        assert call_module(client, "raises", "anything").kind == "exception"
+
+
+def call_module(client: WorkerClient, module: str, name: str):
+    batch = Batch(client)
+    batch.call(module, name)
+    return batch.run()[0]
