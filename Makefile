@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make setup    create .venv with the pinned dependencies"
 	@echo "make test     run this repository's tests (what CI runs)"
-	@echo "make demo     the main job: regenerate the release and show the public tests on both trees"
+	@echo "make demo     the main job: regenerate the release, grade the example class, print the gradebook"
 	@echo "make release  regenerate assignments/ and solutions/ from source/"
 	@echo "make bench    time grading (median seconds per submission)"
 
@@ -35,9 +35,10 @@ test: setup
 demo: setup release
 	@echo "== public tests on the reference solutions (solutions/rnn_lstm): all should pass"
 	cd solutions/rnn_lstm && ../../$(PY) -m pytest -q -p no:cacheprovider tests
-	@echo "== public tests on the student skeleton (assignments/rnn_lstm): each fails with the NotImplementedError of a function to do"
-	-cd assignments/rnn_lstm && ../../$(PY) -m pytest -q -p no:cacheprovider --maxfail=3 tests
-	@echo "== done: the skeleton fails (expected); the reference passes"
+	@echo "== grading the example class (examples/submissions) with grade-all; a rerun grades only what changed (--force: all)"
+	$(PY) -m autograder grade-all examples/submissions --out out/demo --table
+	@echo "== reports: out/demo/gradebook.csv, out/demo/summary.md (+ score_histogram.png, function_means.png),"
+	@echo "   out/demo/<student>/results.json, feedback.md, feedback.html"
 
 bench: setup
 	$(PY) -m autograder bench

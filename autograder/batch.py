@@ -36,6 +36,8 @@ MODULE_FILES: Tuple[str, ...] = tuple(f"{name}.py" for name in GRADED_MODULES)
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", ".pytest_cache"}
 META_FILE = "meta.json"
 ERROR_FILE = "error.txt"
+# Files grade-all writes at the top of OUT_DIR: a student folder may not take these names.
+CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png"}
 
 
 class BatchInputError(Exception):
@@ -150,7 +152,9 @@ def discover(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List[Stud
             warnings.append(f"ignored {entry.name}: a file, not a student folder")
             continue
         found = _module_dir(entry)
-        if found is None:
+        if entry.name in CLASS_FILES:
+            students.append(Student(entry.name, entry, None, f"the folder name {entry.name} is reserved for a class report; rename the folder"))
+        elif found is None:
             present = sorted(p.name for p in entry.iterdir() if not p.name.startswith("."))[:8]
             problem = (
                 f"no graded module found: expected {', '.join(MODULE_FILES)} in {entry.name}/ or "
@@ -251,6 +255,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def check_writable(out: Path) -> None:
     """Create ``out`` if needed and prove a file can be written there, or raise BatchInputError."""
+    if out.exists() and not out.is_dir():
+        raise BatchInputError(f"output folder {out} is a file; give a folder (it is created if missing)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -361,7 +367,7 @@ def grade_all(
             run_local(todo, jobs or os.cpu_count() or 1, done)
 
     for student in students:
-        if student.module_dir is None:
+        if student.module_dir is None and student.id not in CLASS_FILES:
             write_student(out / student.id, outcomes[student.id], spec)
     report.outcomes = [outcomes[s.id] for s in students]
     report.cached = sum(o.cached for o in report.outcomes)

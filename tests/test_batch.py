@@ -159,6 +159,24 @@ def test_unwritable_output_keeps_previous_results(tmp_path):
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+def test_student_folders_named_like_class_reports_are_error_rows(tmp_path):
+    subs = _class(tmp_path)
+    _copy(SOLUTIONS, subs / "summary.md")
+    out = tmp_path / "out"
+    grade_all(subs, out, jobs=1, spec=SPEC, progress=False)
+    rows = _rows(out)
+    assert rows["summary.md"]["status"] == "error" and "reserved" in rows["summary.md"]["error"]
+    assert (out / "summary.md").is_file() and "# Class summary" in (out / "summary.md").read_text()
+
+
+def test_an_output_path_that_is_a_file_is_refused(tmp_path):
+    subs = _class(tmp_path)
+    (tmp_path / "out").write_text("keep me")
+    with pytest.raises(BatchInputError, match="is a file"):
+        grade_all(subs, tmp_path / "out", jobs=1, spec=SPEC, progress=False)
+    assert (tmp_path / "out").read_text() == "keep me"
+
+
 def test_output_folder_inside_submissions_is_not_a_student(tmp_path):
     subs = _class(tmp_path)
     report = grade_all(subs, subs / "graded", jobs=1, spec=SPEC, progress=False, summary=False)
