@@ -420,3 +420,37 @@ def test_bad_cell_name_raises_value_error(solutions, bad) -> None:
         deep.bidirectional_forward(x, h0, h0, p, p, cell=bad)
     with pytest.raises(ValueError):
         flow.hidden_grad_norms(x, h0, p["Wx"], p["Wh"], p["b"], cell=bad)
+
+
+# --------------------------------------------------------------------------------------------
+# the provided helpers (not graded, but students rely on them)
+
+
+def test_eval_numerical_gradient_array_matches_and_restores_x(solutions) -> None:
+    gc = solutions.gradient_check
+    rng = np.random.default_rng(12)
+    x, W, df = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    x_before = x.copy()
+    numeric = gc.eval_numerical_gradient_array(lambda v: np.tanh(v @ W), x, df)
+    np.testing.assert_array_equal(x, x_before, err_msg="eval_numerical_gradient_array left x modified")
+    analytic = (df * (1 - np.tanh(x @ W) ** 2)) @ W.T
+    np.testing.assert_allclose(numeric, analytic, rtol=1e-6, atol=1e-9)
+    scalar = gc.eval_numerical_gradient(lambda v: float(np.sum(v**3)), x)
+    np.testing.assert_allclose(scalar, 3 * x**2, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_rel_error(solutions) -> None:
+    rel_error = solutions.gradient_check.rel_error
+    assert rel_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
+    assert rel_error(np.array([1.0]), np.array([3.0])) == pytest.approx(0.5)
+    assert rel_error(np.zeros(2), np.zeros(2)) == 0.0
+    assert type(rel_error(np.ones(1), np.ones(1))) is float
+
+
+def test_cell_functions(solutions) -> None:
+    m = solutions
+    assert m.deep_layers.cell_functions("rnn") == (m.rnn_layers.rnn_forward, m.rnn_layers.rnn_backward)
+    assert m.deep_layers.cell_functions("lstm") == (m.lstm_layers.lstm_forward, m.lstm_layers.lstm_backward)
+    with pytest.raises(ValueError, match="gru"):
+        m.deep_layers.cell_functions("gru")
