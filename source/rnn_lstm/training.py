@@ -62,7 +62,9 @@ def marked_recall(
     window = T if mark_within is None else mark_within
     low, high = marks
     if not 1 <= window <= T or not 1 <= low <= high <= window:
-        raise ValueError(f"need 1 <= marks[0] <= marks[1] <= mark_within <= T, got marks={marks}, mark_within={window}, T={T}")
+        raise ValueError(
+            f"need 1 <= marks[0] <= marks[1] <= mark_within <= T, got marks={marks}, mark_within={window}, T={T}"
+        )
     symbols = rng.integers(0, n_symbols, size=(n, T))
     counts = rng.integers(low, high + 1, size=n)
     # A random order of the first `window` steps per sequence; its first counts[r] entries are marked.
@@ -179,7 +181,8 @@ class SequenceModel:
             width = 2 * self.H
         else:
             for layer in range(self.layers):
-                for key, value in init_cell(self.D if layer == 0 else self.H, self.H, self.cell, rng, self.forget_bias).items():
+                width_in = self.D if layer == 0 else self.H
+                for key, value in init_cell(width_in, self.H, self.cell, rng, self.forget_bias).items():
                     self.params[f"layer{layer}.{key}"] = value
             width = self.H
         self.params["out.W"] = rng.normal(0.0, 1.0 / np.sqrt(width), size=(width, self.C))

@@ -1,0 +1,159 @@
+"""The notebook's provided helper module source/rnn_lstm/training.py: tasks, model, loss, optimiser.
+
+It runs on top of the reference layers here (source/ is valid Python: the markers are comments).
+The modules are imported under their assignment names, so the fixture removes them from
+sys.modules afterwards and other tests importing a submission's ``rnn_layers`` are not affected.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from autograder.paths import SOURCE_DIR
+
+ASSIGNMENT_MODULES = ("training", "deep_layers", "rnn_layers", "lstm_layers", "gradient_flow", "gradient_check")
+
+
+@pytest.fixture(scope="module")
+def tr():
+    saved = {name: sys.modules.pop(name) for name in ASSIGNMENT_MODULES if name in sys.modules}
+    sys.path.insert(0, str(SOURCE_DIR))
+    try:
+        import training
+
+        yield training
+    finally:
+        sys.path.remove(str(SOURCE_DIR))
+        for name in ASSIGNMENT_MODULES:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+def _numeric_grad(f, x, h=1e-6):
+    grad = np.zeros_like(x)
+    for ix in np.ndindex(x.shape):
+        old = x[ix]
+        x[ix] = old + h
+        pos = f()
+        x[ix] = old - h
+        neg = f()
+        x[ix] = old
+        grad[ix] = (pos - neg) / (2 * h)
+    return grad
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def test_softmax_cross_entropy_value_and_gradient(tr):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 4, 5))
+    y = rng.integers(0, 5, size=(3, 4))
+    loss, dlogits = tr.softmax_cross_entropy(logits, y)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    expected = -np.mean(np.log(np.take_along_axis(probs, y[..., None], axis=-1)))
+    assert abs(loss - expected) < 1e-12
+    numeric = _numeric_grad(lambda: tr.softmax_cross_entropy(logits, y)[0], logits)
+    assert _rel(dlogits, numeric) < 1e-6
+    # Huge logits do not overflow.
+    assert np.isfinite(tr.softmax_cross_entropy(np.array([[1e4, -1e4]]), np.array([1]))[0])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(cell="rnn", layers=1),
+        dict(cell="lstm", layers=2),
+        dict(cell="rnn", bidirectional=True, every_step=True),
+        dict(cell="lstm", bidirectional=True),
+        dict(cell="lstm", layers=1, every_step=True, forget_bias=3.0),
+    ],
+)
+def test_sequence_model_gradients_match_numerical_gradients(tr, options):
+    rng = np.random.default_rng(1)
+    model = tr.SequenceModel(D=3, H=4, C=3, seed=2, **options)
+    x = rng.normal(size=(2, 5, 3))
+    y = rng.integers(0, 3, size=(2, 5) if options.get("every_step") else (2,))
+
+    def loss():
+        return tr.softmax_cross_entropy(model.forward(x)[0], y)[0]
+
+    scores, cache = model.forward(x)
+    grads = model.backward(tr.softmax_cross_entropy(scores, y)[1], cache)
+    assert grads.keys() == model.params.keys()
+    for name, value in model.params.items():
+        np.testing.assert_allclose(grads[name], _numeric_grad(loss, value), rtol=1e-5, atol=1e-9, err_msg=name)
+
+
+def test_lstm_forget_bias_and_parameter_shapes(tr):
+    model = tr.SequenceModel(D=3, H=4, C=2, cell="lstm", layers=2, forget_bias=3.0)
+    assert model.params["layer0.Wx"].shape == (3, 16) and model.params["layer1.Wx"].shape == (4, 16)
+    np.testing.assert_array_equal(model.params["layer1.b"][4:8], 3.0)
+    np.testing.assert_array_equal(np.delete(model.params["layer1.b"], np.s_[4:8]), 0.0)
+    with pytest.raises(ValueError, match="bidirectional"):
+        tr.SequenceModel(D=1, H=2, C=2, bidirectional=True, layers=2)
+    with pytest.raises(ValueError, match="cell"):
+        tr.SequenceModel(D=1, H=2, C=2, cell="gru")
+
+
+def test_marked_recall_targets_are_the_last_marked_symbols(tr):
+    x, y, marked = tr.marked_recall(200, 12, 5, np.random.default_rng(3), marks=(1, 3))
+    assert x.shape == (200, 12, 6) and y.shape == (200,) and marked.shape == (200, 12)
+    np.testing.assert_array_equal(x[..., :5].sum(axis=-1), 1.0)
+    np.testing.assert_array_equal(x[..., 5], marked)
+    counts = marked.sum(axis=1)
+    assert counts.min() == 1 and counts.max() == 3
+    for n in range(200):
+        last = np.flatnonzero(marked[n])[-1]
+        assert y[n] == np.argmax(x[n, last, :5])
+    _, _, early = tr.marked_recall(100, 40, 4, np.random.default_rng(4), marks=(1, 1), mark_within=4)
+    np.testing.assert_array_equal(early.sum(axis=1), 1)
+    assert not early[:, 4:].any()
+    with pytest.raises(ValueError, match="mark_within"):
+        tr.marked_recall(2, 5, 3, np.random.default_rng(0), marks=(1, 1), mark_within=6)
+
+
+def test_neighbour_sum_and_delayed_echo_labels(tr):
+    x, y = tr.neighbour_sum(50, 7, np.random.default_rng(5))
+    bits = (x[..., 0] > 0).astype(int)
+    for t in range(7):
+        left = bits[:, t - 1] if t > 0 else 0
+        right = bits[:, t + 1] if t < 6 else 0
+        np.testing.assert_array_equal(y[:, t], left + right)
+    x, y = tr.delayed_echo(50, 9, 3, np.random.default_rng(6))
+    np.testing.assert_array_equal(y[:, 3:], (x[:, :6, 0] > 0).astype(int))
+    np.testing.assert_array_equal(y[:, :3], 0)
+
+
+def test_lstm_gates_reproduce_the_hidden_states(tr):
+    from lstm_layers import lstm_forward
+
+    rng = np.random.default_rng(7)
+    x, h0 = rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 4))
+    params = tr.init_cell(2, 4, "lstm", rng, forget_bias=1.0)
+    h, _ = lstm_forward(x, h0, params["Wx"], params["Wh"], params["b"])
+    gates = tr.lstm_gates(x, h, h0, params)
+    np.testing.assert_allclose(gates["o"] * np.tanh(gates["c"]), h, rtol=1e-12, atol=1e-12)
+    assert all(0 < gates[k].min() and gates[k].max() < 1 for k in "ifo")
+
+
+def test_training_is_deterministic_and_reduces_the_loss(tr):
+    def task(rng):
+        return tr.neighbour_sum(16, 6, rng)
+
+    histories = [tr.train(tr.SequenceModel(D=1, H=6, C=3, bidirectional=True, every_step=True, seed=0), task,
+                          steps=60, lr=2e-2, seed=0, eval_every=20) for _ in range(2)]
+    assert histories[0] == histories[1]
+    assert histories[0]["loss"][-1] < 0.7 * histories[0]["loss"][0]
+    assert histories[0]["step"] == [0, 20, 40, 60] and len(histories[0]["grad_norm"]) == 60
+
+
+def test_fit_linear_classifier_learns_a_linear_rule(tr):
+    rng = np.random.default_rng(8)
+    features = rng.normal(size=(400, 3))
+    y = (features @ np.array([1.0, -2.0, 0.5]) > 0).astype(int)
+    predict = tr.fit_linear_classifier(features, y, n_classes=2)
+    assert np.mean(predict(features) == y) > 0.95
