@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 from hypothesis import strategies as st
 
-from .spec import A, Cache, FloatScalar, Function, GradDict, Layers, Params, Template, function, scenario_args
+from .spec import A, Function, GradDict, Layers, Params, Template, function, scenario_args
 
 SCALES = (1.0, 0.25, 4.0)
 MAX_NORM_RATIOS = (0.5, 2.0, 1.0, 0.0)
@@ -166,5 +166,4 @@ def flatten(value: Any, prefix: str = "") -> Any:
         yield prefix, value
 
 
-__all__ = ["Example", "examples", "materialize", "expected_structure", "flatten", "describe_inputs",
-           "Cache", "FloatScalar", "GradDict"]
+__all__ = ["Example", "examples", "materialize", "expected_structure", "flatten", "describe_inputs"]
