@@ -12,6 +12,7 @@ message), so an infinite loop costs one timeout, not one per example.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 import threading
@@ -122,6 +123,11 @@ class WorkerClient:
     def start(self) -> None:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
+        for fd in (req_w, resp_w):  # larger pipes: a batch's arrays go through in one write
+            try:
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+            except OSError:
+                pass
         argv = [sys.executable, "-I", "-c", bootstrap_source(), str(req_r), str(resp_w), str(self.submission)]
         try:
             self.proc = sandbox.launch(argv, submission=self.submission, mode=self.mode, limits=self.limits,

@@ -309,11 +309,14 @@ KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
 SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate_chunks", "carousel"}
 
 
+SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smallest so far is reported)
+
+
 def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int) -> TestOutcome:
     """Run one rubric test as a derandomized Hypothesis property; keep the smallest failure."""
     check = KINDS[kind]
     failures: Dict[Example, CheckFailed] = {}
-    state = {"spent": 0, "budget": max_examples + 3 * max_examples}
+    state = {"spent": 0, "budget": max_examples + SHRINK_BUDGET}
 
     def body(ex: Example) -> None:
         if ex in failures:  # Hypothesis replays the smallest failure: answer it without the worker

@@ -143,7 +143,9 @@ def test_a_correct_submission_written_very_differently_gets_100(tmp_path):
 def test_broken_submissions_get_clear_messages(tmp_path):
     folder = copy_solutions(tmp_path / "broken", {
         "rnn_layers": [("    return next_h, cache\n", "    return next_h.tolist(), cache\n")],
-        "deep_layers": [("def stacked_backward(", "def stacked_backward_renamed(")],
+        "deep_layers": [("def stacked_backward(", "def stacked_backward_renamed("),
+                        ("h = np.concatenate([h_f, h_b_reversed[:, ::-1]], axis=2)",
+                         "h = np.concatenate([h_f, h_b_reversed[:, ::-1]], axis=2) * np.nan")],
     })
     lines = (folder / "gradient_flow.py").read_text().splitlines()
     bad_line = next(i for i, line in enumerate(lines) if line.startswith("def clip_grad_norm")) + 1
@@ -154,5 +156,25 @@ def test_broken_submissions_get_clear_messages(tmp_path):
     assert f"SyntaxError in gradient_flow.py, line {bad_line}" in outputs["clip_grad_norm"]
     assert "stacked_backward is missing from deep_layers.py" in outputs["stacked_backward"]
     assert "next_h must be a numpy.ndarray, got list" in outputs["rnn_step_forward"]
+    assert "h contains NaN" in outputs["bidirectional_forward"]
     assert scores(results)["hidden_grad_norms"] == 0 and scores(results)["stacked_backward"] == 0
     assert full(results)["lstm_backward"] and full(results)["stacked_forward"]
+
+
+def test_hidden_tests_show_no_inputs():
+    from autograder.checks import CheckFailed
+    from autograder.grade import _test_result
+    from autograder.hidden_tests import TestOutcome
+    from autograder.score import RubricTest
+    from autograder.spec import function
+    from autograder.strategies import Example
+
+    fn = function("rnn_forward")
+    failure = CheckFailed("h is wrong: max abs error 1, max rel error 1", output="h")
+    failure.example = Example(dims=(("D", 1), ("H", 1), ("N", 1), ("T", 1)), cell="rnn", seed=0, scale=1.0)
+    for visibility, shown in (("visible", True), ("hidden", False)):
+        test = RubricTest("rnn_forward", "long sequences", "values", 1, "long", 1, visibility)
+        result = _test_result(fn, test, TestOutcome(False, failure.message, failure))
+        assert result["output"].startswith("h is wrong")
+        assert ("x: shape (1, 1, 1)" in result["output"]) is shown
+        assert result["visibility"] == visibility and result["score"] == 0
