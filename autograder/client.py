@@ -297,8 +297,11 @@ class WorkerClient:
             self._needs_clear = False
             while True:
                 header, reply_blobs = protocol.read_message(resp_r, time.monotonic() + self.call_seconds)
-                if "started" in header:
-                    started = int(header["started"])
+                if "started" in header:  # each call may restart the clock once, in order
+                    index = int(header["started"])
+                    if not started < index < len(runnable):
+                        raise protocol.ProtocolError("calls reported out of order")
+                    started = index
                     continue
                 break
             replies = header["results"]
