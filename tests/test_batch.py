@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +206,15 @@ def test_feedback_html_escapes_raw_html_and_unsafe_links():
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "javascript:" not in page and 'href="https://example.org"' in page
     assert "<table>" in page and "<h1>Hi</h1>" in page
+
+
+def test_gradebook_table_shows_every_student(tmp_path, capsys):
+    from autograder.commands.grade_all import print_table
+
+    subs = _class(tmp_path)
+    grade_all(subs, tmp_path / "out", jobs=1, spec=SPEC, progress=False, summary=False)
+    print_table(tmp_path / "out" / "gradebook.csv")
+    shown = capsys.readouterr().out
+    for student, score in (("alice", "70"), ("bob", "0"), ("carol", "70"), ("dave", "0")):
+        assert re.search(rf"{student}\s*│\s*{score}\s*│\s*70\s*│", shown), student
+    assert "no graded module found" in shown

@@ -36,14 +36,19 @@ def print_table(path: Path) -> None:
 
     rows = read_gradebook(path)
     table = Table(title=str(path))
-    table.add_column("student", no_wrap=True)
-    table.add_column("score", justify="right")
-    table.add_column("max", justify="right")
-    table.add_column("status")
-    table.add_column("error", overflow="ellipsis", no_wrap=True, max_width=60)
+    table.add_column("student", no_wrap=True, min_width=min(max((len(r["student"]) for r in rows), default=7), 32))
+    table.add_column("score", justify="right", min_width=5)
+    table.add_column("max", justify="right", min_width=3)
+    table.add_column("status", min_width=6)
+    table.add_column("error (full text in the CSV)", no_wrap=True, overflow="ellipsis")
     for row in rows:
-        table.add_row(row["student"], row["score"], row["max_score"], row.get("status", ""), row.get("error", ""))
-    Console().print(table)
+        error = row.get("error", "")
+        table.add_row(row["student"], row["score"], row["max_score"], row.get("status", ""),
+                      error if len(error) <= 36 else error[:35] + "…")
+    console = Console()
+    if not console.is_terminal:  # piped or in make: rich would assume 80 columns
+        console = Console(width=120)
+    console.print(table)
 
 
 def run(args: argparse.Namespace) -> int:
