@@ -16,6 +16,7 @@ column) and an ``error.txt`` in its folder; earlier results are never deleted.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import importlib
 import json
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from .paths import ASSIGNMENT, GRADED_MODULES
+from .paths import ASSIGNMENT, GRADED_MODULES, SOLUTIONS_DIR
 
 MODULE_FILES: Tuple[str, ...] = tuple(f"{name}.py" for name in GRADED_MODULES)
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", ".pytest_cache"}
@@ -173,10 +174,32 @@ def read_modules(module_dir: Path) -> Dict[str, bytes]:
     return {name: (module_dir / name).read_bytes() for name in MODULE_FILES if (module_dir / name).is_file()}
 
 
+# Modules of the package that only write or move reports: editing them does not change a grade.
+NOT_GRADING = {"batch.py", "gradebook.py", "summary.py", "html.py", "distributed.py", "bundle.py", "bench.py", "cli.py", "__main__.py"}
+
+
+@functools.lru_cache(maxsize=1)
+def grader_fingerprint() -> str:
+    """sha256 of what decides a grade: the grader's code, rubric and templates, and the reference.
+
+    Part of every submission's key, so a changed rubric or hidden test regrades the class on the
+    next run instead of mixing old and new grades.
+    """
+    package = Path(__file__).resolve().parent
+    files = [p for p in package.rglob("*") if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts
+             and "commands" not in p.relative_to(package).parts and not p.name.startswith("mutation")
+             and p.name not in NOT_GRADING]
+    files += sorted(SOLUTIONS_DIR.glob("*.py"))
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def content_hash(files: Dict[str, bytes], sandbox: str = "auto", grader: str = GraderSpec.grade) -> str:
     """sha256 of the graded modules (names and bytes) and of how they are graded."""
     digest = hashlib.sha256()
-    digest.update(f"{grader}\0{sandbox}\0".encode())
+    digest.update(f"{grader}\0{sandbox}\0{grader_fingerprint()}\0".encode())
     for name in MODULE_FILES:
         data = files.get(name)
         digest.update(name.encode() + b"\0" + (b"missing" if data is None else hashlib.sha256(data).digest()))

@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,27 @@ def test_rerun_grades_only_new_or_changed_submissions(tmp_path):
     assert (out / "bob" / "results.json").read_text() != first_bob
     forced = grade_all(subs, out, jobs=2, force=True, spec=SPEC, progress=False, summary=False)
     assert forced.graded == 4 and forced.cached == 0
+
+
+def test_a_changed_grader_or_reference_regrades_everyone(tmp_path, monkeypatch):
+    subs = _class(tmp_path)
+    out = tmp_path / "out"
+    grade_all(subs, out, jobs=1, spec=SPEC, progress=False, summary=False)
+    monkeypatch.setattr(batch, "grader_fingerprint", lambda: "a new rubric")
+    assert grade_all(subs, out, jobs=1, spec=SPEC, progress=False, summary=False).graded == 3
+
+
+def test_the_fingerprint_follows_the_reference(tmp_path, monkeypatch):
+    reference = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS, reference)
+    monkeypatch.setattr(batch, "SOLUTIONS_DIR", reference)
+    batch.grader_fingerprint.cache_clear()
+    before = batch.grader_fingerprint()
+    (reference / "rnn_layers.py").write_text((reference / "rnn_layers.py").read_text() + "\n# changed\n")
+    batch.grader_fingerprint.cache_clear()
+    after = batch.grader_fingerprint()
+    batch.grader_fingerprint.cache_clear()
+    assert len(before) == 64 and before != after
 
 
 def test_a_results_file_from_elsewhere_is_not_trusted(tmp_path):
