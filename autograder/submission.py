@@ -27,6 +27,9 @@ class ModuleCheck:
 def inspect_module(directory: Path, module: str, required: tuple) -> ModuleCheck:
     path = directory / f"{module}.py"
     check = ModuleCheck(module)
+    if path.is_symlink():  # never follow it: the grader would read (and quote) a file of its own machine
+        check.problem = f"{module}.py is a symbolic link; submit the file itself"
+        return check
     if not path.is_file():
         check.problem = f"{module}.py is missing from the submission"
         return check
