@@ -37,6 +37,7 @@ MODULE_FILES: Tuple[str, ...] = tuple(f"{name}.py" for name in GRADED_MODULES)
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", ".pytest_cache"}
 META_FILE = "meta.json"
 ERROR_FILE = "error.txt"
+SYMLINK = b"\0symbolic link to: "  # cannot start a Python source file
 # Files grade-all writes at the top of OUT_DIR: a student folder may not take these names.
 CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png"}
 
@@ -170,8 +171,28 @@ def discover(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List[Stud
 
 
 def read_modules(module_dir: Path) -> Dict[str, bytes]:
-    """The graded modules present in ``module_dir``, by file name."""
-    return {name: (module_dir / name).read_bytes() for name in MODULE_FILES if (module_dir / name).is_file()}
+    """The graded modules present in ``module_dir``, by file name.
+
+    A symbolic link is recorded as SYMLINK + its target, never followed: reading through it could
+    put someone else's file (the reference, say) into a job that is graded on another machine.
+    """
+    modules = {}
+    for name in MODULE_FILES:
+        path = module_dir / name
+        if path.is_symlink():
+            modules[name] = SYMLINK + os.readlink(path).encode()
+        elif path.is_file():
+            modules[name] = path.read_bytes()
+    return modules
+
+
+def write_modules(files: Dict[str, bytes], folder: Path) -> None:
+    """Recreate what :func:`read_modules` read (symbolic links as links) in ``folder``."""
+    for name, data in files.items():
+        if data.startswith(SYMLINK):
+            os.symlink(data[len(SYMLINK):].decode(), folder / name)
+        else:
+            (folder / name).write_bytes(data)
 
 
 # Modules of the package that only write or move reports: editing them does not change a grade.
@@ -224,8 +245,7 @@ def grade_job(job: Job) -> Outcome:
             tmp = tempfile.mkdtemp(prefix=f"grade-{job.student}-")
             path = Path(tmp) / ASSIGNMENT
             path.mkdir()
-            for name, data in job.files.items():
-                (path / name).write_bytes(data)
+            write_modules(job.files, path)
         results = load(job.grader)(path, sandbox=job.sandbox)
         if not isinstance(results, dict) or "score" not in results or "tests" not in results:
             raise TypeError(f"the grader returned {type(results).__name__}, not a results.json dict")

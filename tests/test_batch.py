@@ -214,6 +214,18 @@ def test_grade_job_grades_the_hashed_bytes_when_the_folder_is_gone(tmp_path):
     assert outcome.error is None and outcome.results["score"] == standin.grade_submission(folder)["score"]
 
 
+def test_a_symlinked_module_travels_as_a_link_not_as_the_file_it_points_to(tmp_path):
+    folder = _copy(SOLUTIONS, tmp_path / "mallory")
+    (folder / "rnn_layers.py").unlink()
+    (folder / "rnn_layers.py").symlink_to(SOLUTIONS / "rnn_layers.py")
+    files = batch.read_modules(folder)
+    assert files["rnn_layers.py"] == batch.SYMLINK + str(SOLUTIONS / "rnn_layers.py").encode()
+    again = tmp_path / "again"
+    again.mkdir()
+    batch.write_modules(files, again)
+    assert (again / "rnn_layers.py").is_symlink() and batch.read_modules(again) == files
+
+
 def test_cli_reports_bad_input_with_nonzero_exit(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
