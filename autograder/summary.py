@@ -116,6 +116,11 @@ def summary_markdown(outcomes: Sequence["Outcome"]) -> str:
         median = scores[mid] if len(scores) % 2 else (scores[mid - 1] + scores[mid]) / 2
         lines.append(f"Graded scores (out of {top:g}): mean {sum(scores) / len(scores):.1f}, "
                      f"median {median:g}, min {scores[0]:g}, max {scores[-1]:g}.")
+    modes = sorted({str((o.results.get("extra_data") or {}).get("sandbox", "unknown")) for o in graded})  # type: ignore[union-attr]
+    if modes:
+        lines.append(f"Sandbox: {', '.join(modes)}."
+                     + (" The `process` mode does not hide files: grade with `--sandbox bwrap` for grades that count."
+                        if "process" in modes else ""))
     lines += ["", f"![score histogram]({HISTOGRAM_PNG})", "", "## Per function", ""]
     stats = function_stats(outcomes)
     if stats:

@@ -101,6 +101,7 @@ def test_grade_all_writes_every_student_and_matches_single_grading(tmp_path):
     assert [o.student for o in report.errors] == ["dave"]
     summary = (out / "summary.md").read_text()
     assert "dave" in summary and "rnn_step_forward" in summary
+    assert "Sandbox: auto." in summary  # the stand-in reports the mode it was asked for
     assert (out / "score_histogram.png").stat().st_size > 1000 and (out / "function_means.png").stat().st_size > 1000
 
 
