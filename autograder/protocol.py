@@ -82,7 +82,7 @@ def read_message(fd: int, deadline: Optional[float] = None) -> Tuple[dict, List[
     try:
         header = json.loads(_read_exact(fd, size, deadline).decode("utf-8"))
         lengths = [int(n) for n in header.get("blobs", [])]
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise ProtocolError(f"malformed header: {exc}") from None
     if not isinstance(header, dict) or any(n < 0 for n in lengths) or sum(lengths) > MAX_MESSAGE_BYTES:
         raise ProtocolError("malformed header")

@@ -158,7 +158,7 @@ def test_hostile_submission_is_graded_right_and_harms_nothing(name: str, mode: s
     assert "BREACH" not in text
     assert os.environ[SECRET_NAME] not in text
     if hostile.secret_text:
-        assert hostile.secret_text not in text, "a line of the symlink's target reached the feedback"
+        assert hostile.secret_text not in text, f"{hostile.secret_text!r} reached the results"
     assert len(results["output"]) < 20_000  # student output is capped
     assert own_live_children(children_before) == []
     assert {key: tree_hash(path) for key, path in watched.items()} == before

@@ -41,7 +41,7 @@ class Hostile:
     # limited (bwrap). process mode does not hide files, and root ignores RLIMIT_NPROC there.
     bwrap_only: bool = False
     symlink_to: str = ""  # the module is a symbolic link to this path instead (a Template)
-    secret_text: str = ""  # text of the link's target that must never appear in the results
+    secret_text: str = ""  # text that must never appear in the results (a file's content, a grader internal)
 
 
 CORPUS: Dict[str, Hostile] = {
@@ -192,6 +192,13 @@ CORPUS: Dict[str, Hostile] = {
     "symlinked_module": Hostile(
         "reading hidden files through a module that is a symbolic link", GF, "", BOTH_GF,
         symlink_to="$repo/autograder/rubric.toml", secret_text="visibility ="),
+    "protocol_bomb": Hostile("forging the worker's replies (a JSON header nested 200000 deep)", GF, (
+        "def clip_grad_norm(grads, max_norm):\n"
+        "    import os, struct, sys, time\n"
+        "    body = b'{\"results\": ' + b'[' * 200000 + b']' * 200000 + b'}'\n"
+        "    os.write(int(sys.argv[2]), struct.pack('>I', len(body)) + body)  # the worker's reply pipe\n"
+        "    time.sleep(60)\n"
+    ), CLIP, secret_text="RecursionError"),
     "syntax_error": Hostile("a syntax error", GF, "def broken(:\n    pass\n", BOTH_GF),
     "missing_function": Hostile("a missing function", GF, "del clip_grad_norm\n", CLIP),
     "wrong_types_and_shapes": Hostile("wrong return types or shapes", GF, (
