@@ -1,0 +1,60 @@
+"""The class summary: statistics computed by hand here, mistakes counted once per student, PNGs."""
+from __future__ import annotations
+
+import pytest
+
+from autograder.batch import Outcome
+from autograder.summary import FUNCTIONS_PNG, HISTOGRAM_PNG, frequent_mistakes, function_stats, summary_markdown, write_summary
+
+
+def _results(per_function: dict, mistakes: dict = {}) -> dict:
+    tests = []
+    for name, (score, top) in per_function.items():
+        tests.append({"name": f"{name}: values", "score": score, "max_score": top,
+                      "extra_data": {"function": name, "mistakes": mistakes.get(name, [])}})
+        tests.append({"name": f"{name}: edge shapes", "score": 0.0, "max_score": 0.0,
+                      "extra_data": {"function": name, "mistakes": mistakes.get(name, [])}})  # same mistake twice
+    return {"score": sum(s for s, _ in per_function.values()), "tests": tests, "extra_data": {"sandbox": "bwrap"}}
+
+
+OUTCOMES = [
+    Outcome("a", "k", results=_results({"rnn_forward": (6.0, 6.0), "clip_grad_norm": (4.0, 4.0)})),
+    Outcome("b", "k", results=_results({"rnn_forward": (3.0, 6.0), "clip_grad_norm": (4.0, 4.0)},
+                                       {"rnn_forward": ["rnn.no_tanh"]})),
+    Outcome("c", "k", results=_results({"rnn_forward": (0.0, 6.0), "clip_grad_norm": (1.0, 4.0)},
+                                       {"rnn_forward": ["rnn.no_tanh"], "clip_grad_norm": ["clip.always"]})),
+    Outcome("d", "", error="no graded module found"),
+]
+
+
+def test_function_stats_by_hand():
+    stats = {s.name: s for s in function_stats(OUTCOMES)}
+    assert list(stats) == ["rnn_forward", "clip_grad_norm"]
+    assert stats["rnn_forward"].mean == pytest.approx(3.0) and stats["rnn_forward"].pass_rate == pytest.approx(1 / 3)
+    assert stats["rnn_forward"].mean_percent == pytest.approx(50.0)
+    assert stats["clip_grad_norm"].mean == pytest.approx(3.0) and stats["clip_grad_norm"].pass_rate == pytest.approx(2 / 3)
+    assert function_stats([OUTCOMES[-1]]) == []
+
+
+def test_mistakes_are_counted_once_per_student():
+    assert frequent_mistakes(OUTCOMES) == [("rnn.no_tanh", "rnn_forward", 2), ("clip.always", "clip_grad_norm", 1)]
+
+
+def test_summary_text_and_charts(tmp_path):
+    text = summary_markdown(OUTCOMES)
+    assert "4 students: 3 graded, 1 could not be graded." in text
+    assert "mean 6.0, median 7, min 1, max 10" in text
+    assert "| rnn_forward | 3.00 | 6 | 50% | 33% |" in text
+    assert "| `rnn.no_tanh` | rnn_forward | 2 |" in text
+    assert "- **d**: no graded module found" in text and "Sandbox: bwrap." in text
+    write_summary(OUTCOMES, tmp_path)
+    for name in (HISTOGRAM_PNG, FUNCTIONS_PNG):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 2000
+    assert (tmp_path / "summary.md").read_text() == text
+
+
+def test_a_class_where_nothing_could_be_graded(tmp_path):
+    write_summary([OUTCOMES[-1]], tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "No submission could be graded." in text and "None diagnosed." in text
