@@ -146,3 +146,42 @@ def test_ordinary_user_worker_keeps_its_uid_outside_and_dies_with_bwrap(user_run
     user, result = user_run
     assert result["worker_uids"] == [user.pw_uid]
     assert result["alive_after_bwrap_killed"] == []
+
+
+def test_ordinary_user_grades_a_cheating_submission_with_the_cli(user_run) -> None:
+    """The real CLI as the ordinary user, sandbox "auto": the user can read solutions/ on the host,
+    the submission tries to copy them, and inside the sandbox it cannot."""
+    user, _ = user_run
+    import importlib.util
+    import tomllib
+
+    spec = importlib.util.spec_from_file_location("hostile_corpus_user", HERE / "hostile" / "corpus.py")
+    corpus = importlib.util.module_from_spec(spec)
+    sys.modules["hostile_corpus_user"] = corpus
+    spec.loader.exec_module(corpus)  # type: ignore[union-attr]
+    assert os.access(SOLUTIONS_DIR / "gradient_flow.py", os.R_OK)  # so copying is possible outside the sandbox
+    base = Path(tempfile.mkdtemp(prefix="sandbox-user-cli-"))
+    try:
+        os.chmod(base, 0o755)
+        hold = base / "hold"
+        hold.mkdir()
+        context = {"repo": REPO_ROOT, "port": 9, "decoy": base / "decoy", "other": base / "other",
+                   "results": base / "out" / "results.json", "tag": "user"}
+        submission = corpus.build("read_reference", SOLUTIONS_DIR, base / "submission", context)
+        out = base / "out"
+        out.mkdir()
+        for path in (submission, *submission.iterdir(), out):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "HOME": str(out)}
+        argv = [sys.executable, "-m", "autograder", "grade", str(submission), "--results", str(out / "results.json"),
+                "--sandbox", "auto"]
+        done = subprocess.run(as_user_command(user, argv, env, hold), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        results = json.loads((out / "results.json").read_text())
+        with open(REPO_ROOT / "autograder" / "rubric.toml", "rb") as handle:
+            clip_points = sum(t["points"] for t in tomllib.load(handle)["clip_grad_norm"]["tests"])
+        assert results["extra_data"]["sandbox"] == "bwrap"
+        assert results["score"] == 100 - clip_points
+        assert "BREACH" not in json.dumps(results)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
