@@ -7,7 +7,9 @@ Two modes (``--sandbox``):
   submission, an unprivileged uid (outside the sandbox too when the grader is root), a clean
   environment, and rlimits.
 - ``process``: a separate process in its own session with rlimits and a clean environment. It
-  does NOT hide files: for laptops (macOS) and machines without user namespaces.
+  does NOT hide files or the network, and when the grader is root the kernel does not enforce the
+  process limit (a fork bomb is only ended by the timeouts): for laptops (macOS) and machines
+  without user namespaces, never for grades that count.
 
 ``auto`` picks ``bwrap`` when a trial run works on this machine (probed once per process), else
 ``process``. :func:`describe` says in words what a mode protects, for the results' output.
@@ -32,6 +34,8 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
+
+from . import sandbox_bwrap
 
 MODES = ("auto", "bwrap", "process")
 
@@ -158,13 +162,11 @@ def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] 
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NOFILE, limits.open_files),
     ):
-        soft, hard = resource.getrlimit(name)
+        _, hard = resource.getrlimit(name)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(name, (value, value))
     if drop_to is not None:
-        from .sandbox_bwrap import drop_privileges
-
-        drop_privileges(*drop_to)
+        sandbox_bwrap.drop_privileges(*drop_to)
 
 
 def _watch(proc: subprocess.Popen, seconds: float) -> None:
@@ -193,8 +195,6 @@ def _launch_process(argv: List[str], *, submission: Path, limits: Limits, pass_f
 
 def _launch_bwrap(argv: List[str], *, submission: Path, limits: Limits, pass_fds: Sequence[int],
                   cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
-    from . import sandbox_bwrap
-
     plan = sandbox_bwrap.build(argv, submission=submission, cwd=cwd, env=clean_environment(env),
                                pass_fds=pass_fds, tmp_bytes=limits.tmp_bytes)
     nproc = _nproc_limit(limits, sandbox_uid_is_fresh=plan.run_as_root_namespace)
