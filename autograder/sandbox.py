@@ -72,7 +72,12 @@ DESCRIPTIONS = {
 
 def describe(mode: str) -> str:
     """One paragraph for the results' ``output``: what the sandbox that ran protects against."""
-    return DESCRIPTIONS[resolve_mode(mode)]
+    resolved = resolve_mode(mode)
+    text = DESCRIPTIONS[resolved]
+    if resolved == "process" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        text += (" The grader ran as root, so the submission could also have killed or changed anything on this "
+                 "machine, and its number of processes was not limited.")
+    return text
 
 
 # ------------------------------------------------------------------ choosing the mode

@@ -416,3 +416,7 @@ def test_worker_dies_when_only_bwrap_is_killed(submission: Path) -> None:
         assert wait_until(lambda: not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE])
     finally:
         kill(proc)
+
+
+def test_describe_warns_when_process_mode_runs_as_root() -> None:
+    assert ("ran as root" in sandbox.describe("process")) == AS_ROOT
