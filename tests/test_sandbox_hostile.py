@@ -9,7 +9,7 @@ not appear), nothing reaches the listener on 127.0.0.1, and no secret of the gra
 environment and no "BREACH" appears in the results.
 
 To keep the suite fast, the rubric's example counts are capped at 3 (points and tests stay
-those of autograder/rubric.toml). Every twist runs in bwrap mode; the
+those of autograder/rubric.toml) and the worker's memory at 1 GiB instead of 2. Every twist runs in bwrap mode; the
 ones that attack the worker process itself also run in process mode (PROCESS_MODE_CASES).
 """
 from __future__ import annotations
@@ -107,6 +107,8 @@ def arena(tmp_path_factory: pytest.TempPathFactory):
     patch.setenv(SECRET_NAME, "s3cr3t-" + tag)
     fast = [dataclasses.replace(t, examples=min(t.examples, 3)) for t in grade.load_rubric()]
     patch.setattr(grade, "load_rubric", lambda *a, **k: list(fast))
+    smaller = dataclasses.replace(grade.sandbox_limits(), memory_bytes=1024**3)  # memory bombs end sooner
+    patch.setattr(grade, "sandbox_limits", lambda: smaller)
     try:
         yield {"base": base, "decoy": decoy, "other": other, "listener": listener, "context": context, "tag": tag}
     finally:
