@@ -135,6 +135,20 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
     }
 
 
+def reexplain(report: Dict[str, Any], mutants: List[Mutant], explanations: Dict[str, Explanation]) -> Dict[str, Any]:
+    """The report rebuilt with new explanations, from its recorded outcomes (no regrading).
+
+    Raises ReportError when the report was computed from other mutants (then regrade).
+    """
+    rows = report.get("mutants", [])
+    if report.get("fingerprint") != fingerprint() or [r["id"] for r in rows] != [m.id for m in mutants]:
+        raise ReportError("the report was computed from other mutants or reference modules: regrade them all")
+    outcomes = [{"error": r["error"]} if r["status"] == "error" else
+                {"score": r["score"], "max_score": r["max_score"], "failed": r["failed_tests"]} for r in rows]
+    return build_report(mutants, outcomes, explanations, sandbox=report["sandbox"], grader=report["grader"],
+                        seconds=report.get("seconds", 0.0))
+
+
 def render_markdown(report: Dict[str, Any]) -> str:
     s = report["summary"]
     fp = report["fingerprint"]

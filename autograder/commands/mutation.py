@@ -7,7 +7,7 @@ import time
 
 from ..mutation import generate_mutants
 from ..mutation_report import (GRADER, REPORT_JSON, REPORT_MD, ReportError, build_report, grade_mutants, killed,
-                               load_equivalents, load_report, report_problems, write_report)
+                               load_equivalents, load_report, reexplain, report_problems, write_report)
 
 NAME = "mutation"
 HELP = "mutation testing: grade every mutant of the reference solutions, report the kill rate"
@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--list", action="store_true", help="print the mutant ids and exit (no grading)")
     mode.add_argument("--check", action="store_true", help="check the committed report is current (no grading)")
+    mode.add_argument("--explain", action="store_true",
+                      help="rewrite the report with the current mutation_equivalents.toml, without regrading")
     mode.add_argument("--only", metavar="TEXT", help="grade only mutants whose id contains TEXT; print, write no report")
 
 
@@ -36,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
             for p in problems:
                 print(f"mutation report: {p}", file=sys.stderr)
             return 1 if problems else 0
+        if args.explain:
+            report = reexplain(load_report(), mutants, explanations)
+            write_report(report)
+            print(f"rewrote {REPORT_JSON} and {REPORT_MD}: kill rate {report['summary']['kill_rate']:.1%}")
+            return 0
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
