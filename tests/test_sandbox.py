@@ -9,8 +9,10 @@ import glob
 import json
 import os
 import secrets
+import shutil
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import List, Sequence, Tuple
@@ -420,3 +422,58 @@ def test_worker_dies_when_only_bwrap_is_killed(submission: Path) -> None:
 
 def test_describe_warns_when_process_mode_runs_as_root() -> None:
     assert ("ran as root" in sandbox.describe("process")) == AS_ROOT
+
+
+# ------------------------------------------------------------------ building blocks
+
+
+def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the_cap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "source"
+    (source / "pkg").mkdir(parents=True)
+    (source / "rnn_layers.py").write_text("A = 1\n")
+    (source / "rnn_layers.py").chmod(0o600)
+    (source / "pkg" / "helper.py").write_text("B = 2\n")
+    (source / "link.py").symlink_to("/etc/passwd")
+    os.mkfifo(source / "pipe")
+    copy = sandbox_bwrap.copy_submission(source)
+    try:
+        assert (copy / "rnn_layers.py").read_text() == "A = 1\n"
+        assert (copy / "rnn_layers.py").stat().st_mode & 0o777 == 0o644
+        assert (copy / "pkg" / "helper.py").read_text() == "B = 2\n"
+        assert os.readlink(copy / "link.py") == "/etc/passwd"  # a link, not the file's content
+        assert not (copy / "pipe").exists()
+    finally:
+        shutil.rmtree(copy)
+    monkeypatch.setattr(sandbox_bwrap, "COPY_MAX_FILES", 1)
+    capped = sandbox_bwrap.copy_submission(source)
+    try:
+        assert sum(1 for p in capped.rglob("*") if p.is_file() and not p.is_symlink()) == 1
+    finally:
+        shutil.rmtree(capped)
+
+
+def test_reachable_by_others_needs_every_parent_searchable() -> None:
+    base = Path(tempfile.mkdtemp(prefix="sandbox-reach-"))  # below /tmp: every parent searchable
+    try:
+        base.chmod(0o755)
+        (base / "inner").mkdir(mode=0o755)
+        binary = base / "inner" / "tool"
+        binary.write_text("")
+        binary.chmod(0o755)
+        assert sandbox_bwrap._reachable_by_others(binary)
+        (base / "inner").chmod(0o700)
+        assert not sandbox_bwrap._reachable_by_others(binary)
+    finally:
+        shutil.rmtree(base)
+
+
+def test_a_grader_installed_in_site_packages_is_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site-packages"
+    (site / "autograder").mkdir(parents=True)
+    (site / "numpy").mkdir()
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))  # a venv whose site-packages holds the grader
+    monkeypatch.setattr(sandbox_bwrap.sysconfig, "get_paths", lambda: {"purelib": str(site), "platlib": str(site)})
+    runtime = sandbox_bwrap.current_runtime()
+    assert runtime.site_packages == (site,)
+    assert runtime.masked == (f"{sandbox_bwrap.INNER_VENV}/lib/{'python' + runtime.python_version}/site-packages/autograder",)
