@@ -477,3 +477,19 @@ def test_a_grader_installed_in_site_packages_is_masked(tmp_path: Path, monkeypat
     runtime = sandbox_bwrap.current_runtime()
     assert runtime.site_packages == (site,)
     assert runtime.masked == (f"{sandbox_bwrap.INNER_VENV}/lib/{'python' + runtime.python_version}/site-packages/autograder",)
+
+
+@needs_bwrap
+def test_bwrap_in_a_closed_directory_is_copied_for_the_dropped_uid(submission: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    if not AS_ROOT:
+        pytest.skip(f"the grader runs as uid {os.getuid()}: bwrap is started as that user, not a dropped uid")
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    hidden = closed / "bwrap"
+    shutil.copy2(sandbox_bwrap.bwrap_binary(), hidden)
+    monkeypatch.setattr(sandbox_bwrap, "bwrap_binary", lambda: str(hidden))
+    monkeypatch.setattr(sandbox_bwrap, "_bwrap_copy", None)
+    code, out, err = run("import os; print(os.getuid())", submission)
+    assert (code, out.strip()) == (0, str(sandbox_bwrap.SANDBOX_UID)), err
+    assert sandbox_bwrap._bwrap_copy is not None and sandbox_bwrap._reachable_by_others(Path(sandbox_bwrap._bwrap_copy))
