@@ -23,13 +23,27 @@ STUDENTS = ("written_differently", "lstm_dprev_c_missing_f", "skeleton")
 pytestmark = pytest.mark.slow
 
 
-def test_gradebook_equals_single_submission_grading(tmp_path):
-    subs = tmp_path / "subs"
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """The three students graded by grade-all with 2 local processes: (submissions, out)."""
+    root = tmp_path_factory.mktemp("real")
+    subs = root / "subs"
     for student in STUDENTS:
         shutil.copytree(EXAMPLES / student, subs / student)
-    out = tmp_path / "out"
+    out = root / "out"
     report = grade_all(subs, out, jobs=2, sandbox="process", progress=False, summary=False)
     assert report.errors == []
+    return subs, out
+
+
+def _without_time(path: Path) -> dict:
+    results = json.loads(path.read_text())
+    results.pop("execution_time")
+    return results
+
+
+def test_gradebook_equals_single_submission_grading(local_run):
+    subs, out = local_run
     with (out / "gradebook.csv").open(newline="") as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
     assert sorted(rows) == sorted(STUDENTS)
@@ -49,3 +63,16 @@ def test_gradebook_equals_single_submission_grading(tmp_path):
     assert 0 < float(buggy["score"]) < float(buggy["max_score"])
     assert float(buggy["lstm_step_backward"]) < float(json.loads((out / "written_differently" / "results.json").read_text())
                                                       ["extra_data"]["functions"]["lstm_step_backward"]["max_score"])
+
+
+def test_a_dask_cluster_gives_the_same_results(local_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    subs, local = local_run
+    remote = tmp_path / "remote"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        report = grade_all(subs, remote, sandbox="process", scheduler=cluster.scheduler_address, progress=False, summary=False)
+    assert report.errors == [] and report.graded == len(STUDENTS)
+    assert (remote / "gradebook.csv").read_text() == (local / "gradebook.csv").read_text()
+    for student in STUDENTS:
+        assert _without_time(remote / student / "results.json") == _without_time(local / student / "results.json")
+        assert (remote / student / "feedback.md").read_text() == (local / student / "feedback.md").read_text()
