@@ -68,7 +68,7 @@ class Runtime:
 
     base_prefix: Path  # mounted at INNER_PYTHON_HOME
     executable_name: str  # e.g. python3.11, inside base_prefix/bin
-    site_packages: Tuple[Path, ...]  # the venv's, mounted under INNER_VENV (empty outside a venv)
+    site_packages: Tuple[Tuple[Path, str], ...]  # the venv's (host dir, inner path under INNER_VENV); none outside a venv
     python_version: str  # "3.11"
     venv_cfg: str  # pyvenv.cfg text for the synthetic venv ("" outside a venv)
     masked: Tuple[str, ...] = field(default=())  # inner paths hidden with an empty tmpfs
@@ -86,18 +86,21 @@ def current_runtime() -> Runtime:
     real_exe = Path(os.path.realpath(sys.executable))
     name = real_exe.name if (base / "bin" / real_exe.name).exists() else f"python{sys.version_info[0]}.{sys.version_info[1]}"
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    in_venv = os.path.realpath(sys.prefix) != str(base)
-    site: List[Path] = []
+    prefix = Path(os.path.realpath(sys.prefix))
+    in_venv = prefix != base
+    site: List[Tuple[Path, str]] = []
     masked: List[str] = []
     if in_venv:
-        for key in ("purelib", "platlib"):
+        for key in ("purelib", "platlib"):  # the same dir, or lib/ and lib64/ on some distributions
             path = Path(os.path.realpath(sysconfig.get_paths()[key]))
-            if path.is_dir() and path not in site:
-                site.append(path)
-    inner_site = [f"{INNER_VENV}/lib/python{version}/site-packages"] if site else []
+            if path.is_dir() and path not in [outer for outer, _ in site]:
+                # Mirror the venv's layout, so the interpreter's own site module finds every dir.
+                relative = path.relative_to(prefix) if path.is_relative_to(prefix) else \
+                    Path("lib") / f"python{version}" / "site-packages"
+                site.append((path, f"{INNER_VENV}/{relative.as_posix()}"))
     # A grader installed into site-packages (pip install .) would bring its hidden tests along: hide it.
     package = __name__.split(".")[0]
-    for outer, inner in zip(site, inner_site):
+    for outer, inner in site:
         if (outer / package).exists():
             masked.append(f"{inner}/{package}")
     cfg = ""
@@ -111,7 +114,7 @@ def current_runtime() -> Runtime:
                     include_system = value.strip()
         cfg = (f"home = {INNER_PYTHON_HOME}/bin\ninclude-system-site-packages = {include_system}\n"
                f"version = {sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]}\n")
-    return Runtime(base, name, tuple(site[:1]), version, cfg, tuple(masked))
+    return Runtime(base, name, tuple(site), version, cfg, tuple(masked))
 
 
 # ------------------------------------------------------------------ user namespace (grader is root)
@@ -336,8 +339,8 @@ def build(
     cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
             "--ro-bind", str(runtime.base_prefix), INNER_PYTHON_HOME]
     if runtime.site_packages:
-        inner_site = f"{INNER_VENV}/lib/python{runtime.python_version}/site-packages"
-        cmd += ["--ro-bind", str(runtime.site_packages[0]), inner_site]
+        for outer, inner in runtime.site_packages:
+            cmd += ["--ro-bind", str(outer), inner]
         cfg_fd = _data_fd(runtime.venv_cfg)
         owned.append(cfg_fd)
         fds.append(cfg_fd)

@@ -475,8 +475,8 @@ def test_a_grader_installed_in_site_packages_is_masked(tmp_path: Path, monkeypat
     monkeypatch.setattr(sys, "prefix", str(tmp_path))  # a venv whose site-packages holds the grader
     monkeypatch.setattr(sandbox_bwrap.sysconfig, "get_paths", lambda: {"purelib": str(site), "platlib": str(site)})
     runtime = sandbox_bwrap.current_runtime()
-    assert runtime.site_packages == (site,)
-    assert runtime.masked == (f"{sandbox_bwrap.INNER_VENV}/lib/{'python' + runtime.python_version}/site-packages/autograder",)
+    assert runtime.site_packages == ((site, f"{sandbox_bwrap.INNER_VENV}/site-packages"),)
+    assert runtime.masked == (f"{sandbox_bwrap.INNER_VENV}/site-packages/autograder",)
 
 
 @needs_bwrap
