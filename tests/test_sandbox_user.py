@@ -1,10 +1,10 @@
 """The bwrap sandbox when the grader is an ORDINARY USER (TAs' machines), not root (CI here).
 
 As root, a fixture creates a system user (``useradd``) and runs tests/hostile/user_driver.py as
-that user (``setpriv``). The Python runtime may live below a directory that user cannot enter
-(pyenv in /root, mode 700): then the driver runs in a private mount namespace (``unshare``) in
-which that directory is replaced by a world-searchable tmpfs holding only the runtime, which is
-what an ordinary user's own Python installation looks like. When the tests already run as an
+that user (``setpriv``). The Python runtime or the repository may live below a directory that
+user cannot enter (pyenv in /root, mode 700; a CI clone there): then the driver runs in a private
+mount namespace (``unshare``) in which that directory is replaced by a world-searchable tmpfs
+holding only those entries, which is what an ordinary user's own installation looks like. When the tests already run as an
 ordinary user, tests/test_sandbox.py covers this case and this module is skipped.
 """
 from __future__ import annotations
@@ -51,21 +51,38 @@ def first_closed_ancestor(path: Path) -> Path | None:
     return None
 
 
+def needed_paths() -> list[Path]:
+    """What the grader running as another user must reach: the runtime, the venv, the repository."""
+    return [Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, REPO_ROOT)]
+
+
 def as_user_command(user: pwd.struct_passwd, argv: list[str], env: dict[str, str], hold: Path) -> list[str]:
-    """``argv`` as ``user``; if the runtime sits below a closed directory, make that one searchable
-    in a private mount namespace (the host's view does not change)."""
-    runtime = Path(os.path.realpath(sys.base_prefix))
-    closed = first_closed_ancestor(runtime)
+    """``argv`` as ``user``. Each closed directory above a needed path (pyenv's /root, a CI clone in
+    /root) is replaced, in a private mount namespace only, by a world-searchable tmpfs holding just
+    the needed entries (bind mounts of the originals): the host's view does not change."""
     run = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "env", "-i",
            *[f"{k}={v}" for k, v in env.items()], *argv]
-    if closed is None:
+    entries: dict[Path, set[Path]] = {}
+    for path in needed_paths():
+        closed = first_closed_ancestor(path)
+        if closed is not None:
+            entry = closed / path.relative_to(closed).parts[0]  # e.g. /root/.pyenv
+            if any(not os.stat(p).st_mode & 0o001 for p in path.parents if p.is_relative_to(entry)):
+                pytest.skip(f"{path} is below more than one closed directory; cannot show it to another user")
+            entries.setdefault(closed, set()).add(entry)
+    if not entries:
         return run
-    inner = closed / runtime.relative_to(closed).parts[0]  # e.g. /root/.pyenv
-    script = (f"mount --bind {shlex.quote(str(inner))} {shlex.quote(str(hold))} && "
-              f"mount -t tmpfs -o mode=755,size=1m tmpfs {shlex.quote(str(closed))} && "
-              f"mkdir -p {shlex.quote(str(inner))} && "
-              f"mount --bind {shlex.quote(str(hold))} {shlex.quote(str(inner))} && "
-              f"exec {shlex.join(run)}")
+    steps = []
+    for number, (closed, children) in enumerate(sorted(entries.items())):
+        held = []
+        for index, child in enumerate(sorted(children)):
+            keep = hold / f"{number}-{index}"
+            steps += [f"mkdir -p {shlex.quote(str(keep))}", f"mount --bind {shlex.quote(str(child))} {shlex.quote(str(keep))}"]
+            held.append((keep, child))
+        steps.append(f"mount -t tmpfs -o mode=755,size=1m tmpfs {shlex.quote(str(closed))}")
+        for keep, child in held:
+            steps += [f"mkdir -p {shlex.quote(str(child))}", f"mount --bind {shlex.quote(str(keep))} {shlex.quote(str(child))}"]
+    script = " && ".join(steps + [f"exec {shlex.join(run)}"])
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
 
