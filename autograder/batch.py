@@ -5,8 +5,8 @@
 - every folder in SUBMISSIONS_DIR is one student (the folder name is the student id); the four
   graded modules sit at its top level or, in nbgrader's layout ``submitted/<student>/rnn_lstm/``,
   in the assignment folder inside it;
-- each submission is one :class:`Job`, graded by :func:`grade_job` in a separate process
-  (a ``ProcessPoolExecutor``, or a Dask cluster through :mod:`autograder.distributed`);
+- each submission is one :class:`Job`, graded by :func:`grade_job` in a process of its own
+  (N at a time, see :func:`run_local`), or on a Dask cluster (:mod:`autograder.distributed`);
 - OUT_DIR/<student>/ receives results.json, feedback.md, feedback.html and meta.json (the content
   hash that makes reruns resumable); OUT_DIR/gradebook.csv and OUT_DIR/summary.md cover the class.
 
@@ -26,10 +26,9 @@ import shutil
 import tempfile
 import time
 import traceback
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from .paths import ASSIGNMENT, GRADED_MODULES, SOLUTIONS_DIR
 
@@ -38,6 +37,8 @@ IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", "
 META_FILE = "meta.json"
 ERROR_FILE = "error.txt"
 SYMLINK = b"\0symbolic link to: "  # cannot start a Python source file
+# Last-resort wall clock for one submission's job; the grader has its own, shorter limits.
+JOB_SECONDS = 900.0
 # Files grade-all writes at the top of OUT_DIR: a student folder may not take these names.
 CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png"}
 
@@ -259,32 +260,45 @@ def grade_job(job: Job) -> Outcome:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_local(jobs: List[Job], workers: int, on_done: Callable[[Outcome], None]) -> None:
-    """Grade ``jobs`` in ``workers`` processes, calling ``on_done`` in this process as each ends.
+def _job_process(job: Job, connection: Any) -> None:  # the body of one job's process
+    connection.send(grade_job(job))
+    connection.close()
 
-    A worker process that dies (killed, out of memory) breaks the pool; the jobs it took with it
-    are retried one at a time, and a job that kills its process alone becomes an error row.
+
+def run_in_process(job: Job, seconds: float = JOB_SECONDS) -> Outcome:
+    """Grade ``job`` in a fresh process of its own and wait at most ``seconds`` for it.
+
+    A process that dies (killed, out of memory) or overruns fails this job alone.
     """
-    pending = list(jobs)
-    isolate = False
-    context = multiprocessing.get_context("spawn")  # no fork of a parent holding threads (progress bar)
-    while pending:
-        broken: List[Job] = []
-        batches = [[job] for job in pending] if isolate else [pending]
-        for batch in batches:
-            size = 1 if isolate else max(1, min(workers, len(batch)))
-            with concurrent.futures.ProcessPoolExecutor(max_workers=size, mp_context=context) as pool:
-                futures = {pool.submit(grade_job, job): job for job in batch}
-                for future in concurrent.futures.as_completed(futures):
-                    job = futures[future]
-                    try:
-                        on_done(future.result())
-                    except BrokenProcessPool:
-                        if isolate:
-                            on_done(Outcome(job.student, job.key, error="grading process died (killed or out of memory)"))
-                        else:
-                            broken.append(job)
-        pending, isolate = broken, True
+    context = multiprocessing.get_context("spawn")  # no fork of a parent holding threads
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_job_process, args=(job, sender), name=f"grade-{job.student}")
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(seconds):
+            return receiver.recv()
+        process.kill()
+        return Outcome(job.student, job.key, error=f"grading took longer than {seconds:g} s and was stopped")
+    except (EOFError, OSError):
+        process.join(5)
+        return Outcome(job.student, job.key, error=f"grading process died (exit code {process.exitcode}: killed or out of memory?)")
+    finally:
+        receiver.close()
+        process.join(5)
+        if process.is_alive():  # pragma: no cover - sent a result but does not exit
+            process.kill()
+
+
+def run_local(jobs: List[Job], workers: int, on_done: Callable[[Outcome], None], seconds: float = JOB_SECONDS) -> None:
+    """Grade ``jobs``, ``workers`` at a time, each in its own process (:func:`run_in_process`).
+
+    ``on_done`` is called in this thread as each job ends, in the order they finish.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade") as pool:
+        futures = [pool.submit(run_in_process, job, seconds) for job in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            on_done(future.result())
 
 
 # --------------------------------------------------------------------------- output files
@@ -361,6 +375,7 @@ def grade_all(
     spec: GraderSpec = GraderSpec(),
     progress: bool = True,
     summary: bool = True,
+    job_seconds: float = JOB_SECONDS,
 ) -> BatchReport:
     """Grade every student in ``submissions`` into ``out``; see the module docstring.
 
@@ -407,7 +422,7 @@ def grade_all(
 
             run_on_cluster(todo, scheduler, done)
         elif todo:
-            run_local(todo, jobs or os.cpu_count() or 1, done)
+            run_local(todo, jobs or os.cpu_count() or 1, done, job_seconds)
 
     for student in students:
         if student.module_dir is None and student.id not in CLASS_FILES:

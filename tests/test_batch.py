@@ -105,19 +105,22 @@ def test_grade_all_writes_every_student_and_matches_single_grading(tmp_path):
     assert (out / "score_histogram.png").stat().st_size > 1000 and (out / "function_means.png").stat().st_size > 1000
 
 
-def test_grader_exceptions_and_dying_processes_become_error_rows(tmp_path):
+def test_grader_exceptions_dying_and_hanging_processes_become_error_rows(tmp_path):
     subs = tmp_path / "subs"
     _copy(SOLUTIONS, subs / "good")
     raises = _copy(SOLUTIONS, subs / "raises")
     (raises / "rnn_layers.py").write_text((raises / "rnn_layers.py").read_text() + "\n# STANDIN_RAISE\n")
     dies = _copy(SOLUTIONS, subs / "dies")
     (dies / "rnn_layers.py").write_text((dies / "rnn_layers.py").read_text() + "\n# STANDIN_EXIT\n")
+    hangs = _copy(SOLUTIONS, subs / "hangs")
+    (hangs / "rnn_layers.py").write_text((hangs / "rnn_layers.py").read_text() + "\n# STANDIN_SLEEP\n")
     out = tmp_path / "out"
-    grade_all(subs, out, jobs=2, spec=SPEC, progress=False, summary=False)
+    grade_all(subs, out, jobs=2, spec=SPEC, progress=False, summary=False, job_seconds=5)
     rows = _rows(out)
     assert rows["good"]["status"] == "graded" and float(rows["good"]["score"]) == 70
     assert rows["raises"]["status"] == "error" and "stand-in grader raised on purpose" in rows["raises"]["error"]
-    assert rows["dies"]["status"] == "error" and "process died" in rows["dies"]["error"]
+    assert rows["dies"]["status"] == "error" and "process died (exit code 3" in rows["dies"]["error"]
+    assert rows["hangs"]["status"] == "error" and "longer than 5 s" in rows["hangs"]["error"]
 
 
 def test_rerun_grades_only_new_or_changed_submissions(tmp_path):

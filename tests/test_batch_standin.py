@@ -6,7 +6,7 @@ a results.json dict whose tests are named ``"<function>: ..."`` with per-test ``
 function earns its points when it is defined and does not raise NotImplementedError; a ``# BUG``
 comment in its body fails its second test with the mistake ``"bug-comment"``. Markers in
 rnn_layers.py simulate a broken grader: ``STANDIN_RAISE`` raises, ``STANDIN_EXIT`` kills the
-grading process.
+grading process, ``STANDIN_SLEEP`` hangs for a minute.
 
 Holds no tests itself; its name only follows the repository's test-file ownership pattern.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Dict
 
@@ -50,6 +51,8 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
         raise RuntimeError("stand-in grader raised on purpose")
     if "STANDIN_EXIT" in marker:
         os._exit(3)
+    if "STANDIN_SLEEP" in marker:
+        time.sleep(60)
     tests, functions = [], {}
     for module, names in MODULE_OF.items():
         path = submission / f"{module}.py"
