@@ -72,7 +72,9 @@ DESCRIPTIONS = {
 
 def describe(mode: str) -> str:
     """One paragraph for the results' ``output``: what the sandbox that ran protects against."""
-    resolved = resolve_mode(mode)
+    resolved = resolve_mode(mode) if mode == "auto" else mode
+    if resolved not in DESCRIPTIONS:
+        raise ValueError(f"unknown sandbox mode {mode!r}; choose one of {', '.join(MODES)}")
     text = DESCRIPTIONS[resolved]
     if resolved == "process" and hasattr(os, "geteuid") and os.geteuid() == 0:
         text += (" The grader ran as root, so the submission could also have killed or changed anything on this "
@@ -114,11 +116,19 @@ def _probe_bwrap() -> Tuple[bool, str]:
 
 
 def resolve_mode(mode: str) -> str:
-    """The mode that will actually run for a requested one (``auto``: bwrap if it works here)."""
+    """The mode that will actually run for a requested one (``auto``: bwrap if it works here).
+
+    Raises ValueError for an unknown mode and :class:`~autograder.sandbox_bwrap.BwrapUnavailable`
+    (a RuntimeError) when ``bwrap`` is requested but does not work on this machine.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown sandbox mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode == "auto":
         return "bwrap" if bwrap_status()[0] else "process"
+    if mode == "bwrap":
+        works, why = bwrap_status()
+        if not works:
+            raise sandbox_bwrap.BwrapUnavailable(f"sandbox mode bwrap was requested but bubblewrap does not work here: {why}")
     return mode
 
 

@@ -90,6 +90,16 @@ def test_auto_falls_back_to_process_and_says_why(monkeypatch: pytest.MonkeyPatch
     assert "no bwrap in this test" in sandbox.bwrap_status()[1]
 
 
+def test_bwrap_requested_where_it_does_not_work_is_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> str:
+        raise sandbox_bwrap.BwrapUnavailable("no bwrap in this test")
+
+    monkeypatch.setattr(sandbox_bwrap, "bwrap_binary", missing)
+    monkeypatch.setattr(sandbox, "_probe_result", None)
+    with pytest.raises(RuntimeError, match="bwrap was requested.*no bwrap in this test"):
+        sandbox.resolve_mode("bwrap")
+
+
 def test_describe_says_plainly_that_process_mode_hides_nothing() -> None:
     assert "does NOT hide files" in sandbox.describe("process")
     assert "without network" in sandbox.describe("bwrap")
