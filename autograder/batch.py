@@ -260,6 +260,25 @@ def grade_job(job: Job) -> Outcome:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a job process and everything it started (sandbox workers leave its process group)."""
+    try:
+        import psutil
+
+        family = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
+    except Exception:  # noqa: BLE001 - psutil missing, or the process just ended
+        family = []
+    for member in family:
+        try:
+            member.kill()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    try:
+        os.kill(pid, 9)
+    except OSError:
+        pass
+
+
 def _job_process(job: Job, connection: Any) -> None:  # the body of one job's process
     connection.send(grade_job(job))
     connection.close()
@@ -278,7 +297,7 @@ def run_in_process(job: Job, seconds: float = JOB_SECONDS) -> Outcome:
     try:
         if receiver.poll(seconds):
             return receiver.recv()
-        process.kill()
+        _kill_tree(process.pid)
         return Outcome(job.student, job.key, error=f"grading took longer than {seconds:g} s and was stopped")
     except (EOFError, OSError):
         process.join(5)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 import test_batch_standin as standin
@@ -113,7 +114,8 @@ def test_grader_exceptions_dying_and_hanging_processes_become_error_rows(tmp_pat
     dies = _copy(SOLUTIONS, subs / "dies")
     (dies / "rnn_layers.py").write_text((dies / "rnn_layers.py").read_text() + "\n# STANDIN_EXIT\n")
     hangs = _copy(SOLUTIONS, subs / "hangs")
-    (hangs / "rnn_layers.py").write_text((hangs / "rnn_layers.py").read_text() + "\n# STANDIN_SLEEP\n")
+    pid_file = tmp_path / "worker.pid"
+    (hangs / "rnn_layers.py").write_text((hangs / "rnn_layers.py").read_text() + f"\n# STANDIN_SLEEP {pid_file}\n")
     out = tmp_path / "out"
     grade_all(subs, out, jobs=2, spec=SPEC, progress=False, summary=False, job_seconds=5)
     rows = _rows(out)
@@ -121,6 +123,8 @@ def test_grader_exceptions_dying_and_hanging_processes_become_error_rows(tmp_pat
     assert rows["raises"]["status"] == "error" and "stand-in grader raised on purpose" in rows["raises"]["error"]
     assert rows["dies"]["status"] == "error" and "process died (exit code 3" in rows["dies"]["error"]
     assert rows["hangs"]["status"] == "error" and "longer than 5 s" in rows["hangs"]["error"]
+    worker = psutil.Process(int(pid_file.read_text()))  # the hung job's own worker, in its own session
+    assert worker.wait(timeout=10) is not None or not worker.is_running()
 
 
 def test_rerun_grades_only_new_or_changed_submissions(tmp_path):
