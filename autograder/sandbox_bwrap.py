@@ -16,10 +16,18 @@ The runtime is mounted at fresh paths, so the worker never has to traverse an un
 such as ``/root`` (mode 700) where pyenv installs Python. That matters when the grader runs as
 root: the worker then runs as an unprivileged uid (65534 by default) *outside* the sandbox too.
 bubblewrap cannot do that on its own (run by root it maps the sandbox's uid to root; run by an
-unprivileged user it cannot read ``/root``), so for root we create the user namespace ourselves,
-mapping only the target uid onto itself plus root onto an otherwise unused inner uid (1) so that
-bubblewrap, still root while it sets up the mounts, can read the runtime; then bubblewrap switches
-to the target uid, drops every capability and sets no_new_privs.
+unprivileged user it cannot read ``/root``), so for root (see :func:`make_user_namespace`):
+
+1. a helper child, already uid 65534, creates a user namespace (so 65534 owns it); root writes
+   its maps: 65534 onto itself, and host root onto the inner uid 1, so that root's files count
+   as files of that namespace;
+2. bwrap is started as uid 65534 with ``--userns`` on it: joining it gives bwrap every
+   capability there, enough to read root's runtime while it sets up the mounts; its switch to
+   ``--uid 65534`` changes no uid, so ``--die-with-parent`` keeps working;
+3. bwrap drops every capability and sets no_new_privs before the worker starts.
+
+The worker's submission is a private, world-readable copy (:func:`copy_submission`), so it can
+be read whatever its modes, and symlinks in it lead nowhere.
 """
 from __future__ import annotations
 
