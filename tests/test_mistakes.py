@@ -101,7 +101,8 @@ def _params(rng: np.random.Generator, d: int, h: int, cell: str) -> Dict[str, np
 
 
 def input_family(function: str, seed: int = 0) -> Iterator[Dict[str, Any]]:
-    """A few generic inputs for ``function`` (N=2, T=7, D=3, H=4; every truncate; both cells)."""
+    """A few generic inputs for ``function`` (N=2, T=7, D=3, H=4; every truncate; both cells; stacked
+    layers of different widths and of equal widths, where shape-valid-only-then mistakes show)."""
     rng = np.random.default_rng(seed)
     N, T, D, H = 2, 7, 3, 4
     r = lambda *shape: rng.normal(0, 1, shape)  # noqa: E731
@@ -119,10 +120,9 @@ def input_family(function: str, seed: int = 0) -> Iterator[Dict[str, Any]]:
         for truncate in ((None, 1, 2, 3, T, T + 2) if function == "rnn_backward" else (None,)):
             yield {**base, "truncate": truncate}
     elif function.startswith("stacked"):
-        for c in ("rnn", "lstm"):
-            sizes = [D, H, H + 1]
+        for c, sizes in (("rnn", [D, H, H + 1]), ("lstm", [D, H, H + 1]), ("rnn", [H, H, H]), ("lstm", [H, H, H])):
             params = [_params(rng, sizes[l], sizes[l + 1], c) for l in range(2)]
-            yield {"x": r(N, T, D), "h0s": [r(N, s) for s in sizes[1:]], "params": params, "cell": c,
+            yield {"x": r(N, T, sizes[0]), "h0s": [r(N, s) for s in sizes[1:]], "params": params, "cell": c,
                    "dh": r(N, T, sizes[-1])}
     elif function.startswith("bidirectional"):
         for c in ("rnn", "lstm"):
@@ -141,10 +141,15 @@ def input_family(function: str, seed: int = 0) -> Iterator[Dict[str, Any]]:
 
 
 def _revealing_input(mistake: Mistake, run_scenario) -> Optional[Dict[str, Any]]:
-    """The first generic input on which the variant's outputs differ from the reference's."""
+    """The first generic input on which the variant's outputs differ from the reference's (inputs on
+    which the variant raises, e.g. a shape error of a mistake that is shape-valid only for equal
+    widths, are passed over)."""
     for inputs in input_family(mistake.function):
         reference = run_scenario(mistake.function, inputs, overrides={})
-        variant = run_scenario(mistake.function, inputs, overrides=mistake.overrides)
+        try:
+            variant = run_scenario(mistake.function, inputs, overrides=mistake.overrides)
+        except ValueError:  # numpy's shape mismatch
+            continue
         if outputs_differ(reference, variant):
             return inputs
     return None

@@ -19,6 +19,17 @@ def _cells(cell):
     return module("deep_layers").cell_functions(cell)
 
 
+# --- stacked_forward -------------------------------------------------------------------------
+
+def stacked_forward_every_layer_reads_x(x, h0s, params, cell="rnn"):
+    forward, _ = _cells(cell)
+    h, caches = x, []
+    for h0, p in zip(h0s, params):
+        h, layer_cache = forward(x, h0, p["Wx"], p["Wh"], p["b"])  # mistake: x, not the layer below's h
+        caches.append(layer_cache)
+    return h, (cell, caches)
+
+
 # --- stacked_backward -------------------------------------------------------------------------
 
 def _stacked_backward(dh, cache, *, reorder_dh0s=True, reorder_grads=True):
@@ -96,11 +107,16 @@ def bidirectional_backward_dx_forward_only(dh, cache):
 
 # --- the catalogue ----------------------------------------------------------------------------
 
+STACKED_F = "deep_layers.stacked_forward"
 STACKED_B = "deep_layers.stacked_backward"
 BI_F = "deep_layers.bidirectional_forward"
 BI_B = "deep_layers.bidirectional_backward"
 
 MISTAKES: List[Mistake] = [
+    *listed("deep.stacked_every_layer_reads_x", "stacked_forward",
+            "Every layer reads x: layer l must read the hidden sequence of layer l-1 (only layer 0 "
+            "reads x), so feed each layer the h returned by the layer below.",
+            {STACKED_F: stacked_forward_every_layer_reads_x}),
     *listed("deep.stacked_lists_top_first", "stacked_backward",
             "dh0s and grads come out top layer first (the order the backward loop visits the "
             "layers): reverse them so that layer 0 comes first.",
