@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import psutil
+
 from . import sandbox_bwrap
 
 MODES = ("auto", "bwrap", "process")
@@ -271,28 +273,35 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _descendants(pid: int) -> List[int]:
+def _descendants(pid: int) -> List[psutil.Process]:
     try:
-        import psutil
-
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except Exception:  # noqa: BLE001 - psutil missing or the process is gone
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:  # the process is gone
         return []
 
 
-def _terminate(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group and every descendant (found before the group dies)."""
+def _terminate(proc: subprocess.Popen) -> List[psutil.Process]:
+    """SIGKILL the process group and every descendant (found before the group dies); return those."""
     stragglers = _descendants(proc.pid) if proc.poll() is None else []
     _kill_group(proc)
-    for pid in stragglers:
+    for child in stragglers:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            child.send_signal(signal.SIGKILL)  # psutil checks that the pid was not reused meanwhile
+        except psutil.Error:
             pass
+    return stragglers
 
 
-def kill(proc: subprocess.Popen) -> None:
-    """Kill the worker and every process it started.
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def kill(proc: subprocess.Popen, wait_seconds: float = 5.0) -> None:
+    """Kill the worker and every process it started, and wait (at most ``wait_seconds``) until
+    they are gone.
 
     bwrap: killing bwrap ends the sandbox's pid namespace, hence everything in it. process: the
     process group, plus descendants that left it with setsid() (orphans that a double fork
@@ -301,11 +310,14 @@ def kill(proc: subprocess.Popen) -> None:
     timer = getattr(proc, "_sandbox_timer", None)
     if timer is not None:
         timer.cancel()
-    _terminate(proc)
+    stragglers = _terminate(proc)
     try:
-        proc.wait(timeout=5)
+        proc.wait(timeout=wait_seconds)
     except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap
         print(f"warning: worker {proc.pid} did not exit", file=sys.stderr)
+    deadline = time.monotonic() + wait_seconds
+    while any(_running(p) for p in stragglers) and time.monotonic() < deadline:
+        time.sleep(0.01)
     cleanup = getattr(proc, "_sandbox_cleanup", None)
     if cleanup is not None:
         cleanup()  # remove the submission's private copy

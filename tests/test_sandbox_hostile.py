@@ -162,6 +162,9 @@ def test_hostile_submission_is_graded_right_and_harms_nothing(name: str, mode: s
     if hostile.secret_text:
         assert hostile.secret_text not in text, f"{hostile.secret_text!r} reached the results"
     assert len(results["output"]) < 20_000  # student output is capped
+    deadline = time.monotonic() + 10  # SIGKILLed processes take a moment to go
+    while own_live_children(children_before) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert own_live_children(children_before) == []
     assert {key: tree_hash(path) for key, path in watched.items()} == before
     leftovers = [str(p) for p in forged if p.exists()]
