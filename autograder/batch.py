@@ -95,6 +95,7 @@ class Job:
     key: str
     sandbox: str = "auto"
     grader: str = GraderSpec.grade
+    fingerprint: str = ""  # grader_fingerprint() where the job was made; a worker must match it
 
 
 @dataclass
@@ -240,6 +241,9 @@ def grade_job(job: Job) -> Outcome:
     start = time.perf_counter()
     tmp: Optional[str] = None
     try:
+        if job.fingerprint and job.fingerprint != grader_fingerprint():
+            raise RuntimeError("this worker's grader, rubric or reference differs from the one that made the job; "
+                               "install the same version of the course repository on every worker")
         path = Path(job.path)
         if not (path.is_dir() and read_modules(path) == job.files):
             # Another machine, or the files changed since discovery: grade the bytes we hashed.
@@ -436,7 +440,7 @@ def grade_all(
         if cached is not None:
             outcomes[student.id] = Outcome(student.id, key, results=cached, cached=True)
         else:
-            todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade))
+            todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade, grader_fingerprint()))
 
     bar = _progress_bar(progress and bool(todo))
     with bar:

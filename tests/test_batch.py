@@ -222,6 +222,14 @@ def test_grade_job_grades_the_hashed_bytes_when_the_folder_is_gone(tmp_path):
     assert outcome.error is None and outcome.results["score"] == standin.grade_submission(folder)["score"]
 
 
+def test_a_worker_with_another_grader_version_refuses_the_job(tmp_path):
+    folder = _copy(SOLUTIONS, tmp_path / "alice")
+    files = batch.read_modules(folder)
+    job = batch.Job("alice", str(folder), files, batch.content_hash(files), "auto", SPEC.grade, fingerprint="0" * 64)
+    outcome = batch.grade_job(job)
+    assert outcome.results is None and "differs from the one that made the job" in outcome.error
+
+
 def test_a_symlinked_module_travels_as_a_link_not_as_the_file_it_points_to(tmp_path):
     folder = _copy(SOLUTIONS, tmp_path / "mallory")
     (folder / "rnn_layers.py").unlink()
