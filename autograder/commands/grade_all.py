@@ -13,7 +13,16 @@ NAME = "grade-all"
 HELP = "grade every submission in a folder (one sub-folder per student) into OUT/gradebook.csv"
 
 
+EPILOG = """Exit status: 0 when the batch finished, even if some submissions could not be graded (they are
+rows with status "error" in gradebook.csv and listed on stderr); 2 on bad input (a missing or
+empty submissions folder, an output folder that is a file or not writable), before anything is
+written. A rerun grades only new or changed submissions (and all of them after the grader,
+rubric or reference changed); --force regrades everything."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
                         help="one folder per student (its name is the student id), or nbgrader's submitted/")
     parser.add_argument("--out", type=Path, required=True, metavar="OUT_DIR",
