@@ -434,7 +434,11 @@ def grade_all(
         if student.module_dir is None:
             outcomes[student.id] = Outcome(student.id, "", error=student.problem)
             continue
-        files = read_modules(student.module_dir)
+        try:
+            files = read_modules(student.module_dir)
+        except OSError as exc:
+            outcomes[student.id] = Outcome(student.id, "", error=f"cannot read the submission: {exc}")
+            continue
         key = content_hash(files, sandbox, spec.grade)
         cached = None if force else load_cached(out / student.id, key)
         if cached is not None:
@@ -463,7 +467,7 @@ def grade_all(
             run_local(todo, jobs or os.cpu_count() or 1, done, job_seconds)
 
     for student in students:
-        if student.module_dir is None and student.id not in CLASS_FILES:
+        if outcomes[student.id].key == "" and student.id not in CLASS_FILES:  # never reached a job
             write_student(out / student.id, outcomes[student.id], spec)
     report.outcomes = [outcomes[s.id] for s in students]
     report.cached = sum(o.cached for o in report.outcomes)

@@ -127,6 +127,23 @@ def test_grader_exceptions_dying_and_hanging_processes_become_error_rows(tmp_pat
     assert worker.wait(timeout=10) is not None or not worker.is_running()
 
 
+def test_a_submission_that_fails_to_read_is_an_error_row(tmp_path, monkeypatch):
+    subs = _class(tmp_path)
+    real = batch.read_modules
+
+    def flaky(folder):
+        if folder.name == "bob":
+            raise PermissionError(13, "Permission denied", str(folder / "rnn_layers.py"))
+        return real(folder)
+
+    monkeypatch.setattr(batch, "read_modules", flaky)
+    grade_all(subs, tmp_path / "out", jobs=1, spec=SPEC, progress=False, summary=False)
+    rows = _rows(tmp_path / "out")
+    assert rows["bob"]["status"] == "error" and "cannot read the submission" in rows["bob"]["error"]
+    assert "Permission denied" in (tmp_path / "out" / "bob" / "error.txt").read_text()
+    assert rows["alice"]["status"] == "graded"
+
+
 def test_rerun_grades_only_new_or_changed_submissions(tmp_path):
     subs = _class(tmp_path)
     out = tmp_path / "out"
