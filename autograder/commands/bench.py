@@ -11,7 +11,7 @@ HELP = "time grading: median seconds per submission, sandbox overhead, examples 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per submission and sandbox mode (default 3)")
-    parser.add_argument("--class-size", type=int, default=4, help="submissions in the grade-all timing (default 4)")
+    parser.add_argument("--class-size", type=int, default=8, help="submissions in the grade-all timing (default 8)")
     parser.add_argument("--grader", default=GRADER, help=f"grading function, module:function (default {GRADER})")
 
 
