@@ -1,7 +1,8 @@
 """The mistake catalogue: every variant is a real mistake, and diagnose() recognises each one.
 
-The grader's own ``reference.run_scenario`` is used when it exists; the stand-in below (the
-reference modules from solutions/, freshly loaded, with the overrides swapped in) is always tested.
+Every check runs twice: with the grader's own ``reference.run_scenario`` (what grading uses) and
+with the stand-in below (the reference modules from solutions/, freshly loaded, overrides swapped
+in, variants pointed at them through ``use_modules``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from autograder.mistakes import MISTAKES, Mistake, diagnose, mistakes_for
 from autograder.mistakes._reference import load_reference_modules, use_modules
 from autograder.mistakes.diagnose import outputs_differ
 from autograder.paths import GRADED_MODULES
+from autograder.reference import run_scenario as grader_run_scenario
 
 # --- a stand-in for the grader's reference.run_scenario --------------------------------------
 
@@ -155,17 +157,7 @@ def _revealing_input(mistake: Mistake, run_scenario) -> Optional[Dict[str, Any]]
     return None
 
 
-def _grader_run_scenario() -> Optional[Callable]:
-    try:
-        from autograder.reference import run_scenario
-    except ImportError:  # the grader core is not there yet
-        return None
-    return run_scenario
-
-
-RUN_SCENARIOS = [pytest.param(stand_in_run_scenario, id="stand-in")]
-if _grader_run_scenario() is not None:
-    RUN_SCENARIOS.append(pytest.param(_grader_run_scenario(), id="grader"))
+RUN_SCENARIOS = [pytest.param(stand_in_run_scenario, id="stand-in"), pytest.param(grader_run_scenario, id="grader")]
 IDS = [m.key for m in MISTAKES]
 
 
