@@ -103,6 +103,10 @@ def step_backward_tanh_grad_on_c(dnext_h, dnext_c, cache):
     return _step_backward(dnext_h, dnext_c, cache, tanh_c_grad=_one_minus_c_squared)
 
 
+def step_backward_tanh_c_grad_tanh_twice(dnext_h, dnext_c, cache):
+    return _step_backward(dnext_h, dnext_c, cache, tanh_c_grad=lambda c: 1.0 - np.tanh(c[9]) ** 2)
+
+
 def step_backward_da_order_ifog(dnext_h, dnext_c, cache):
     return _step_backward(dnext_h, dnext_c, cache, order="ifog")
 
@@ -200,6 +204,15 @@ MISTAKES: List[Mistake] = [
     *listed("lstm.tanh_grad_on_c", "lstm_step_backward",
             "The derivative of tanh(next_c) was taken as 1 - next_c**2: it is 1 - tanh(next_c)**2.",
             {STEP_B: step_backward_tanh_grad_on_c}, also=("lstm_backward",)),
+    *listed("lstm.tanh_c_grad_tanh_twice", "lstm_step_backward",
+            "The cached tanh(next_c) was passed through tanh again: the derivative of tanh(next_c) is "
+            "1 - tanh_c**2 with tanh_c = tanh(next_c), not 1 - tanh(tanh_c)**2.",
+            {STEP_B: step_backward_tanh_c_grad_tanh_twice}, also=("lstm_backward",)),
+    *listed("lstm.gate_order_ifog_both_passes", "lstm_step_backward",
+            "Forward and backward both use the gate order i, f, o, g: the contract's order is i, f, g, o "
+            "(a[:, 2H:3H] is the candidate g, a[:, 3H:4H] the output gate o), in the forward pass and "
+            "in the concatenation of da.",
+            {STEP_F: step_forward_gate_order_ifog, STEP_B: step_backward_da_order_ifog}, also=("lstm_backward",)),
     *listed("lstm.da_order_ifog", "lstm_step_backward",
             "The gate gradients are concatenated in the order i, f, o, g: da must use the forward "
             "pass's block order i, f, g, o.",

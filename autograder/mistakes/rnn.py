@@ -45,6 +45,11 @@ def step_backward_tanh_grad_on_preactivation(dnext_h, cache):
     return _step_grads(dnext_h * (1.0 - a**2), cache)  # mistake: 1 - a**2 on the pre-activation
 
 
+def step_backward_tanh_grad_tanh_twice(dnext_h, cache):
+    next_h = cache[4]
+    return _step_grads(dnext_h * (1.0 - np.tanh(next_h) ** 2), cache)  # mistake: tanh of tanh(a)
+
+
 def step_backward_no_tanh_grad(dnext_h, cache):
     return _step_grads(dnext_h, cache)  # mistake: tanh derivative left out
 
@@ -173,6 +178,10 @@ MISTAKES: List[Mistake] = [
             "The tanh derivative was taken on the pre-activation (1 - a**2): it is 1 - tanh(a)**2, "
             "that is 1 - next_h**2 with the output you cached.",
             {STEP_B: step_backward_tanh_grad_on_preactivation}, also=("rnn_backward",)),
+    *listed("rnn.tanh_grad_tanh_twice", "rnn_step_backward",
+            "next_h is already tanh(a), so the derivative is 1 - next_h**2: 1 - np.tanh(next_h)**2 "
+            "applies tanh twice.",
+            {STEP_B: step_backward_tanh_grad_tanh_twice}, also=("rnn_backward",)),
     *listed("rnn.no_tanh_grad", "rnn_step_backward",
             "The gradient skips the tanh: first multiply dnext_h by tanh'(a) = 1 - next_h**2, "
             "then use that da for dx, dprev_h, dWx, dWh and db.",
