@@ -1,0 +1,56 @@
+"""Each catalogued mistake, written into a submission, costs points in its own function and is named.
+
+A submission is the reference with the mistake's variant swapped in (the variant is imported from
+autograder.mistakes, so this runs in the grader's `process` sandbox mode only). Graded with the
+real grader: ~50 gradings, about a minute of CPU on two processes.
+"""
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from autograder.mistakes import MISTAKES, Mistake
+from autograder.paths import GRADED_MODULES, REPO_ROOT, SOLUTIONS_DIR
+
+PRIMARY = [m for m in MISTAKES if "@" not in m.key]  # one submission per mistake, not per listing
+
+
+def write_mistake_submission(mistake: Mistake, dest: Path) -> Path:
+    """The reference modules, with each overridden function rebound to the mistake's variant."""
+    dest.mkdir(parents=True)
+    for name in GRADED_MODULES:
+        text = (SOLUTIONS_DIR / f"{name}.py").read_text(encoding="utf-8")
+        for target, variant in mistake.overrides.items():
+            module, function = target.split(".")
+            if module == name:
+                text += (f"\n\nimport sys as _sys\n_sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+                         f"from {variant.__module__} import {variant.__name__} as {function}\n")
+        (dest / f"{name}.py").write_text(text, encoding="utf-8")
+    return dest
+
+
+def _grade(mistake: Mistake) -> Tuple[float, List[Tuple[str, List[str]]]]:
+    from autograder.grade import grade_submission
+
+    with tempfile.TemporaryDirectory(prefix="mistake-") as tmp:
+        results: Dict[str, Any] = grade_submission(write_mistake_submission(mistake, Path(tmp) / "s"), sandbox="process")
+    failed = [(t["name"], (t.get("extra_data") or {}).get("mistakes", [])) for t in results["tests"] if t["status"] == "failed"]
+    return float(results["score"]), failed
+
+
+@pytest.mark.slow
+def test_every_mistake_costs_points_in_its_function_and_is_named_in_the_feedback():
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        graded = list(pool.map(_grade, PRIMARY))
+    problems = []
+    for mistake, (score, failed) in zip(PRIMARY, graded):
+        own = [(name, keys) for name, keys in failed if name.startswith(f"{mistake.function}:")]
+        if not own:
+            problems.append(f"{mistake.key}: no test of {mistake.function} failed (score {score}, failed: {[n for n, _ in failed]})")
+        elif not any(mistake.key in keys for _, keys in own):
+            problems.append(f"{mistake.key}: {mistake.function} failed but the feedback names {[k for _, k in own]}")
+    assert problems == []
