@@ -1,4 +1,9 @@
-"""An AST mutator for the four reference modules, and the kill-rate bookkeeping around it.
+"""An AST mutator for the four reference modules (grading and the report: :mod:`mutation_report`).
+
+Ours rather than mutmut: mutmut rewrites a package in place and runs its pytest suite per mutant
+(with a trampoline in the mutated code), while here each mutant must be a plain submission
+directory for the real grader, and the operators worth having are specific (transposes, slice
+steps, reversed(), activations).
 
 A *mutant* is the reference submission with one small change in one graded module: an operator
 swap (+ <-> -, * <-> /, @ -> *, ** -> *), a dropped term (a + b -> a), a removed transpose
@@ -10,9 +15,9 @@ dropped statement. Only function bodies are mutated (no docstrings, annotations 
 
 Each mutant has a stable id ``module.function:line:column: operator: original -> mutated`` (the
 position in the reference file; source as ``ast.unparse`` prints it, a tiny node shown with its
-enclosing expression). A mutant is *killed* when the grader gives
-it less than full marks. Survivors are either equivalent (listed with a reason in
-``autograder/mutation_equivalents.toml``) or grader bugs.
+enclosing expression). A mutant is *killed* when the grader gives it less than full marks.
+Survivors are either equivalent (listed with a reason in ``autograder/mutation_equivalents.toml``)
+or grader bugs.
 """
 from __future__ import annotations
 
