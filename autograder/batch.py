@@ -424,6 +424,8 @@ def grade_all(
 
     start = time.perf_counter()
     submissions, out = Path(submissions), Path(out)
+    if out.resolve() == submissions.resolve():
+        raise BatchInputError(f"the output folder is the submissions folder ({out}); give another --out")
     students, warnings = discover(submissions, exclude=[out])
     check_writable(out)
     report = BatchReport(out=out, warnings=warnings)

@@ -204,6 +204,9 @@ def test_unwritable_output_keeps_previous_results(tmp_path):
         grade_all(subs, out / "gradebook.csv" / "nested", jobs=1, spec=SPEC, progress=False)
     with pytest.raises(BatchInputError, match="not found"):
         grade_all(tmp_path / "nope", out, jobs=1, spec=SPEC, progress=False)
+    with pytest.raises(BatchInputError, match="is the submissions folder"):
+        grade_all(subs, subs, jobs=1, spec=SPEC, progress=False)
+    assert not (subs / "gradebook.csv").exists() and not (subs / "alice" / "results.json").exists()
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
