@@ -446,7 +446,9 @@ def grade_all(
         if cached is not None:
             outcomes[student.id] = Outcome(student.id, key, results=cached, cached=True)
         else:
-            todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade, grader_fingerprint()))
+            # Only a cluster's workers can hold another version of the grader than this process.
+            todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade,
+                            grader_fingerprint() if scheduler else ""))
 
     bar = _progress_bar(progress and bool(todo))
     with bar:
