@@ -402,6 +402,16 @@ def _progress_bar(enabled: bool) -> Any:
     )
 
 
+def _resolve_sandbox(mode: str) -> str:
+    """The mode that will run here, so the resume key records it; BatchInputError if it cannot."""
+    from .sandbox import resolve_mode
+
+    try:
+        return resolve_mode(mode)
+    except (ValueError, RuntimeError) as exc:
+        raise BatchInputError(str(exc)) from exc
+
+
 def grade_all(
     submissions: Path,
     out: Path,
@@ -428,6 +438,8 @@ def grade_all(
         raise BatchInputError(f"the output folder is the submissions folder ({out}); give another --out")
     students, warnings = discover(submissions, exclude=[out])
     check_writable(out)
+    if not scheduler:  # a cluster's workers resolve "auto" themselves
+        sandbox = _resolve_sandbox(sandbox)
     report = BatchReport(out=out, warnings=warnings)
 
     outcomes: Dict[str, Outcome] = {}

@@ -21,6 +21,7 @@ import test_batch_standin as standin
 from autograder import batch
 from autograder.batch import BatchInputError, GraderSpec, discover, grade_all
 from autograder.html import markdown_to_html
+from autograder.sandbox import resolve_mode
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions" / "rnn_lstm"
@@ -102,7 +103,7 @@ def test_grade_all_writes_every_student_and_matches_single_grading(tmp_path):
     assert [o.student for o in report.errors] == ["dave"]
     summary = (out / "summary.md").read_text()
     assert "dave" in summary and "rnn_step_forward" in summary
-    assert "Sandbox: auto." in summary  # the stand-in reports the mode it was asked for
+    assert f"Sandbox: {resolve_mode('auto')}." in summary  # the mode that ran, as the stand-in reports it
     assert (out / "score_histogram.png").stat().st_size > 1000 and (out / "function_means.png").stat().st_size > 1000
 
 
@@ -226,6 +227,13 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(BatchInputError, match="is a file"):
         grade_all(subs, tmp_path / "out", jobs=1, spec=SPEC, progress=False)
     assert (tmp_path / "out").read_text() == "keep me"
+
+
+def test_an_unknown_sandbox_mode_is_refused_before_grading(tmp_path):
+    subs = _class(tmp_path)
+    with pytest.raises(BatchInputError, match="unknown sandbox mode"):
+        grade_all(subs, tmp_path / "out", sandbox="docker", spec=SPEC, progress=False)
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
 
 
 def test_output_folder_inside_submissions_is_not_a_student(tmp_path):

@@ -2,7 +2,7 @@
 
 It honours the interface that batch grading codes to: ``grade_submission(path, *, sandbox)`` returns
 a results.json dict whose tests are named ``"<function>: ..."`` with per-test ``extra_data``, and
-``extra_data.functions``. It grades by reading the source (no student code runs): a graded
+``extra_data.functions`` and ``extra_data.sandbox`` (the mode that ran). It grades by reading the source (no student code runs): a graded
 function earns its points when it is defined and does not raise NotImplementedError; a ``# BUG``
 comment in its body fails its second test with the mistake ``"bug-comment"``. Markers in
 rnn_layers.py simulate a broken grader: ``STANDIN_RAISE`` raises, ``STANDIN_EXIT`` kills the
@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 from typing import Any, Dict
+
+from autograder.sandbox import resolve_mode
 
 MODULE_OF = {
     "rnn_layers": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"),
@@ -79,7 +81,7 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
             functions[name] = {"score": earned, "max_score": sum(POINTS)}
     return {
         "score": sum(t["score"] for t in tests), "execution_time": 0.01, "output": "stand-in", "tests": tests,
-        "extra_data": {"sandbox": sandbox, "functions": functions, "examples": {}},
+        "extra_data": {"sandbox": resolve_mode(sandbox), "functions": functions, "examples": {}},
     }
 
 
