@@ -201,7 +201,6 @@ def write_modules(files: Dict[str, bytes], folder: Path) -> None:
 NOT_GRADING = {"batch.py", "gradebook.py", "summary.py", "html.py", "distributed.py", "bundle.py", "bench.py", "cli.py", "__main__.py"}
 
 
-@functools.lru_cache(maxsize=1)
 def grader_fingerprint() -> str:
     """sha256 of what decides a grade: the grader's code, rubric and templates, and the reference.
 
@@ -219,10 +218,13 @@ def grader_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def content_hash(files: Dict[str, bytes], sandbox: str = "auto", grader: str = GraderSpec.grade) -> str:
-    """sha256 of the graded modules (names and bytes) and of how they are graded."""
+def content_hash(files: Dict[str, bytes], sandbox: str = "auto", grader: str = GraderSpec.grade, fingerprint: str = "") -> str:
+    """sha256 of the graded modules (names and bytes) and of how they are graded.
+
+    ``fingerprint``: :func:`grader_fingerprint`, computed once per batch by the caller.
+    """
     digest = hashlib.sha256()
-    digest.update(f"{grader}\0{sandbox}\0{grader_fingerprint()}\0".encode())
+    digest.update(f"{grader}\0{sandbox}\0{fingerprint}\0".encode())
     for name in MODULE_FILES:
         data = files.get(name)
         digest.update(name.encode() + b"\0" + (b"missing" if data is None else hashlib.sha256(data).digest()))
@@ -442,6 +444,7 @@ def grade_all(
         sandbox = _resolve_sandbox(sandbox)
     report = BatchReport(out=out, warnings=warnings)
 
+    fingerprint = grader_fingerprint()
     outcomes: Dict[str, Outcome] = {}
     todo: List[Job] = []
     for student in students:
@@ -453,14 +456,14 @@ def grade_all(
         except OSError as exc:
             outcomes[student.id] = Outcome(student.id, "", error=f"cannot read the submission: {exc}")
             continue
-        key = content_hash(files, sandbox, spec.grade)
+        key = content_hash(files, sandbox, spec.grade, fingerprint)
         cached = None if force else load_cached(out / student.id, key)
         if cached is not None:
             outcomes[student.id] = Outcome(student.id, key, results=cached, cached=True)
         else:
             # Only a cluster's workers can hold another version of the grader than this process.
             todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade,
-                            grader_fingerprint() if scheduler else ""))
+                            fingerprint if scheduler else ""))
 
     bar = _progress_bar(progress and bool(todo))
     with bar:

@@ -20,7 +20,9 @@ def test_cluster_run_equals_local_run(tmp_path):
     assert report.graded == 3
     assert _rows(remote) == _rows(local)
     for student in ("alice", "bob", "carol"):
-        for name in ("results.json", "feedback.md", "feedback.html", "meta.json"):
+        # meta.json holds the resume key, which records the sandbox mode as requested ("auto" is
+        # resolved by each cluster worker), so only the reports are compared
+        for name in ("results.json", "feedback.md", "feedback.html"):
             assert (remote / student / name).read_bytes() == (local / student / name).read_bytes(), (student, name)
     assert json.loads((remote / "alice" / "results.json").read_text())["score"] == 70
     assert (remote / "dave" / "error.txt").read_text() == (local / "dave" / "error.txt").read_text()
