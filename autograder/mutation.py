@@ -8,7 +8,8 @@ steps, reversed(), activations).
 A *mutant* is the reference submission with one small change in one graded module: an operator
 swap (+ <-> -, * <-> /, @ -> *, ** -> *), a dropped term (a + b -> a), a removed transpose
 (W.T -> W), a changed constant (1.0 -> 0.0 / 2.0, 0 -> 1, n -> n +- 1), a shifted slice bound
-(a[i:j] -> a[i + 1:j]), a removed slice step (x[:, ::-1] -> x[:, :]), a removed reversed(), a
+(a[i:j] -> a[i + 1:j]), a shifted index (x[:, t] -> x[:, t - 1]) or range bound (range(T) ->
+range(T - 1)), a removed slice step (x[:, ::-1] -> x[:, :]), a removed reversed(), a
 removed activation (np.tanh(a) -> a), a swapped reduction (sum -> mean, zeros -> ones), a flipped
 comparison (> <-> >=, == <-> !=, is <-> is not), and <-> or, a removed unary minus or not, or a
 dropped statement. Only function bodies are mutated (no docstrings, annotations or imports).
@@ -62,8 +63,22 @@ def _plus_one(expr: ast.expr) -> ast.expr:
     return ast.BinOp(left=copy.deepcopy(expr), op=ast.Add(), right=ast.Constant(1))
 
 
-def mutations_of(node: ast.AST) -> Iterator[Tuple[str, Make]]:
-    """(operator name, node -> replacement node) for every mutation that applies to ``node``."""
+def _minus_one(expr: ast.expr) -> ast.expr:
+    return ast.BinOp(left=copy.deepcopy(expr), op=ast.Sub(), right=ast.Constant(1))
+
+
+def _shift_element(n: ast.Subscript, k: int) -> ast.Subscript:
+    elements = list(n.slice.elts)
+    elements[k] = _minus_one(elements[k])
+    return ast.Subscript(n.value, ast.Tuple(elements, ast.Load()), n.ctx)
+
+
+def mutations_of(node: ast.AST, loop_vars: frozenset = frozenset()) -> Iterator[Tuple[str, Make]]:
+    """(operator name, node -> replacement node) for every mutation that applies to ``node``.
+
+    ``loop_vars``: the names bound by ``for`` loops of the enclosing function, the only indices
+    an index shift applies to (``x[:, t]``, ``cache[t]``; not a boolean mask ``z[pos]``).
+    """
     if isinstance(node, ast.BinOp):
         if type(node.op) in BINOP_SWAPS:
             new_op = BINOP_SWAPS[type(node.op)]
@@ -84,8 +99,20 @@ def mutations_of(node: ast.AST) -> Iterator[Tuple[str, Make]]:
             yield "slice bound shift", lambda n: ast.Slice(n.lower, _plus_one(n.upper), n.step)
         if node.step is not None:
             yield "slice step removal", lambda n: ast.Slice(n.lower, n.upper, None)
+    elif isinstance(node, ast.Subscript):  # an off-by-one time index: x[:, t] -> x[:, t - 1]
+        if isinstance(node.slice, ast.Name) and node.slice.id in loop_vars:
+            yield "index shift", lambda n: ast.Subscript(n.value, _minus_one(n.slice), n.ctx)
+        elif isinstance(node.slice, ast.Tuple):
+            for k, element in enumerate(node.slice.elts):
+                if isinstance(element, ast.Name) and element.id in loop_vars:
+                    yield "index shift", lambda n, k=k: _shift_element(n, k)
     elif isinstance(node, ast.Call):
         name = _called_name(node)
+        if name == "range":  # an off-by-one loop bound: range(T) -> range(T - 1)
+            for k, arg in enumerate(node.args):
+                if not isinstance(arg, (ast.Constant, ast.UnaryOp)):
+                    yield "range bound shift", lambda n, k=k: ast.Call(
+                        n.func, [_minus_one(a) if i == k else a for i, a in enumerate(n.args)], n.keywords)
         if name in UNWRAPPABLE_CALLS and node.args and not isinstance(node.args[0], ast.Starred):
             yield f"{name}() removal", lambda n: n.args[0]
         if name in NAME_SWAPS:
@@ -122,14 +149,19 @@ def _function_body(fn: ast.FunctionDef) -> List[ast.stmt]:
     return body[1:] if has_docstring else body
 
 
-def _sites(tree: ast.Module) -> Iterator[Tuple[int, str, ast.AST]]:
-    """(index in the module body, function name, node) for every node of every top-level function
-    body, in a fixed order."""
+def _sites(tree: ast.Module) -> Iterator[Tuple[int, str, frozenset, ast.AST]]:
+    """(index in the module body, function name, its loop variables, node) for every node of every
+    top-level function body but variable annotations (never evaluated), in a fixed order."""
     for index, fn in enumerate(tree.body):
         if isinstance(fn, ast.FunctionDef):
-            for statement in _function_body(fn):
-                for node in ast.walk(statement):
-                    yield index, fn.name, node
+            body = _function_body(fn)
+            nodes = [node for statement in body for node in ast.walk(statement)]
+            annotations = {id(sub) for node in nodes if isinstance(node, ast.AnnAssign) for sub in ast.walk(node.annotation)}
+            loop_vars = frozenset(name.id for node in nodes if isinstance(node, ast.For)
+                                  for name in ast.walk(node.target) if isinstance(name, ast.Name))
+            for node in nodes:
+                if id(node) not in annotations:
+                    yield index, fn.name, loop_vars, node
 
 
 def _short(node: ast.AST) -> str:
@@ -177,8 +209,8 @@ def mutants_of_module(module: str, text: str) -> List[Mutant]:
     pieces = [ast.unparse(statement) for statement in tree.body]
     seen = set(pieces)
     mutants = []
-    for index, function, node in list(_sites(tree)):
-        for operator, make in mutations_of(node):
+    for index, function, loop_vars, node in list(_sites(tree)):
+        for operator, make in mutations_of(node, loop_vars):
             replacement = make(node)
             context = _context(node, parents)
             original = _short(context)

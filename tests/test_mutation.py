@@ -35,6 +35,7 @@ def test_mutants_are_valid_distinct_python_that_differ_from_the_reference():
 def test_every_operator_family_is_generated():
     operators = {m.operator for m in MUTANTS}
     for family in ("binop swap", "transpose removal", "constant change", "slice bound shift", "reversed() removal",
+                   "index shift", "range bound shift",
                    "comparison flip", "statement dropped", "tanh() removal", "slice step removal", "drop right term"):
         assert family in operators
 
@@ -58,6 +59,16 @@ def test_known_mutations_of_a_small_function():
     assert "m.f:3:19: binop swap: a @ b.T + 1.0 -> a @ b.T - 1.0" in ids
     assert "m.f:3:4: statement dropped: return np.tanh(a @ b.T + 1.0) -> <dropped>" in ids
     assert not any("doc" in i for i in ids)
+
+
+def test_index_shifts_apply_to_loop_variables_only_and_annotations_are_never_mutated():
+    text = ("def f(x, mask):\n    out: List[int] = []\n    for t in range(3):\n"
+            "        out.append(x[:, t] + x[mask])\n    return out\n")
+    ids = {m.id for m in mutants_of_module("m", text)}
+    assert "m.f:4:19: index shift: x[:, t] + x[mask] -> x[:, t - 1] + x[mask]" in ids
+    assert not any("range bound shift" in i for i in ids)  # range(3): the constant change covers it
+    assert not any("mask - 1" in i for i in ids)
+    assert [i for i in ids if "List[" in i] == ["m.f:2:4: statement dropped: out: List[int] = [] -> <dropped>"]
 
 
 def test_write_submission_has_the_four_modules_with_one_mutated(tmp_path: Path):
