@@ -26,8 +26,9 @@ class CheckFailed(Exception):
     max_rel: Optional[float] = None
     actual: Optional[Dict[str, np.ndarray]] = None  # the student's outputs (for the mistakes catalogue)
     example: Any = None
-    inputs: Optional[Dict[str, Any]] = None
+    inputs: Optional[Dict[str, Any]] = None  # the inputs the check ran (when not materialize(example))
     mistakes: List[Any] = field(default_factory=list)
+    nonfinite: bool = False  # raised because an output holds NaN or inf
 
     def __str__(self) -> str:
         return self.message
@@ -50,10 +51,12 @@ def failure(outcome: Failure, what: str = "") -> CheckFailed:
 # ---------------------------------------------------------------- types and shapes
 
 
-def unpack(fn: Function, value: Any, size: Dict[str, int], cell: str, strict: bool = True) -> Dict[str, np.ndarray]:
+def unpack(fn: Function, value: Any, size: Dict[str, int], cell: str, strict: bool = True,
+           finite: bool = True) -> Dict[str, np.ndarray]:
     """Validate a student's return value against the contract; return its outputs by name (float64).
 
-    ``strict=False`` checks only the types (arrays where arrays are due), not shapes or values.
+    ``strict=False`` checks only the types (arrays where arrays are due), not shapes or values;
+    ``finite=False`` accepts NaN and inf (the caller compares with ``equal_nan``).
     """
     names = [o.name for o in fn.outputs]
     if len(fn.outputs) == 1:
@@ -67,11 +70,12 @@ def unpack(fn: Function, value: Any, size: Dict[str, int], cell: str, strict: bo
     for out, item in zip(fn.outputs, items):
         if isinstance(out.template, Cache):
             continue
-        _leaf(out.name, item, expected_structure(out.template, size, cell), named, strict)
+        _leaf(out.name, item, expected_structure(out.template, size, cell), named, strict, finite)
     return named
 
 
-def _leaf(name: str, value: Any, structure: Any, named: Dict[str, np.ndarray], strict: bool = True) -> None:
+def _leaf(name: str, value: Any, structure: Any, named: Dict[str, np.ndarray], strict: bool = True,
+          finite: bool = True) -> None:
     if isinstance(structure, FloatScalar):
         if isinstance(value, Scalar) and not isinstance(value.value, bool):
             named[name] = np.asarray(float(value.value))
@@ -79,7 +83,7 @@ def _leaf(name: str, value: Any, structure: Any, named: Dict[str, np.ndarray], s
             named[name] = np.asarray(float(value.reshape(())), dtype=np.float64)
         else:
             raise CheckFailed(f"{name} must be a float, got {type_name(value)}", output=name)
-        if strict:
+        if strict and finite:
             _finite(name, named[name])
         return
     if isinstance(structure, tuple):
@@ -90,7 +94,8 @@ def _leaf(name: str, value: Any, structure: Any, named: Dict[str, np.ndarray], s
         if value.shape != structure:
             raise CheckFailed(f"{name} has shape {value.shape}, expected {structure}", output=name)
         named[name] = value.astype(np.float64)
-        _finite(name, named[name])
+        if finite:
+            _finite(name, named[name])
         return
     if isinstance(structure, dict):
         if not isinstance(value, dict):
@@ -100,7 +105,7 @@ def _leaf(name: str, value: Any, structure: Any, named: Dict[str, np.ndarray], s
             raise CheckFailed(f"{name} must have the keys {', '.join(structure)}, got {', '.join(map(str, value))}",
                               output=name)
         for key, sub in structure.items():
-            _leaf(f"{name}.{key}", value[key], sub, named, strict)
+            _leaf(f"{name}.{key}", value[key], sub, named, strict, finite)
         return
     if isinstance(structure, list):
         if not isinstance(value, (list, tuple)) or len(value) != len(structure):
@@ -108,7 +113,7 @@ def _leaf(name: str, value: Any, structure: Any, named: Dict[str, np.ndarray], s
             raise CheckFailed(f"{name} must be a list of {len(structure)} values (one per layer), got {got}",
                               output=name)
         for i, sub in enumerate(structure):
-            _leaf(f"{name}[{i}]", value[i], sub, named, strict)
+            _leaf(f"{name}[{i}]", value[i], sub, named, strict, finite)
         return
     raise TypeError(structure)  # pragma: no cover - spec error
 
@@ -117,23 +122,39 @@ def _finite(name: str, value: np.ndarray) -> None:
     if not np.all(np.isfinite(value)):
         what = "NaN" if np.any(np.isnan(value)) else "inf"
         raise CheckFailed(f"{name} contains {what} (overflow? a naive sigmoid 1/(1+exp(-a)) overflows for large "
-                          f"negative a; np.exp of a large number is inf)", output=name)
+                          f"negative a; np.exp of a large number is inf)", output=name, nonfinite=True)
+
+
+def all_finite(named: Mapping[str, np.ndarray]) -> bool:
+    return all(bool(np.all(np.isfinite(v))) for v in named.values())
 
 
 # ---------------------------------------------------------------- values
 
 
-def compare(name: str, actual: np.ndarray, expected: np.ndarray, tol: Tol) -> Tuple[bool, float, float]:
-    """(passes, max abs error, max error relative to max|expected|)."""
+def compare(name: str, actual: np.ndarray, expected: np.ndarray, tol: Tol,
+            equal_nan: bool = False) -> Tuple[bool, float, float]:
+    """(passes, max abs error, max error relative to max|expected|).
+
+    ``equal_nan``: NaN and inf must sit where the expected value has the same NaN or inf (else the
+    error is inf); the finite entries are compared as usual.
+    """
+    if equal_nan:
+        odd_a, odd_e = ~np.isfinite(actual), ~np.isfinite(expected)
+        if odd_a.any() or odd_e.any():
+            if not (np.array_equal(odd_a, odd_e) and np.array_equal(actual[odd_a], expected[odd_e], equal_nan=True)):
+                return False, float("inf"), float("inf")
+            actual, expected = actual[~odd_a], expected[~odd_e]
     err = float(np.max(np.abs(actual - expected))) if actual.size else 0.0
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     return err <= tol.atol + tol.rtol * scale, err, err / max(scale, 1e-300) if err else 0.0
 
 
-def mismatch(actual: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray], tol: Tol) -> Optional[CheckFailed]:
-    """The first output that differs from the expected one, or None."""
+def mismatch(actual: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray], tol: Tol,
+             equal_nan: bool = False) -> Optional[CheckFailed]:
+    """The first output that differs from the expected one, or None (``equal_nan``: see compare)."""
     for name, want in expected.items():
-        ok, err, rel = compare(name, actual[name], want, tol)
+        ok, err, rel = compare(name, actual[name], want, tol, equal_nan)
         if not ok:
             return CheckFailed(f"{name} is wrong: max abs error {err:.3g}, max rel error {rel:.3g}", output=name,
                                max_abs=err, max_rel=rel, actual=dict(actual))

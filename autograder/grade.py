@@ -127,10 +127,12 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, mistakes
     if failure is None or failure.example is None:
         return "\n".join(lines)
     ex = failure.example
-    inputs = materialize(fn, ex)
+    inputs = failure.inputs if failure.inputs is not None else materialize(fn, ex)  # what the check ran
     order = {k: i for i, k in enumerate(("N", "T", "D", "H", "L"))}
     sizes = ", ".join(f"{k}={v}" for k, v in sorted(ex.dims, key=lambda kv: (order.get(kv[0], 9), kv[0])))
-    options = "".join(f", {k}={inputs[k]!r}" for k in ("cell", "truncate") if k in inputs)
+    options = "".join(f", {k}={inputs[k]!r}" for k in ("cell", "truncate", "max_norm") if k in inputs)
+    if ex.zero_grads:
+        options += ", every gradient array zero"
     value_problem = failure.output is not None or failure.actual is not None
     if test.visibility != "hidden" and test.kind in SHOW_INPUT_KINDS and value_problem:
         lines.append(f"Smallest failing input found ({sizes}{options}, values scaled by {ex.scale:g}):")

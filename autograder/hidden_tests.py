@@ -10,25 +10,32 @@ A rubric test names a ``kind`` (below), a size ``profile`` (strategies.PROFILES)
   forward along random directions (two forward calls per input);
 - ``inplace``: no input array is modified;
 - ``truncate_full`` (truncate >= T is full BPTT), ``truncate_chunks`` (truncated BPTT equals
-  BPTT chunk by chunk, with the student's own rnn_forward/rnn_backward), ``carousel`` (an LSTM
+  BPTT chunk by chunk, with the student's own rnn_forward/rnn_backward; the chunks start from the
+  states of the student's rnn_forward, or else from those of the reference rnn_forward composed on
+  the student's rnn_step_forward, so a wrong ``h`` of rnn_forward is not paid here), ``carousel`` (an LSTM
   step with the forget gate saturated open and the input gate shut carries c, and its gradient,
   unchanged), ``invalid_cell`` (an unknown cell name raises ValueError).
+
+A function built on graded parts is not charged for what its parts do: an exception raised in a
+part that fails the reference composition too is excused (:meth:`Grader.excused`), and so are NaN
+and inf in its outputs when the reference composed on the student's parts gives the same NaN and
+inf (:func:`unpack_excused`). NaN or inf where that composition is finite always fail.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
 from . import reference
-from .checks import (FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted,
-                     unpack)
+from .checks import (FD_STEP, CheckFailed, all_finite, directional_check, failure, leaves, loss, mismatch, modified,
+                     shifted, unpack)
 from .client import Batch, Failure, Ok, Outcome, WorkerClient
 from .spec import Function, function
-from .strategies import Example, examples, materialize
+from .strategies import Example, examples, explicit_examples, materialize
 
 
 @dataclass
@@ -88,6 +95,28 @@ class Grader:
         return bool(in_part) and self.composed(fn, inputs) is None
 
 
+def unpack_excused(g: Grader, fn: Function, value: Any, ex: Example,
+                   inputs: Dict[str, Any]) -> Tuple[Dict[str, np.ndarray], bool]:
+    """unpack() the student's result; (outputs, excused).
+
+    NaN/inf in the outputs fail, unless ``fn`` is built on graded parts and the reference composed on
+    the student's own parts is non-finite too and equals the outputs (NaN where NaN, the same inf):
+    then the outputs are returned with ``excused`` True (the part is graded, and charged, on its own).
+    """
+    try:
+        return unpack(fn, value, ex.size, ex.cell), False
+    except CheckFailed as exc:
+        if not (exc.nonfinite and fn.parts):
+            raise
+        alt = g.composed(fn, inputs)
+        if alt is None or all_finite(alt):
+            raise exc
+        actual = unpack(fn, value, ex.size, ex.cell, finite=False)
+        if mismatch(actual, alt, fn.tol, equal_nan=True) is not None:
+            raise exc
+        return actual, True
+
+
 def _frame_function(line: str) -> str:
     # "rnn_layers.py:42 in rnn_forward: code"
     try:
@@ -114,7 +143,9 @@ def check_values(g: Grader, fn: Function, ex: Example) -> None:
         if g.excused(fn, bad, inputs):
             return
         raise failure(bad)
-    actual = unpack(fn, outcomes[-1].value, ex.size, ex.cell)
+    actual, excused = unpack_excused(g, fn, outcomes[-1].value, ex, inputs)
+    if excused:
+        return  # NaN/inf, as the reference composed on the student's parts gives
     with np.errstate(all="ignore"):
         wrong = mismatch(actual, reference.expected(fn, inputs), fn.tol)
     if wrong is not None and fn.parts:
@@ -130,6 +161,14 @@ def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
     inputs = materialize(fn, ex)
     if "truncate" in inputs:
         inputs["truncate"] = None  # truncated BPTT is not the true gradient; it has tests of its own
+    try:
+        _gradcheck(g, fn, fwd, ex, inputs)
+    except CheckFailed as exc:
+        exc.inputs = inputs  # the feedback shows what ran (truncate None)
+        raise
+
+
+def _gradcheck(g: Grader, fn: Function, fwd: Function, ex: Example, inputs: Dict[str, Any]) -> None:
     rng = np.random.default_rng(ex.seed + 7919)
     # One leaf per gradient output: (output leaf name, input leaf name, direction).
     pairs = [(_rename(in_name, out.grad_of, out.name), in_name, rng.standard_normal(leaf.shape))
@@ -146,7 +185,9 @@ def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
         if g.excused(fn, bad, inputs):
             return
         raise failure(bad, "" if bad is outcomes[1] else "the gradient check needs your forward function: ")
-    grads = unpack(fn, outcomes[1].value, ex.size, ex.cell)
+    grads, excused = unpack_excused(g, fn, outcomes[1].value, ex, inputs)
+    if excused:
+        return  # NaN/inf, as the reference composed on the student's parts gives
     try:
         forwards = [unpack(fwd, o.value, ex.size, ex.cell) for i, o in enumerate(outcomes) if i != 1]
     except CheckFailed as exc:
@@ -192,41 +233,94 @@ def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
                           f"must not change)", output=changed)
 
 
+def _showing(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
+    """Run ``check``; a failure shows ``inputs`` (what ran, e.g. the truncate actually used)."""
+    try:
+        check()
+    except CheckFailed as exc:
+        if exc.inputs is None:
+            exc.inputs = inputs
+        raise
+
+
 def check_truncate_full(g: Grader, fn: Function, ex: Example) -> None:
-    inputs = materialize(fn, ex)
-    fwd = function(fn.forward)
     k = ex.size["T"] + ex.seed % 3
+    inputs = dict(materialize(fn, ex), truncate=k)
+    _showing(inputs, lambda: _truncate_full(g, fn, ex, inputs))
+
+
+def _truncate_full(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any]) -> None:
+    fwd = function(fn.forward)
+    k = inputs["truncate"]
     batch = Batch(g.client)
     base = g.forward_call(batch, fwd, inputs)
     full = dict(inputs, truncate=None)
     g.backward_call(batch, fn, full, base[fwd.cache_index])
-    g.backward_call(batch, fn, full, base[fwd.cache_index], truncate=k)
+    g.backward_call(batch, fn, inputs, base[fwd.cache_index])
     outcomes = batch.run()
     bad = _first_failure(outcomes)
     if bad is not None:
         raise failure(bad)
-    a = unpack(fn, outcomes[1].value, ex.size, ex.cell)
-    b = unpack(fn, outcomes[2].value, ex.size, ex.cell)
-    wrong = mismatch(b, a, fn.tol)
+    a, _ = unpack_excused(g, fn, outcomes[1].value, ex, full)
+    b, _ = unpack_excused(g, fn, outcomes[2].value, ex, inputs)
+    wrong = mismatch(b, a, fn.tol, equal_nan=True)
     if wrong is not None:
         raise CheckFailed(f"with truncate={k} >= T={ex.size['T']} the result must equal full BPTT "
                           f"(truncate=None): {wrong.message}", output=wrong.output)
 
 
 def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
-    inputs = materialize(fn, ex)
-    fwd = function(fn.forward)
-    T = ex.size["T"]
     k = ex.truncate if ex.truncate is not None else 1
+    inputs = dict(materialize(fn, ex), truncate=k)
+    _showing(inputs, lambda: _truncate_chunks(g, fn, ex, inputs))
+
+
+def _truncate_chunks(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any]) -> None:
+    fwd = function(fn.forward)
+    k = inputs["truncate"]
     batch = Batch(g.client)
     base = g.forward_call(batch, fwd, inputs)
-    g.backward_call(batch, fn, inputs | {"truncate": k}, base[fwd.cache_index])
+    g.backward_call(batch, fn, inputs, base[fwd.cache_index])
     first = batch.run()
     bad = _first_failure(first)
     if bad is not None:
         raise failure(bad)
-    h = unpack(fwd, first[0].value, ex.size, ex.cell)["h"]
-    got = unpack(fn, first[1].value, ex.size, ex.cell)
+    got, _ = unpack_excused(g, fn, first[1].value, ex, inputs)
+    # The chunks start from the states of the student's rnn_forward; if that disagrees (a bug in the
+    # h it returns, graded in rnn_forward), from the states of the reference rnn_forward composed on
+    # the student's rnn_step_forward. Either way the chunks run the student's rnn_forward/rnn_backward.
+    wrong: List[CheckFailed] = []  # chunk results that differ from the student's truncated result
+    errors: List[CheckFailed] = []  # start states or chunk runs that could not be used
+    for states in (lambda: unpack(fwd, first[0].value, ex.size, ex.cell)["h"],
+                   lambda: _composed_states(g, fwd, inputs)):
+        try:
+            h = states()
+            if h is None:
+                continue
+            differs = mismatch(got, _chunk_by_chunk(g, fn, fwd, ex, inputs, h), fn.tol, equal_nan=True)
+        except CheckFailed as exc:
+            errors.append(exc)
+            continue
+        if differs is None:
+            return
+        wrong.append(differs)
+    if not wrong:
+        raise errors[0]
+    raise CheckFailed(f"with truncate={k}, the result must equal running your rnn_forward/rnn_backward chunk by "
+                      f"chunk ([0, k), [k, 2k), ... from t = 0) and summing the weight gradients: "
+                      f"{wrong[0].message}", output=wrong[0].output)
+
+
+def _composed_states(g: Grader, fwd: Function, inputs: Dict[str, Any]) -> Optional[np.ndarray]:
+    """The hidden states of the reference ``fwd`` composed on the student's cell (None if that failed)."""
+    states = g.composed(fwd, inputs)
+    return None if states is None else states["h"]
+
+
+def _chunk_by_chunk(g: Grader, fn: Function, fwd: Function, ex: Example, inputs: Dict[str, Any],
+                    h: np.ndarray) -> Dict[str, np.ndarray]:
+    """The student's rnn_forward/rnn_backward run chunk by chunk from the states ``h``, combined."""
+    T, k = ex.size["T"], inputs["truncate"]
     batch = Batch(g.client)
     starts = list(range(0, T, k))
     for s in starts:
@@ -241,15 +335,12 @@ def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
     parts = []
     for i, s in enumerate(starts):
         size = dict(ex.size, T=min(k, T - s))
-        parts.append(unpack(fn, outcomes[2 * i + 1].value, size, ex.cell))
+        parts.append(unpack(fn, outcomes[2 * i + 1].value, size, ex.cell, finite=False))
     want = {"dx": np.concatenate([p["dx"] for p in parts], axis=1), "dh0": parts[0]["dh0"]}
-    for name in ("dWx", "dWh", "db"):
-        want[name] = sum(p[name] for p in parts)
-    wrong = mismatch(got, want, fn.tol)
-    if wrong is not None:
-        raise CheckFailed(f"with truncate={k}, the result must equal running your rnn_forward/rnn_backward chunk by "
-                          f"chunk ([0, k), [k, 2k), ... from t = 0) and summing the weight gradients: "
-                          f"{wrong.message}", output=wrong.output)
+    with np.errstate(all="ignore"):  # inf + -inf: NaN, as in the student's truncated result
+        for name in ("dWx", "dWh", "db"):
+            want[name] = sum(p[name] for p in parts)
+    return want
 
 
 SATURATE = 60.0
@@ -313,7 +404,15 @@ SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smal
 
 
 def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int) -> TestOutcome:
-    """Run one rubric test as a derandomized Hypothesis property; keep the smallest failure."""
+    """Run one rubric test as a derandomized Hypothesis property; keep the smallest failure.
+
+    In a ``values`` test, once the drawn examples pass, the explicit examples of the function (inputs
+    random draws never make, strategies.explicit_examples) run too, in order; the first that fails is
+    the failure (other kinds do not run them, so a crash on such an input costs one test, not more).
+    Running them after rather than before the drawn ones leaves the failure (and its feedback) of a
+    submission that fails a drawn example as it was. NB: derandomized Hypothesis seeds its draws with
+    the source of ``body``: editing ``body`` changes every example drawn (and so, maybe, grades).
+    """
     check = KINDS[kind]
     failures: Dict[Example, CheckFailed] = {}
     state = {"spent": 0, "budget": max_examples + SHRINK_BUDGET}
@@ -339,6 +438,10 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
                     phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(examples(fn, profile))(body))
     try:
         prop()
+        explicit = explicit_examples(fn, profile) if kind == "values" else ()  # value edge cases: charged once
+        state["budget"] = state["spent"] + len(explicit)
+        for ex in explicit:
+            body(ex)
     except CheckFailed as exc:
         return TestOutcome(False, exc.message, exc, state["spent"])
     except Exception as exc:  # noqa: BLE001 - e.g. Hypothesis errors on a nondeterministic submission

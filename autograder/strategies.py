@@ -5,6 +5,10 @@ are then made from it deterministically by :func:`materialize`. Drawing a seed r
 float keeps inputs dense and generic (Hypothesis would shrink floats to zeros, which hide most
 bugs) while shrinking still finds the smallest failing sizes. Values are bounded float64: standard
 normal times a scale of 1, 0.25 or 4 (4 makes tanh/sigmoid pre-activations saturate).
+
+A few inputs that random draws never produce are explicit examples, run by every ``values`` test once
+its drawn examples pass (:func:`explicit_examples`, :func:`autograder.hidden_tests.run_test`): for
+clip_grad_norm, an all-zero gradient dict (total norm 0) at max_norm 0 and at max_norm 1.
 """
 from __future__ import annotations
 
@@ -36,7 +40,8 @@ class Example:
     seed: int
     scale: float
     truncate: Optional[int] = None
-    max_norm_ratio: float = 2.0
+    max_norm_ratio: float = 2.0  # max_norm = ratio * the drawn total norm (or max_norm itself if zero_grads)
+    zero_grads: bool = False  # clip_grad_norm: every gradient array is zero (explicit examples only)
 
     @property
     def size(self) -> Dict[str, int]:
@@ -66,6 +71,19 @@ def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Exampl
         return Example(tuple(sorted(dims.items())), cell, seed, scale, truncate, ratio)
 
     return draw_example()
+
+
+def explicit_examples(fn: Function, profile: str = "general") -> Tuple[Example, ...]:
+    """Examples a ``values`` test runs after its drawn ones pass, every time (smallest sizes of the profile).
+
+    clip_grad_norm: all gradients zero, so the total norm is 0, at max_norm 0 (nothing may be scaled:
+    ``total_norm >= max_norm`` would divide 0 by 0) and at max_norm 1.
+    """
+    if "max_norm" not in fn.options:
+        return ()
+    ranges = PROFILES[profile]
+    dims = tuple(sorted((k, ranges[k][0]) for k in ("N", "T", "D", "H")))
+    return tuple(Example(dims, "rnn", 0, 1.0, max_norm_ratio=m, zero_grads=True) for m in (0.0, 1.0))
 
 
 def dim(symbol: str, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> int:
@@ -124,6 +142,8 @@ def materialize(fn: Function, ex: Example) -> Dict[str, Any]:
     inputs: Dict[str, Any] = {}
     for name, template in base.args:
         inputs[name] = _make(expected_structure(template, size, ex.cell), rng, ex.scale)
+        if ex.zero_grads and isinstance(template, GradDict):
+            inputs[name] = {k: np.zeros_like(v) for k, v in inputs[name].items()}
     for up, out_name in fn.upstream.items():
         out = next(o for o in base.outputs if o.name == out_name)
         inputs[up] = _make(expected_structure(out.template, size, ex.cell), rng, 1.0)
@@ -134,7 +154,7 @@ def materialize(fn: Function, ex: Example) -> Dict[str, Any]:
         inputs["truncate"] = ex.truncate
     if "max_norm" in names:
         total = float(np.sqrt(sum(np.sum(g**2) for g in inputs["grads"].values())))
-        inputs["max_norm"] = ex.max_norm_ratio * total
+        inputs["max_norm"] = float(ex.max_norm_ratio) if ex.zero_grads else ex.max_norm_ratio * total
     return inputs
 
 
@@ -166,4 +186,4 @@ def flatten(value: Any, prefix: str = "") -> Any:
         yield prefix, value
 
 
-__all__ = ["Example", "examples", "materialize", "expected_structure", "flatten", "describe_inputs"]
+__all__ = ["Example", "examples", "explicit_examples", "materialize", "expected_structure", "flatten", "describe_inputs"]
