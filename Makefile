@@ -14,6 +14,7 @@ help:
 	@echo "make demo     the main job: regenerate the release, grade the example class, print the gradebook"
 	@echo "make release  regenerate assignments/ and solutions/ from source/"
 	@echo "make bench    time grading (median seconds per submission)"
+	@echo "make mutation grade every mutant of the reference; rewrites reports/mutation.md"
 
 setup: $(STAMP)
 
