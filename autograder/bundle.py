@@ -12,12 +12,21 @@ Environment overrides of ``run_autograder`` (for tests and other hosts; Gradesco
 
 - ``AUTOGRADER_ROOT``: the root instead of ``/autograder`` (a test simulates the layout in a
   temporary folder);
-- ``AUTOGRADER_PYTHON``: the interpreter; otherwise ``source/.venv/bin/python`` made by
-  ``setup.sh``, else the first ``python3`` on ``PATH`` (a test puts this repository's
-  ``.venv/bin`` first on ``PATH`` instead of running setup.sh's pip install);
+- ``AUTOGRADER_VENV``: where ``setup.sh`` makes the venv (default ``/opt/rnn-lstm-venv``, readable
+  by every user, see below);
+- ``AUTOGRADER_PYTHON``: the interpreter; otherwise ``$AUTOGRADER_VENV/bin/python``, else
+  ``source/.venv/bin/python`` (older bundles), else the first ``python3`` on ``PATH`` (a test
+  puts this repository's ``.venv/bin`` first on ``PATH`` instead of running setup.sh's pip install);
 - ``AUTOGRADER_SANDBOX``: ``auto`` (default), ``bwrap`` or ``process``;
 - ``AUTOGRADER_GRADER`` / ``AUTOGRADER_WRITE_RESULTS``: ``module:function`` replacing the grader
   and the results writer (this repository's tests use a stand-in grader this way).
+
+Hardening (Gradescope runs everything as root in Docker, where bubblewrap usually cannot run, so
+``auto`` falls back to process mode, whose worker drops to uid 65534: :mod:`autograder.sandbox_drop`):
+``setup.sh`` puts the venv outside ``source`` with modes ``a+rX`` and fails the build (``python -m
+autograder.bundle check``) when uid 65534 cannot run it; ``run_autograder``, as root, makes
+``source`` (reference, grader package, hidden tests) root's with mode 0700 and ``results`` root's
+with mode 0755, so the student's code can neither read the first nor write the second.
 """
 from __future__ import annotations
 
@@ -43,29 +52,49 @@ WRITE_RESULTS = "autograder.report:write_results"
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (base image: Ubuntu
 # 22.04 or newer, Python 3.10 or newer). Every Python package is pinned by constraints.txt.
+# The venv lives outside this folder, readable by every user: when bubblewrap cannot run (Docker
+# without user namespaces) the student's code runs as uid 65534 and must still reach Python and
+# numpy, while this folder (reference, grader, hidden tests) is closed to it (run_autograder).
 set -euo pipefail
 cd "$(dirname "$0")"
+VENV="${AUTOGRADER_VENV:-/opt/rnn-lstm-venv}"
 if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip bubblewrap
 fi
 python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed")'
-python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+chmod -R a+rX "$VENV"
+# Fails the build when a root grader could not run student code as uid 65534 (runtime not readable).
+"$VENV/bin/python" -m autograder.bundle check
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for every submission: grade $ROOT/submission into
+# Gradescope runs this for every submission, as root: grade $ROOT/submission into
 # $ROOT/results/results.json. Overrides (see autograder/bundle.py): AUTOGRADER_ROOT,
-# AUTOGRADER_PYTHON, AUTOGRADER_SANDBOX.
+# AUTOGRADER_VENV, AUTOGRADER_PYTHON, AUTOGRADER_SANDBOX.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
+# Gradescope may run a copy of this script from $ROOT: the bundle itself is in $ROOT/source.
+if [ ! -f "$HERE/autograder/bundle.py" ] && [ -f "$ROOT/source/autograder/bundle.py" ]; then HERE="$ROOT/source"; fi
+VENV="${AUTOGRADER_VENV:-/opt/rnn-lstm-venv}"
 PY="${AUTOGRADER_PYTHON:-}"
 if [ -z "$PY" ]; then
-    if [ -x "$HERE/.venv/bin/python" ]; then PY="$HERE/.venv/bin/python"; else PY="$(command -v python3)"; fi
+    if [ -x "$VENV/bin/python" ]; then PY="$VENV/bin/python"
+    elif [ -x "$HERE/.venv/bin/python" ]; then PY="$HERE/.venv/bin/python"
+    else PY="$(command -v python3)"; fi
 fi
 mkdir -p "$ROOT/results"
+if [ "$(id -u)" = 0 ]; then
+    # Student code runs as uid 65534 (bwrap, or process mode's dropped worker): the reference, the
+    # grader package and the hidden tests only root may read; results only root may write.
+    chown -R root:root "$HERE" "$ROOT/results"
+    chmod 0700 "$HERE"
+    chmod 0755 "$ROOT/results"
+fi
+export AUTOGRADER_SANDBOX="${AUTOGRADER_SANDBOX:-auto}"
 cd "$HERE"
 exec "$PY" -m autograder.bundle run --root "$ROOT"
 """
@@ -156,13 +185,38 @@ def run_gradescope(root: Path, sandbox: str = "auto") -> int:
         return 1
 
 
+def check_sandbox() -> int:
+    """setup.sh's last step: say which sandbox grading will use; 1 when student code would run as root.
+
+    bubblewrap may work at build time and not when grading (or the reverse), so a root grader must
+    always be able to fall back to process mode with a dropped uid.
+    """
+    from . import sandbox, sandbox_drop
+
+    works, why = sandbox.bwrap_status()
+    print(f"sandbox: bubblewrap {'works' if works else 'does not work: ' + why}")
+    if not sandbox_drop.grader_is_root():
+        print(f"sandbox: the grader is uid {os.getuid()}, not root: process mode keeps that uid")
+        return 0
+    dropped, reason = sandbox_drop.drop_status()
+    if not dropped:
+        print(f"sandbox: process mode would run student code AS ROOT: {reason}\nTo fix: {sandbox_drop.FIX}",
+              file=sys.stderr)
+        return 1
+    print(f"sandbox: process mode runs student code as uid {sandbox_drop.DROP_UID}")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bundle", description="Gradescope entry point")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
     run.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
     run.add_argument("--sandbox", default=os.environ.get("AUTOGRADER_SANDBOX", "auto"))
+    sub.add_parser("check", help="which sandbox grading will use; status 1 if student code would run as root")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check_sandbox()
     return run_gradescope(args.root, args.sandbox)
 
 

@@ -7,9 +7,12 @@ Two modes (``--sandbox``):
   submission, an unprivileged uid (outside the sandbox too when the grader is root), a clean
   environment, and rlimits.
 - ``process``: a separate process in its own session with rlimits and a clean environment. It
-  does NOT hide files or the network, and when the grader is root the kernel does not enforce the
-  process limit (a fork bomb is only ended by the timeouts): for laptops (macOS) and machines
-  without user namespaces, never for grades that count.
+  does NOT hide files or the network: for laptops (macOS) and machines without user namespaces
+  (Gradescope's Docker). When the grader is root the worker drops to uid 65534 before exec (see
+  :mod:`autograder.sandbox_drop`): files only root may read stay hidden, root's processes cannot
+  be signalled, the process limit applies, and the submission is read from a private copy. If
+  that uid cannot run the Python runtime, the worker stays root, and :func:`describe` (hence the
+  results) and a warning on stderr say so and how to fix it.
 
 ``auto`` picks ``bwrap`` when a trial run works on this machine (probed once per process), else
 ``process``. :func:`describe` says in words what a mode protects, for the results' output.
@@ -33,11 +36,11 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
-from . import sandbox_bwrap
+from . import sandbox_bwrap, sandbox_drop
 
 MODES = ("auto", "bwrap", "process")
 
@@ -72,15 +75,38 @@ DESCRIPTIONS = {
 }
 
 
+DROPPED = (
+    "Sandbox: process, as an unprivileged user. The submission ran in a separate process as uid {uid} (the "
+    "grader runs as root), with a clean environment and limits on CPU time, memory, processes and file size: "
+    "it could not read files only root may read (the reference and hidden tests where they are kept that "
+    "way) nor signal the grader. But this mode does NOT hide files every user may read, nor the network. "
+    "Grade with --sandbox bwrap (Linux) where it works for results that count."
+)
+
+
 def describe(mode: str) -> str:
-    """One paragraph for the results' ``output``: what the sandbox that ran protects against."""
+    """One paragraph for the results' ``output``: what the sandbox that ran protects against.
+
+    For ``process``: as which user the worker ran and, when the grader is root and the worker could
+    not drop privileges, why and how to fix it; when ``auto`` already found bubblewrap unusable,
+    why (so the results say which mode ran and why).
+    """
     resolved = resolve_mode(mode) if mode == "auto" else mode
     if resolved not in DESCRIPTIONS:
         raise ValueError(f"unknown sandbox mode {mode!r}; choose one of {', '.join(MODES)}")
-    text = DESCRIPTIONS[resolved]
-    if resolved == "process" and hasattr(os, "geteuid") and os.geteuid() == 0:
-        text += (" The grader ran as root, so the submission could also have killed or changed anything on this "
-                 "machine, and its number of processes was not limited.")
+    if resolved == "bwrap":
+        return DESCRIPTIONS["bwrap"]
+    dropped, why = sandbox_drop.drop_status()
+    if dropped:
+        text = DROPPED.format(uid=sandbox_drop.DROP_UID)
+    else:
+        text = DESCRIPTIONS["process"]
+    if sandbox_drop.grader_is_root() and not dropped:
+        text += (" The grader ran as root and so did the submission, so it could also have killed or changed "
+                 f"anything on this machine, and its number of processes was not limited: {why}. To fix: "
+                 f"{sandbox_drop.FIX}.")
+    if _probe_result is not None and not _probe_result[0]:
+        text += f" (bubblewrap does not work here: {_probe_result[1][:300]})"
     return text
 
 
@@ -168,7 +194,8 @@ def _nproc_limit(limits: Limits, sandbox_uid_is_fresh: bool) -> int:
     return limits.processes + _user_tasks(os.getuid())
 
 
-def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] = None) -> None:
+def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] = None,
+                 dropper: Callable[[int, int], None] = sandbox_bwrap.drop_privileges) -> None:
     """Runs in the child between fork and exec: own session, rlimits, then the unprivileged uid."""
     os.setsid()
     for name, value in (
@@ -183,7 +210,7 @@ def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] 
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(name, (value, value))
     if drop_to is not None:
-        sandbox_bwrap.drop_privileges(*drop_to)
+        dropper(*drop_to)
 
 
 def _watch(proc: subprocess.Popen, seconds: float) -> None:
@@ -196,18 +223,27 @@ def _watch(proc: subprocess.Popen, seconds: float) -> None:
 
 def _launch_process(argv: List[str], *, submission: Path, limits: Limits, pass_fds: Sequence[int],
                     cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
-    nproc = _nproc_limit(limits, sandbox_uid_is_fresh=False)
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=tuple(pass_fds),
-        cwd=str(cwd or submission),
-        env=clean_environment(env),
-        preexec_fn=lambda: _child_setup(limits, nproc),
-        close_fds=True,
-    )
+    identity = sandbox_drop.worker_identity()
+    if identity is None:  # not root (nothing to drop), or root that cannot drop (describe() says so)
+        nproc = _nproc_limit(limits, sandbox_uid_is_fresh=False)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=tuple(pass_fds), cwd=str(cwd or submission), env=clean_environment(env),
+                                preexec_fn=lambda: _child_setup(limits, nproc), close_fds=True)
+    # Root grader: the worker runs as ``identity`` and reads a private world-readable copy of the submission.
+    nproc = limits.processes + _user_tasks(identity[0])
+    copy = sandbox_bwrap.copy_submission(Path(submission))
+    argv = [sandbox_drop.relocate(arg, Path(submission), copy) for arg in argv]
+    workdir = sandbox_drop.relocate(str(cwd), Path(submission), copy) if cwd is not None else str(copy)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=tuple(pass_fds), cwd=workdir, env=clean_environment(env),
+                                preexec_fn=lambda: _child_setup(limits, nproc, identity, sandbox_drop.drop),
+                                close_fds=True)
+    except BaseException:
+        shutil.rmtree(copy, ignore_errors=True)
+        raise
+    proc._sandbox_cleanup = weakref.finalize(proc, shutil.rmtree, str(copy), True)  # type: ignore[attr-defined]
+    return proc
 
 
 def _launch_bwrap(argv: List[str], *, submission: Path, limits: Limits, pass_fds: Sequence[int],

@@ -63,6 +63,9 @@ def test_layout(bundle):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("assignments/", "examples/", "source/", "tests/"))]
     assert "-r requirements.txt -c constraints.txt" in setup
+    # the venv outside source/, readable by the worker's uid; the build fails if that uid cannot run it
+    assert 'VENV="${AUTOGRADER_VENV:-/opt/rnn-lstm-venv}"' in setup and 'chmod -R a+rX "$VENV"' in setup
+    assert setup.rstrip().endswith('"$VENV/bin/python" -m autograder.bundle check')
     assert "numpy" in requirements and "hypothesis" in requirements
     assert any(line.startswith("numpy==") for line in constraints.splitlines())
 
@@ -92,6 +95,9 @@ def test_run_autograder_plumbing_with_a_stand_in_grader(bundle, tmp_path):
     assert done.returncode == 0, done.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     assert results == json.loads(json.dumps(standin.grade_submission(EXAMPLES / "perfect", sandbox="process")))
+    if os.geteuid() == 0:  # as on Gradescope: the bundle root-only, the results writable by root only
+        assert stat.S_IMODE(os.stat(root / "source").st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(root / "results").st_mode) == 0o755
     # a grader that crashes still leaves Gradescope a results file that says so
     (root / "results" / "results.json").unlink()
     (root / "submission" / "my_upload" / "rnn_layers.py").write_text("# STANDIN_RAISE\n")

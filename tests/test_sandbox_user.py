@@ -62,6 +62,12 @@ def as_user_command(user: pwd.struct_passwd, argv: list[str], env: dict[str, str
     the needed entries (bind mounts of the originals): the host's view does not change."""
     run = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "env", "-i",
            *[f"{k}={v}" for k, v in env.items()], *argv]
+    return reveal_runtime_command(run, hold)
+
+
+def reveal_runtime_command(run: list[str], hold: Path) -> list[str]:
+    """``run`` in a private mount namespace where each closed directory above a needed path is a
+    world-searchable tmpfs holding just the needed entries (``run`` itself unchanged if none is)."""
     entries: dict[Path, set[Path]] = {}
     for path in needed_paths():
         closed = first_closed_ancestor(path)
