@@ -184,14 +184,16 @@ def _user_tasks(uid: int) -> int:
     return count
 
 
-def _nproc_limit(limits: Limits, sandbox_uid_is_fresh: bool) -> int:
-    """RLIMIT_NPROC value: the limit counts every task of the uid, so add the ones running already.
+def _nproc_limit(limits: Limits, uid: int) -> int:
+    """RLIMIT_NPROC value for a worker that will run as ``uid``.
 
-    When the worker gets a uid of its own (bwrap, grader is root) nothing else counts.
+    The kernel counts every task of the uid against the limit, so the tasks it runs already are
+    added: otherwise one student's fork bomb in a parallel grade-all (all root-started workers share
+    the sandbox uid) would keep the next student's worker from starting at all.
     """
-    if sandbox_uid_is_fresh or not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):
         return limits.processes
-    return limits.processes + _user_tasks(os.getuid())
+    return limits.processes + _user_tasks(uid)
 
 
 def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] = None,
@@ -225,12 +227,12 @@ def _launch_process(argv: List[str], *, submission: Path, limits: Limits, pass_f
                     cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
     identity = sandbox_drop.worker_identity()
     if identity is None:  # not root (nothing to drop), or root that cannot drop (describe() says so)
-        nproc = _nproc_limit(limits, sandbox_uid_is_fresh=False)
+        nproc = _nproc_limit(limits, os.getuid())
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=tuple(pass_fds), cwd=str(cwd or submission), env=clean_environment(env),
                                 preexec_fn=lambda: _child_setup(limits, nproc), close_fds=True)
     # Root grader: the worker runs as ``identity`` and reads a private world-readable copy of the submission.
-    nproc = limits.processes + _user_tasks(identity[0])
+    nproc = _nproc_limit(limits, identity[0])
     copy = sandbox_bwrap.copy_submission(Path(submission))
     argv = [sandbox_drop.relocate(arg, Path(submission), copy) for arg in argv]
     workdir = sandbox_drop.relocate(str(cwd), Path(submission), copy) if cwd is not None else str(copy)
@@ -250,7 +252,7 @@ def _launch_bwrap(argv: List[str], *, submission: Path, limits: Limits, pass_fds
                   cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
     plan = sandbox_bwrap.build(argv, submission=submission, cwd=cwd, env=clean_environment(env),
                                pass_fds=pass_fds, tmp_bytes=limits.tmp_bytes)
-    nproc = _nproc_limit(limits, sandbox_uid_is_fresh=plan.run_as_root_namespace)
+    nproc = _nproc_limit(limits, plan.drop_to[0] if plan.run_as_root_namespace else os.getuid())
     try:
         proc = subprocess.Popen(
             plan.argv,

@@ -368,15 +368,48 @@ def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> Non
         "    kids += 1\n"
         "print('kids', kids, flush=True)\ntime.sleep(600)\n"
     )
+    # RLIMIT_NPROC counts every task of the worker's uid: the limit is 16 on top of those running
+    # at launch (e.g. an earlier worker still being reaped), which can only be fewer than now.
+    worker_uid = sandbox_bwrap.SANDBOX_UID if AS_ROOT else os.getuid()
+    running_before = sandbox._user_tasks(worker_uid)
     proc = launch([sys.executable, "-I", "-c", bomb], submission=submission, mode="bwrap",
                   limits=Limits(processes=16))
     try:
         line = proc.stdout.readline().decode()
         assert line.startswith("kids"), proc.stderr.read().decode()
-        assert int(line.split()[1]) < 16
+        assert int(line.split()[1]) < 16 + running_before
         assert processes_with_cmdline(["/bin/sleep", marker])
     finally:
         kill(proc)
+    assert wait_until(lambda: not processes_with_cmdline(["/bin/sleep", marker]))
+
+
+@needs_bwrap
+def test_a_fork_bomb_at_its_limit_does_not_stop_the_next_worker(submission: Path) -> None:
+    """Root-started workers share one sandbox uid, and RLIMIT_NPROC counts all its tasks: a bomb that
+    filled its own limit must not keep a parallel grade-all's next worker from starting."""
+    marker = f"{secrets.randbelow(10**6)}.75"
+    bomb = (
+        "import os, time\nkids = 0\n"
+        "while kids < 500:\n"
+        "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
+        f"    if pid == 0:\n        os.execv('/bin/sleep', ['/bin/sleep', '{marker}'])\n"
+        "    kids += 1\n"
+        "print('kids', kids, flush=True)\ntime.sleep(600)\n"
+    )
+    bomber = launch([sys.executable, "-I", "-c", bomb], submission=submission, mode="bwrap",
+                    limits=Limits(processes=16))
+    try:
+        assert bomber.stdout.readline().decode().startswith("kids"), bomber.stderr.read().decode()
+        neighbour = launch([sys.executable, "-I", "-c", "import numpy; print('started')"], submission=submission,
+                           mode="bwrap", limits=Limits(processes=16))
+        try:
+            out, err = neighbour.communicate(timeout=60)
+            assert (neighbour.returncode, out.decode().strip()) == (0, "started"), err.decode()
+        finally:
+            kill(neighbour)
+    finally:
+        kill(bomber)
     assert wait_until(lambda: not processes_with_cmdline(["/bin/sleep", marker]))
 
 
