@@ -301,6 +301,9 @@ def _job_context(grader: str) -> Any:
 
 
 def _job_process(job: Job, connection: Any) -> None:  # the body of one job's process
+    from . import sandbox_drop
+
+    sandbox_drop.quiet_root_warning()  # the parent warned once; each student's results say it too
     connection.send(grade_job(job))
     connection.close()
 
@@ -409,9 +412,14 @@ def _resolve_sandbox(mode: str) -> str:
     from .sandbox import resolve_mode
 
     try:
-        return resolve_mode(mode)
+        resolved = resolve_mode(mode)
     except (ValueError, RuntimeError) as exc:
         raise BatchInputError(str(exc)) from exc
+    if resolved == "process":
+        from . import sandbox_drop
+
+        sandbox_drop.worker_identity()  # warns here, once for the class, if workers would run as root
+    return resolved
 
 
 def grade_all(

@@ -134,6 +134,12 @@ def worker_identity() -> Optional[Tuple[int, int]]:
     return None
 
 
+def quiet_root_warning() -> None:
+    """Do not print the workers-run-as-root warning in this process (a batch job: its parent did)."""
+    global _warned
+    _warned = True
+
+
 def relocate(arg: str, submission: Path, copy: Path) -> str:
     """``arg`` with a leading ``submission`` path replaced by the private ``copy``."""
     for prefix in dict.fromkeys((str(submission), os.path.realpath(submission))):

@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from autograder import grade, sandbox_drop
 from autograder.batch import grade_all
-
-grade = pytest.importorskip("autograder.grade", reason="the single-submission grader has not landed yet")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "submissions"
@@ -76,3 +77,14 @@ def test_a_dask_cluster_gives_the_same_results(local_run, tmp_path):
     for student in STUDENTS:
         assert _without_time(remote / student / "results.json") == _without_time(local / student / "results.json")
         assert (remote / student / "feedback.md").read_text() == (local / student / "feedback.md").read_text()
+
+
+def test_workers_as_root_are_warned_about_once_per_class(local_run, tmp_path):
+    """A root grader whose process-mode workers cannot drop privileges says so once, not once per student."""
+    subs, _ = local_run
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(subs), "--out", str(tmp_path / "out"),
+                          "--jobs", "2", "--sandbox", "process"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert run.returncode == 0, run.stderr
+    can_drop, why = sandbox_drop.drop_status()
+    expected = 1 if why and not can_drop else 0
+    assert run.stderr.count("warning: sandbox process: the worker runs AS ROOT") == expected, run.stderr
