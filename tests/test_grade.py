@@ -100,7 +100,6 @@ def test_a_bug_costs_points_only_in_the_function_that_holds_it(tanh_bug):
 
 
 def test_a_known_mistake_is_named(tanh_bug):
-    pytest.importorskip("autograder.mistakes")
     failing = failed_tests(tanh_bug["results"], "rnn_step_backward")
     assert any(t["extra_data"]["mistakes"] for t in failing)
     assert any("Likely mistake:" in t["output"] for t in failing)
