@@ -5,7 +5,7 @@ import importlib
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Dict
+from typing import Dict, Sequence
 
 import numpy as np
 import pytest
@@ -20,20 +20,22 @@ ASSIGNMENT_MODULES = (*GRADED_MODULES, "gradient_check")
 FIXTURE_DIR = SOURCE_DIR / "tests" / "data"
 
 
-def load_tree(folder: Path) -> SimpleNamespace:
-    """Import the assignment modules of ``folder`` without leaving them in ``sys.modules``.
+def load_tree(folder: Path, names: Sequence[str] = ASSIGNMENT_MODULES) -> SimpleNamespace:
+    """Import the modules ``names`` of ``folder`` without leaving them in ``sys.modules``.
 
     The modules import each other by bare name (``from rnn_layers import ...``), so two trees
     (solutions and skeleton) can only live in one process if each is imported with its own
     folder first on ``sys.path`` and then removed from ``sys.modules`` again.
     """
-    saved = {name: sys.modules.pop(name) for name in ASSIGNMENT_MODULES if name in sys.modules}
+    # Every module of the assignment is cleared, not only ``names``: they import each other.
+    cleared = (*ASSIGNMENT_MODULES, *names)
+    saved = {name: sys.modules.pop(name) for name in cleared if name in sys.modules}
     sys.path.insert(0, str(folder))
     try:
-        modules = {name: importlib.import_module(name) for name in ASSIGNMENT_MODULES}
+        modules = {name: importlib.import_module(name) for name in names}
     finally:
         sys.path.remove(str(folder))
-        for name in ASSIGNMENT_MODULES:
+        for name in cleared:
             sys.modules.pop(name, None)
         sys.modules.update(saved)
     for name, module in modules.items():

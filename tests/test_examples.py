@@ -7,7 +7,6 @@ whose outputs differ, that raise, or that modify their inputs.
 from __future__ import annotations
 
 import copy
-import importlib
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Set
@@ -18,23 +17,16 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import make_examples  # noqa: E402
+from conftest import load_tree  # noqa: E402
+
+from autograder.paths import GRADED_MODULES  # noqa: E402
 
 EXAMPLES = REPO / "examples" / "submissions"
-NAMES = ("rnn_layers", "lstm_layers", "deep_layers", "gradient_flow")
 
 
 def _load(folder: Path) -> Dict[str, Any]:
-    saved = {name: sys.modules.pop(name) for name in NAMES if name in sys.modules}
-    sys.path.insert(0, str(folder))
-    try:
-        modules = {name: importlib.import_module(name) for name in NAMES}
-    finally:
-        sys.path.remove(str(folder))
-        for name in NAMES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
     functions = {}
-    for module in modules.values():
+    for module in vars(load_tree(folder, GRADED_MODULES)).values():
         functions.update({k: v for k, v in vars(module).items() if callable(v)})
     return functions
 

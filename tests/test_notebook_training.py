@@ -1,34 +1,23 @@
 """The notebook's provided helper module source/rnn_lstm/training.py: tasks, model, loss, optimiser.
 
 It runs on top of the reference layers here (source/ is valid Python: the markers are comments).
-The modules are imported under their assignment names, so the fixture removes them from
-sys.modules afterwards and other tests importing a submission's ``rnn_layers`` are not affected.
+The modules are imported under their assignment names, so the fixture (conftest.load_tree) removes
+them from sys.modules afterwards and other tests importing a submission's ``rnn_layers`` are not affected.
 """
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import pytest
 
 from autograder.paths import SOURCE_DIR
+from conftest import load_tree
 
-ASSIGNMENT_MODULES = ("training", "deep_layers", "rnn_layers", "lstm_layers", "gradient_flow", "gradient_check")
 
 
 @pytest.fixture(scope="module")
 def tr():
-    saved = {name: sys.modules.pop(name) for name in ASSIGNMENT_MODULES if name in sys.modules}
-    sys.path.insert(0, str(SOURCE_DIR))
-    try:
-        import training
-
-        yield training
-    finally:
-        sys.path.remove(str(SOURCE_DIR))
-        for name in ASSIGNMENT_MODULES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
+    """The provided training.py of source/, on top of source/'s (reference) modules."""
+    return load_tree(SOURCE_DIR, ("training",)).training
 
 
 def _numeric_grad(f, x, h=1e-6):
@@ -129,7 +118,7 @@ def test_neighbour_sum_and_delayed_echo_labels(tr):
 
 
 def test_lstm_gates_reproduce_the_hidden_states(tr):
-    from lstm_layers import lstm_forward
+    lstm_forward = load_tree(SOURCE_DIR, ("lstm_layers",)).lstm_layers.lstm_forward
 
     rng = np.random.default_rng(7)
     x, h0 = rng.normal(size=(3, 6, 2)), rng.normal(size=(3, 4))
