@@ -226,16 +226,17 @@ def test_no_file_descriptor_of_the_grader_leaks_in(probe_report) -> None:
     assert report["fds"] == [0, 1, 2]
 
 
+def sandboxed_pythons(proc) -> List[psutil.Process]:
+    """The Python processes bwrap ``proc`` runs inside the sandbox (not bwrap's own helpers)."""
+    inner_python = sandbox_bwrap.current_runtime().inner_executable
+    return [p for p in psutil.Process(proc.pid).children(recursive=True) if p.cmdline()[:1] == [inner_python]]
+
+
 @needs_bwrap
 def test_process_outside_runs_as_the_sandbox_uid_when_the_grader_is_root(submission: Path) -> None:
-    inner_python = sandbox_bwrap.current_runtime().inner_executable
     proc = launch([sys.executable, "-I", "-c", "import time; time.sleep(30)"], submission=submission, mode="bwrap")
-
-    def workers() -> List[psutil.Process]:
-        return [p for p in psutil.Process(proc.pid).children(recursive=True) if p.cmdline()[:1] == [inner_python]]
-
     try:
-        assert wait_until(lambda: bool(workers()))
+        assert wait_until(lambda: bool(sandboxed_pythons(proc)))
         expected = sandbox_bwrap.SANDBOX_UID if AS_ROOT else os.getuid()
         everything = [proc.pid] + [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
         assert {psutil.Process(pid).uids().real for pid in everything} == {expected}  # bwrap itself too
@@ -357,10 +358,9 @@ def test_private_tmp_is_size_capped(submission: Path) -> None:
     assert words[0] == "full" and int(words[1]) <= 8 and words[2] == "28"  # ENOSPC
 
 
-@needs_bwrap
-def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> None:
-    marker = f"{secrets.randbelow(10**6)}.5"
-    bomb = (
+def fork_bomb(marker: str) -> str:
+    """A script that forks ``sleep MARKER`` children until fork fails, prints ``kids N``, then waits."""
+    return (
         "import os, time\nkids = 0\n"
         "while kids < 500:\n"
         "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
@@ -368,6 +368,12 @@ def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> Non
         "    kids += 1\n"
         "print('kids', kids, flush=True)\ntime.sleep(600)\n"
     )
+
+
+@needs_bwrap
+def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> None:
+    marker = f"{secrets.randbelow(10**6)}.5"
+    bomb = fork_bomb(marker)
     # RLIMIT_NPROC counts every task of the worker's uid: the limit is 16 on top of those running
     # at launch (e.g. an earlier worker still being reaped), which can only be fewer than now.
     worker_uid = sandbox_bwrap.SANDBOX_UID if AS_ROOT else os.getuid()
@@ -389,14 +395,7 @@ def test_a_fork_bomb_at_its_limit_does_not_stop_the_next_worker(submission: Path
     """Root-started workers share one sandbox uid, and RLIMIT_NPROC counts all its tasks: a bomb that
     filled its own limit must not keep a parallel grade-all's next worker from starting."""
     marker = f"{secrets.randbelow(10**6)}.75"
-    bomb = (
-        "import os, time\nkids = 0\n"
-        "while kids < 500:\n"
-        "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
-        f"    if pid == 0:\n        os.execv('/bin/sleep', ['/bin/sleep', '{marker}'])\n"
-        "    kids += 1\n"
-        "print('kids', kids, flush=True)\ntime.sleep(600)\n"
-    )
+    bomb = fork_bomb(marker)
     bomber = launch([sys.executable, "-I", "-c", bomb], submission=submission, mode="bwrap",
                     limits=Limits(processes=16))
     try:
@@ -455,14 +454,9 @@ def test_megabytes_of_output_flow_through_without_blocking(submission: Path) -> 
 @needs_bwrap
 def test_worker_dies_when_only_bwrap_is_killed(submission: Path) -> None:
     """--die-with-parent: if the grader (or bwrap) dies without kill(), nothing stays behind."""
-    inner_python = sandbox_bwrap.current_runtime().inner_executable
     proc = launch([sys.executable, "-I", "-c", "import time; time.sleep(60)"], submission=submission, mode="bwrap")
-
-    def sandboxed() -> List[psutil.Process]:
-        return [p for p in psutil.Process(proc.pid).children(recursive=True) if p.cmdline()[:1] == [inner_python]]
-
     try:
-        assert wait_until(lambda: bool(sandboxed()))
+        assert wait_until(lambda: bool(sandboxed_pythons(proc)))
         workers = psutil.Process(proc.pid).children(recursive=True)
         os.kill(proc.pid, 9)  # bwrap alone, not its process group
         proc.wait()
