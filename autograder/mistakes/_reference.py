@@ -16,13 +16,9 @@ Lookup order for ``module("rnn_layers")``:
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Dict, Iterator, Mapping
-
-from ..paths import GRADED_MODULES, SOLUTIONS_DIR
 
 _registered: Dict[str, ModuleType] = {}
 _private: Dict[str, ModuleType] = {}
@@ -41,29 +37,11 @@ def use_modules(modules: Mapping[str, ModuleType]) -> Iterator[None]:
 
 
 def load_reference_modules() -> Dict[str, ModuleType]:
-    """A fresh copy of the four reference modules from solutions/ (name -> module).
+    """A fresh copy of the four reference modules from solutions/ (name -> module), private to the
+    caller: the grader's own loader (:func:`autograder.reference.modules`), imported here lazily."""
+    from ..reference import modules
 
-    They are executed under their plain names (they import each other that way), and sys.modules
-    is restored afterwards, so the copy is private to the caller.
-    """
-    fresh: Dict[str, ModuleType] = {}
-    saved = {name: sys.modules.get(name) for name in GRADED_MODULES}
-    try:
-        for name in GRADED_MODULES:  # dependency order: deep_layers and gradient_flow import the cells
-            spec = importlib.util.spec_from_file_location(name, SOLUTIONS_DIR / f"{name}.py")
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load the reference module {SOLUTIONS_DIR / (name + '.py')}")
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[name] = mod
-            spec.loader.exec_module(mod)
-            fresh[name] = mod
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
-    return fresh
+    return modules()
 
 
 def _load_private() -> Dict[str, ModuleType]:
