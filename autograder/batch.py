@@ -40,7 +40,7 @@ SYMLINK = b"\0symbolic link to: "  # cannot start a Python source file
 # Last-resort wall clock for one submission's job; the grader has its own, shorter limits.
 JOB_SECONDS = 900.0
 # Files grade-all writes at the top of OUT_DIR: a student folder may not take these names.
-CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png"}
+CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png", "similarity.csv", "similarity.html"}
 
 
 class BatchInputError(Exception):
@@ -198,7 +198,8 @@ def write_modules(files: Dict[str, bytes], folder: Path) -> None:
 
 
 # Modules of the package that only write or move reports: editing them does not change a grade.
-NOT_GRADING = {"batch.py", "gradebook.py", "summary.py", "html.py", "distributed.py", "bundle.py", "bench.py", "cli.py", "__main__.py"}
+NOT_GRADING = {"batch.py", "gradebook.py", "summary.py", "html.py", "distributed.py", "bundle.py", "bench.py", "cli.py", "__main__.py",
+               "similarity.py", "similarity_report.py", "similarity.html.j2"}
 
 
 def grader_fingerprint() -> str:

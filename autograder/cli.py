@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import List, Optional
 
-COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook")
+COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook", "similarity")
 
 
 def build_parser() -> argparse.ArgumentParser:
