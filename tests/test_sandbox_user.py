@@ -176,7 +176,10 @@ def test_ordinary_user_grades_a_cheating_submission_with_the_cli(user_run) -> No
     the submission tries to copy them, and inside the sandbox it cannot."""
     user, _ = user_run
     import importlib.util
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     spec = importlib.util.spec_from_file_location("hostile_corpus_user", HERE / "hostile" / "corpus.py")
     corpus = importlib.util.module_from_spec(spec)
