@@ -6,7 +6,6 @@ grader itself cannot run (no such directory, a broken rubric, no sandbox).
 """
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from . import reference, sandbox, submission as submission_checks
+from . import localize, messages, mistakes, reference, sandbox, submission as submission_checks
+from .checks import CheckFailed, unpack
 from .client import Failure, WorkerClient
 from .hidden_tests import SHOW_INPUT_KINDS, Grader, TestOutcome, run_test
 from .score import RubricTest, function_scores, load_rubric
@@ -55,7 +55,7 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
                                                  f"{limits.submission_seconds:g} s")
                 else:
                     outcome = run_test(grader, fn, test.kind, test.profile, test.examples)
-                tests.append(_test_result(fn, test, outcome))
+                tests.append(_test_result(fn, test, outcome, grader))
         client.close()
         output = _summary(mode, static, client)
     results: Dict[str, Any] = {
@@ -107,9 +107,12 @@ def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> O
     return None
 
 
-def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome) -> Dict[str, Any]:
-    mistakes: List[str] = []
-    output = "passed" if outcome.passed else _failure_text(fn, test, outcome, mistakes)
+def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome,
+                 grader: Optional[Grader] = None) -> Dict[str, Any]:
+    """The results.json entry of one test. ``grader`` (its worker still running) lets the feedback
+    re-run the student's function to verify what it says; without it nothing is localized."""
+    extra: Dict[str, Any] = {"function": fn.name, "kind": test.kind, "mistakes": []}
+    output = "passed" if outcome.passed else _failure_text(fn, test, outcome, extra, grader)
     return {
         "name": test.full_name,
         "score": test.points if outcome.passed else 0.0,
@@ -117,42 +120,152 @@ def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome) -> Dict[s
         "status": "passed" if outcome.passed else "failed",
         "output": output,
         "visibility": test.visibility,
-        "extra_data": {"function": fn.name, "kind": test.kind, "mistakes": mistakes},
+        "extra_data": extra,
     }
 
 
-def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, mistakes: List[str]) -> str:
+LOCALIZED_KINDS = ("values", "gradcheck", "carousel")
+
+
+def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: Dict[str, Any],
+                  grader: Optional[Grader] = None) -> str:
+    """The output text of a failed test; fills ``extra`` (extra_data) with the same content as data:
+    ``message``, ``input`` (header and dump, or None), ``outputs`` (name -> right on the failing
+    example), ``facts`` (localize.Fact.as_dict), ``mistakes`` (catalogue keys that match),
+    ``mistake`` (the key shown, or None)."""
     failure = outcome.failure
-    lines = [outcome.message]
+    extra.update(message=outcome.message, input=None, outputs={}, facts=[], mistake=None)
     if failure is None or failure.example is None:
-        return "\n".join(lines)
+        return outcome.message
     ex = failure.example
     inputs = failure.inputs if failure.inputs is not None else materialize(fn, ex)  # what the check ran
     order = {k: i for i, k in enumerate(("N", "T", "D", "H", "L"))}
     sizes = ", ".join(f"{k}={v}" for k, v in sorted(ex.dims, key=lambda kv: (order.get(kv[0], 9), kv[0])))
     options = "".join(f", {k}={inputs[k]!r}" for k in ("cell", "truncate", "max_norm") if k in inputs)
     if ex.zero_grads:
-        options += ", every gradient array zero"
+        options += messages.zero_grads_option()
     value_problem = failure.output is not None or failure.actual is not None
-    if test.visibility != "hidden" and test.kind in SHOW_INPUT_KINDS and value_problem:
-        lines.append(f"Smallest failing input found ({sizes}{options}, values scaled by {ex.scale:g}):")
-        lines.extend("    " + line for line in describe_inputs(inputs).splitlines())
-    elif test.visibility != "hidden":
-        lines.append(f"Failing input sizes: {sizes}{options}")
-    if failure.actual is not None and test.kind in ("values", "gradcheck", "carousel"):
-        found = _diagnose(fn.name, inputs, failure.actual)
-        if found:
-            mistakes.extend(m.key for m in found)
-            lines.append(f"Likely mistake: {found[0].sentence}")
-    return "\n".join(lines)
+    hidden = test.visibility == "hidden"
+    header = dump = None
+    if not hidden and test.kind in SHOW_INPUT_KINDS and value_problem:
+        header, dump = messages.input_header(sizes, options, ex.scale), describe_inputs(inputs)
+    elif not hidden:
+        header = messages.sizes_only(sizes, options)
+    extra["input"] = {"header": header, "dump": dump} if header else None
+    sentence = None
+    if failure.actual is not None and test.kind in LOCALIZED_KINDS:
+        found = _explain(fn, test, failure, ex, inputs, extra, grader if not hidden else None)
+        if found is not None and not hidden:
+            sentence = found.sentence
+            extra["mistake"], extra["mistake_sentence"] = found.key, found.sentence
+    return messages.failure_text(outcome.message, header, dump, extra["facts"], sentence)
+
+
+def _explain(fn: Function, test: RubricTest, failure: Any, ex: Any, inputs: Dict[str, Any], extra: Dict[str, Any],
+             grader: Optional[Grader]) -> Any:
+    """Localize the failure and ask the catalogue; fill ``extra``; return the mistake to show (or None).
+
+    Facts and the shown mistake must hold on a second example too, which needs ``grader`` (hidden
+    tests pass None: they list matching mistakes in extra_data but show nothing)."""
+    actual = failure.actual
+    try:
+        with np.errstate(all="ignore"):
+            ref = reference.expected(fn, inputs)
+    except Exception:  # noqa: BLE001 - the reference cannot run this input: nothing to compare
+        return None
+    expected = failure.expected if getattr(failure, "expected", None) is not None else ref
+    extra["outputs"] = {n: localize.agree(actual[n], e) for n, e in expected.items() if n in actual}
+    found = _diagnose(fn.name, inputs, actual) if _agrees(expected, ref) else []
+    extra["mistakes"] = [m.key for m in found]
+    if grader is None:
+        return None
+    expect = _expectation(fn, grader, expected, ref, inputs)
+    if expect is None:
+        return None
+    first = localize.Case(fn, inputs, dict(actual), dict(expected), ex.size, ex.cell)
+    try:
+        with np.errstate(all="ignore"):
+            result = localize.localize(fn, ex, first, _rerun(fn, grader), expect, _inputs_like(fn, test, inputs),
+                                       reference_counterfactual(fn) if expect is _reference_expect(fn) else None)
+    except Exception as exc:  # noqa: BLE001 - localization must never stop grading
+        print(f"warning: localizing {fn.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    extra["facts"] = [f.as_dict() for f in result.facts]
+    if not found or result.second is None:
+        return None
+    again = {m.key for m in _diagnose(fn.name, result.second.inputs, result.second.actual)}
+    verified = [m for m in found if m.key in again]  # a mistake is shown only when it matches both examples
+    extra["mistakes"] = [m.key for m in verified]
+    return verified[0] if verified else None
+
+
+def _agrees(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> bool:
+    return set(a) == set(b) and all(localize.agree(a[n], b[n]) for n in a)
+
+
+_REFERENCE_EXPECT: Dict[str, Any] = {}
+
+
+def _reference_expect(fn: Function) -> Any:
+    if fn.name not in _REFERENCE_EXPECT:
+        _REFERENCE_EXPECT[fn.name] = lambda inputs: reference.expected(fn, inputs)
+    return _REFERENCE_EXPECT[fn.name]
+
+
+def reference_counterfactual(fn: Function) -> Any:
+    return _reference_expect(fn)
+
+
+def _expectation(fn: Function, grader: Grader, expected: Dict[str, np.ndarray], ref: Dict[str, np.ndarray],
+                 inputs: Dict[str, Any]) -> Any:
+    """What the student's outputs on another example are compared with: the reference, or the reference
+    composed on the student's parts, whichever the failing test used (None when neither reproduces it)."""
+    if _agrees(expected, ref):
+        return _reference_expect(fn)
+    if fn.parts:
+        composed = grader.composed(fn, inputs)
+        if composed is not None and _agrees(expected, composed):
+            return lambda other: _or_raise(grader.composed(fn, other))
+    return None
+
+
+def _or_raise(value: Optional[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    if value is None:
+        raise RuntimeError("a part failed")
+    return value
+
+
+def _rerun(fn: Function, grader: Grader) -> Any:
+    """The student's named outputs for (example, inputs), or None if the call failed or returned garbage."""
+    def run(ex: Any, inputs: Dict[str, Any]) -> Optional[Dict[str, np.ndarray]]:
+        grader.client.clear_handles()
+        outcomes = grader.run_scenario(fn, inputs)
+        if any(isinstance(o, Failure) for o in outcomes):
+            return None
+        try:
+            return unpack(fn, outcomes[-1].value, ex.size, ex.cell)
+        except CheckFailed:
+            return None
+    return run
+
+
+def _inputs_like(fn: Function, test: RubricTest, inputs: Dict[str, Any]) -> Any:
+    """Inputs for another example, made the way the failing test made its own (carousel: saturated
+    gates; an option the test set, such as truncate=None in a gradient check, kept)."""
+    def make(ex: Any) -> Dict[str, Any]:
+        if test.kind == "carousel":
+            from .hidden_tests import _carousel_inputs
+
+            return _carousel_inputs(fn, ex)
+        made = materialize(fn, ex)
+        if "truncate" in made and "truncate" in inputs and inputs["truncate"] is None:
+            made["truncate"] = None
+        return made
+    return make
 
 
 def _diagnose(function: str, inputs: Dict[str, Any], actual: Dict[str, np.ndarray]) -> List[Any]:
-    """Ask the mistakes catalogue (autograder/mistakes.py, if present) which known mistake matches."""
-    try:
-        mistakes = importlib.import_module("autograder.mistakes")
-    except ImportError:
-        return []
+    """Ask the mistakes catalogue (autograder/mistakes/) which known mistakes match, best first."""
     try:
         with np.errstate(all="ignore"):
             return list(mistakes.diagnose(function, inputs, actual, reference.run_scenario))
