@@ -6,10 +6,21 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test test-fast demo release check-release bench clean help
+# The Pythons this repository claims (README, Dependencies): `make setup` refuses older ones and
+# warns about newer ones; `make check-installs` resolves constraints.txt for the first patch
+# release of each (3.10.0, 3.11.0, ...), where a Requires-Python bound inside a minor series bites.
+PYTHONS := 3.10 3.11 3.12 3.13
+# uv (the resolver behind `make constraints` and `make check-installs`) lives in its own venv, pinned
+# by tools/requirements-uv.txt, so the graded .venv holds only what grading needs.
+TOOLS   := .venv-tools
+UV      := $(TOOLS)/bin/uv
+
+.PHONY: setup test test-fast demo release check-release bench clean help constraints check-installs
 
 help:
-	@echo "make setup    create .venv with the pinned dependencies"
+	@echo "make setup    create .venv with the pinned dependencies (PYTHON=/path/to/python3.10 or newer)"
+	@echo "make constraints     regenerate constraints.txt from requirements.txt (uv, every claimed Python)"
+	@echo "make check-installs  check that constraints.txt installs on the first patch release of each claimed Python"
 	@echo "make test     run this repository's tests (what CI runs)"
 	@echo "make demo     the main job: regenerate the release, grade the example class, print the gradebook"
 	@echo "make release  regenerate assignments/ and solutions/ from source/"
@@ -19,10 +30,43 @@ help:
 setup: $(STAMP)
 
 $(STAMP): requirements.txt constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed, found " + sys.version.split()[0])'
-	$(PYTHON) -m venv $(VENV)
+	@command -v $(PYTHON) >/dev/null || { echo "make setup: no Python '$(PYTHON)' here; pass one with PYTHON=/path/to/python3 ($(firstword $(PYTHONS)) or newer)"; exit 1; }
+	@$(PYTHON) -c "$$CHECK_PYTHON" $(PYTHONS)
+	@$(PYTHON) -m venv $(VENV) || { echo "make setup: '$(PYTHON) -m venv' failed. On Debian or Ubuntu install the venv module of this Python: apt-get install $$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'), then run make again."; exit 1; }
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	@touch $(STAMP)
+
+# Run by the Python being set up, so it must parse on old Pythons too (no f-strings).
+define CHECK_PYTHON
+import sys
+claimed = [tuple(int(p) for p in v.split(".")) for v in sys.argv[1:]]
+found = sys.version_info[:2]
+where = sys.executable + " is Python " + sys.version.split()[0]
+if found < claimed[0]:
+    sys.exit("make setup: Python %d.%d or newer is needed, but %s; pass another with PYTHON=/path/to/python3" % (claimed[0] + (where,)))
+if found > claimed[-1]:
+    print("make setup: warning: %s, newer than the Pythons tested (%s); constraints.txt may not install" % (where, " ".join(sys.argv[1:])))
+endef
+export CHECK_PYTHON
+
+# Regenerate constraints.txt from requirements.txt: one universal resolution valid from the oldest
+# claimed Python up, with python_full_version markers where a package's versions differ. The pins
+# already there are kept unless a requirement forces a change; `make constraints UV_ARGS=--upgrade`
+# moves everything to the newest versions (then run `make test` and regrade the example class).
+constraints: $(TOOLS)/.installed
+	UV_PYTHON_DOWNLOADS=never $(UV) pip compile --quiet --universal --python-version $(firstword $(PYTHONS)) \
+		--custom-compile-command "make constraints" $(UV_ARGS) requirements.txt -o constraints.txt
+
+# Every pin of constraints.txt installs (Requires-Python and wheels) on the first patch release of
+# each claimed Python, and every package needed there is pinned. Reads the index; installs nothing.
+check-installs: $(TOOLS)/.installed
+	$(TOOLS)/bin/python tools/check_installs.py --uv $(UV) $(addsuffix .0,$(PYTHONS))
+
+$(TOOLS)/.installed: tools/requirements-uv.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make: no Python '$(PYTHON)' here; pass one with PYTHON=/path/to/python3"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-uv.txt
+	@touch $@
 
 release: setup
 	$(PY) -m autograder release
@@ -45,5 +89,5 @@ bench: setup
 	$(PY) -m autograder bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .hypothesis
 mutation: setup ; $(PY) -m autograder mutation  # grade every mutant of the reference, write reports/mutation.{md,json}

@@ -18,6 +18,7 @@ from typing import Dict, List
 
 import pytest
 import yaml
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parent.parent
 GITHUB_DIR = REPO / "source" / "rnn_lstm" / ".github"
@@ -78,18 +79,23 @@ def test_student_workflow_structure():
 
 
 def _course_pins(python_version: str) -> Dict[str, str]:
-    """constraints.txt's pins that apply to ``python_version`` (lines may carry environment markers)."""
+    """constraints.txt's pins (by canonical name) that apply to ``python_version``, e.g. "3.11".
+
+    setup-python's "3.11" is the newest 3.11 patch release: a patch number above any real one
+    evaluates the ``python_full_version`` markers that ``make constraints`` writes.
+    """
     from packaging.markers import Marker
 
+    environment = {"python_version": python_version, "python_full_version": f"{python_version}.99"}
     pins = {}
     for line in (REPO / "constraints.txt").read_text().splitlines():
         requirement, _, marker = line.partition(";")
-        if "==" not in requirement or line.startswith("#"):
+        if "==" not in requirement or line.lstrip().startswith("#"):
             continue
-        if marker.strip() and not Marker(marker.strip()).evaluate({"python_version": python_version}):
+        if marker.strip() and not Marker(marker.strip()).evaluate(environment):
             continue
         name, version = requirement.strip().split("==")
-        pins[name] = version
+        pins[canonicalize_name(name)] = version
     return pins
 
 
@@ -101,7 +107,7 @@ def test_student_ci_requirements_are_pinned_like_the_course():
     assert {"numpy", "pytest"} <= {l.split("==")[0] for l in lines}
     for line in lines:
         name, version = line.split("==")
-        assert pins.get(name) == version, line
+        assert pins.get(canonicalize_name(name)) == version, line
 
 
 def test_repository_ci_runs_make_test():
