@@ -7,7 +7,8 @@
 - every ``--against`` path is one known solution (a folder laid out as a student's, or a bare
   ``.py`` file); known solutions are compared with every student, never with each other;
 - each document is tokenized and fingerprinted by copydetect (pygments tokens, every name
-  replaced by one letter, comments and whitespace dropped, strings collapsed; winnowed k-grams),
+  replaced by one letter, comments, docstrings and whitespace dropped, strings collapsed, see
+  :func:`normalise`; k-grams of tokens),
   after removing every k-gram of the released skeleton (its docstrings, signatures and helpers)
   as boilerplate;
 - a pair's similarity, per side, is the share of that side's remaining tokens that lie in a
@@ -31,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -224,25 +225,74 @@ def boilerplate_hashes(text: str, noise_tokens: int = NOISE_TOKENS) -> np.ndarra
 
     if not text.strip():
         return np.array([], dtype=np.int64)
-    return np.unique(np.array(sorted(CodeFingerprint("skeleton.py", noise_tokens, 1, fp=io.StringIO(text)).hashes)))
+    hashes = CodeFingerprint("skeleton.py", noise_tokens, 1, language="python", fp=io.StringIO(normalise(text)[0])).hashes
+    return np.unique(np.array(sorted(hashes)))
 
 
-def fingerprint(document: Document, boilerplate: np.ndarray, noise_tokens: int = NOISE_TOKENS) -> "object":
-    """copydetect's CodeFingerprint of a document (Python tokens), boilerplate k-grams removed."""
+def normalise(text: str) -> Tuple[str, np.ndarray]:
+    """``text`` prepared for copydetect, and for each of its characters the index it came from in ``text``.
+
+    Two things copydetect's pygments filter would otherwise get wrong:
+
+    - docstrings (``String.Doc``) are dropped: copydetect keeps one as a string token, so a
+      removed docstring would break every k-gram across it;
+    - ``a@b`` lexes as a decorator ``@b``, kept verbatim, while ``a @ b`` is an operator and a
+      name: a space is put after every ``@`` so the two spellings give the same tokens.
+    """
+    from pygments.lexers import PythonLexer
+    from pygments.token import Name, String
+
+    parts: List[str] = []
+    origin: List[np.ndarray] = []
+    for index, kind, value in PythonLexer().get_tokens_unprocessed(text):
+        if kind in String.Doc:
+            continue
+        if kind in Name.Decorator and value.startswith("@"):
+            parts.append("@ " + value[1:])
+            origin.append(np.concatenate([[index, index], np.arange(index + 1, index + len(value))]))
+        else:
+            parts.append(value)
+            origin.append(np.arange(index, index + len(value)))
+    positions = np.concatenate(origin).astype(int) if origin else np.zeros(0, dtype=int)
+    return "".join(parts), positions
+
+
+@dataclass
+class Fingerprint:
+    """copydetect's CodeFingerprint of a normalised document, and where its characters came from."""
+
+    code: Any
+    positions: np.ndarray
+
+
+def fingerprint(document: Document, boilerplate: np.ndarray, noise_tokens: int = NOISE_TOKENS) -> Fingerprint:
+    """The fingerprint of a document (Python tokens, no docstrings), boilerplate k-grams removed."""
     from copydetect import CodeFingerprint
 
-    return CodeFingerprint(f"{document.id}.py", noise_tokens, WINDOW, boilerplate=boilerplate,
-                           language="python", fp=io.StringIO(document.text))
+    text, positions = normalise(document.text)
+    return Fingerprint(CodeFingerprint(f"{document.id}.py", noise_tokens, WINDOW, boilerplate=boilerplate,
+                                       language="python", fp=io.StringIO(text)), positions)
 
 
-def compare(first: "object", second: "object") -> Tuple[int, float, float, np.ndarray, np.ndarray]:
-    """``(tokens, similarity_first, similarity_second, slices_first, slices_second)`` of two fingerprints."""
+def _to_original(slices: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Slices (starts; ends) in normalised text -> the same regions in the original text."""
+    if slices.size == 0 or positions.size == 0:
+        return np.zeros((2, 0), dtype=int)
+    starts = positions[np.clip(slices[0], 0, positions.size - 1)]
+    ends = positions[np.clip(slices[1] - 1, 0, positions.size - 1)] + 1
+    return np.vstack([starts, ends]).astype(int)
+
+
+def compare(first: Fingerprint, second: Fingerprint) -> Tuple[int, float, float, np.ndarray, np.ndarray]:
+    """``(tokens, similarity_first, similarity_second, slices_first, slices_second)`` of two fingerprints.
+
+    Slices are (2, M) arrays of starts and ends, character offsets into each original text.
+    """
     from copydetect import compare_files
 
-    tokens, (sim1, sim2), (slices1, slices2) = compare_files(first, second)
-    empty = np.zeros((2, 0), dtype=int)
+    tokens, (sim1, sim2), (slices1, slices2) = compare_files(first.code, second.code)
     return (int(tokens), float(sim1), float(sim2),
-            slices1 if np.size(slices1) else empty, slices2 if np.size(slices2) else empty)
+            _to_original(np.asarray(slices1), first.positions), _to_original(np.asarray(slices2), second.positions))
 
 
 def pairs_to_compare(documents: Sequence[Document]) -> List[Tuple[int, int]]:
@@ -256,7 +306,7 @@ def pairs_to_compare(documents: Sequence[Document]) -> List[Tuple[int, int]]:
 _SHARED: Dict[str, object] = {}
 
 
-def _fingerprint_one(index: int) -> object:
+def _fingerprint_one(index: int) -> Fingerprint:
     return fingerprint(_SHARED["documents"][index], _SHARED["boilerplate"], _SHARED["noise"])  # type: ignore[index]
 
 
