@@ -2,8 +2,8 @@
 
 - per function: mean points, mean as a percentage, and pass rate (the share of graded students
   with full points on it);
-- the most frequent diagnosed mistakes (the ``extra_data.mistakes`` keys of failed tests),
-  counted once per student;
+- the most frequent diagnosed mistakes: the catalogue entry each failed test's feedback showed
+  (``extra_data.mistake``; not every entry that matched), counted once per student;
 - ``score_histogram.png`` (total scores) and ``function_means.png`` (mean % per function).
 
 Statistics cover the graded submissions; error rows are listed separately, never averaged in as
@@ -15,7 +15,7 @@ import collections
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from .gradebook import function_columns, function_scores, max_score
 
@@ -55,6 +55,17 @@ def function_stats(outcomes: Sequence["Outcome"]) -> List[FunctionStats]:
     return stats
 
 
+def shown_mistake(extra: Dict[str, object]) -> Optional[str]:
+    """The catalogue entry a test's feedback told the student (``extra_data.mistake``), or None.
+
+    ``mistakes`` lists every entry that matched, not what was said; results written before
+    ``mistake`` existed showed the first of them."""
+    if "mistake" in extra:
+        return extra["mistake"] or None  # type: ignore[return-value]
+    listed = extra.get("mistakes") or []
+    return listed[0] if listed else None  # type: ignore[index,return-value]
+
+
 def frequent_mistakes(outcomes: Sequence["Outcome"], top: int = TOP_MISTAKES) -> List[Tuple[str, str, int]]:
     """``(mistake, functions, students)`` for the most frequent diagnosed mistakes, most frequent first."""
     students: Dict[str, int] = collections.Counter()
@@ -65,7 +76,8 @@ def frequent_mistakes(outcomes: Sequence["Outcome"], top: int = TOP_MISTAKES) ->
         seen = set()
         for test in outcome.results.get("tests", []):
             extra = test.get("extra_data") or {}
-            for mistake in extra.get("mistakes") or []:
+            mistake = shown_mistake(extra)
+            if mistake:
                 seen.add(mistake)
                 where[mistake].add(extra.get("function") or str(test.get("name", "")).split(":", 1)[0])
         students.update(seen)

@@ -58,3 +58,23 @@ def test_a_class_where_nothing_could_be_graded(tmp_path):
     write_summary([OUTCOMES[-1]], tmp_path)
     text = (tmp_path / "summary.md").read_text()
     assert "No submission could be graded." in text and "None diagnosed." in text
+
+
+def test_only_the_mistake_the_student_was_told_is_counted():
+    matched_not_told = {"function": "rnn_backward", "mistakes": ["rnn.bptt_no_carry", "rnn.truncate_off_by_one"],
+                        "mistake": "rnn.bptt_no_carry"}
+    nothing_told = {"function": "rnn_backward", "mistakes": ["rnn.truncate_off_by_one"], "mistake": None}
+    results = {"score": 0.0, "tests": [{"name": "rnn_backward: a", "score": 0.0, "max_score": 1.0, "extra_data": matched_not_told},
+                                       {"name": "rnn_backward: b", "score": 0.0, "max_score": 1.0, "extra_data": nothing_told}]}
+    assert frequent_mistakes([Outcome("s", "k", results=results)]) == [("rnn.bptt_no_carry", "rnn_backward", 1)]
+
+
+@pytest.mark.parametrize("student, mistake", [("bptt_no_carry", "rnn.bptt_no_carry"),
+                                              ("bptt_truncation_from_end", "rnn.truncate_chunks_from_end")])
+def test_example_students_are_counted_for_the_mistake_they_have_only(student, mistake):
+    from autograder.grade import grade_submission
+    from autograder.paths import REPO_ROOT
+
+    results = grade_submission(REPO_ROOT / "examples" / "submissions" / student, sandbox="process")
+    counted = [m for m, _, _ in frequent_mistakes([Outcome(student, "k", results=results)])]
+    assert counted == [mistake]  # not rnn.truncate_off_by_one, which matched their first failing input too
