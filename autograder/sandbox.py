@@ -40,7 +40,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
-from . import sandbox_bwrap, sandbox_drop
+from . import confine, sandbox_bwrap, sandbox_drop
 
 MODES = ("auto", "bwrap", "process")
 
@@ -67,47 +67,81 @@ DESCRIPTIONS = {
         "limits on CPU time, memory, processes and file size."
     ),
     "process": (
-        "Sandbox: process only. The submission ran in a separate process with a clean environment and "
-        "limits on CPU time, memory and file size, but this mode does NOT hide files or the network: it "
-        "could read or change anything the grader's user can. Grade with --sandbox bwrap (Linux) for "
-        "results that count."
+        "Sandbox: process. The submission ran in a separate process with a clean environment and limits on "
+        "CPU time, memory and file size."
     ),
 }
-
+UNHIDDEN = (" Without Landlock this mode does NOT hide files: the submission could read or change anything the "
+            "grader's user can. Grade on a Linux kernel with Landlock, or with --sandbox bwrap, for results that count.")
+OPEN_NETWORK = " Without seccomp (and Landlock ABI 4) this mode does NOT block the network."
 
 DROPPED = (
     "Sandbox: process, as an unprivileged user. The submission ran in a separate process as uid {uid} (the "
     "grader runs as root), with a clean environment and limits on CPU time, memory, processes and file size: "
     "it could not read files only root may read (the reference and hidden tests where they are kept that "
-    "way) nor signal the grader. But this mode does NOT hide files every user may read, nor the network. "
-    "Grade with --sandbox bwrap (Linux) where it works for results that count."
+    "way) nor signal the grader."
 )
 
 
 def describe(mode: str) -> str:
     """One paragraph for the results' ``output``: what the sandbox that ran protects against.
 
-    For ``process``: as which user the worker ran and, when the grader is root and the worker could
-    not drop privileges, why and how to fix it; when ``auto`` already found bubblewrap unusable,
-    why (so the results say which mode ran and why).
+    Names the kernel protections the worker got (Landlock, seccomp: :mod:`autograder.confine`) and
+    says plainly which are missing. For ``process``: as which user the worker ran and, when the
+    grader is root and the worker could not drop privileges, why and how to fix it; when ``auto``
+    already found bubblewrap unusable, why (so the results say which mode ran and why).
     """
     resolved = resolve_mode(mode) if mode == "auto" else mode
     if resolved not in DESCRIPTIONS:
         raise ValueError(f"unknown sandbox mode {mode!r}; choose one of {', '.join(MODES)}")
+    kernel = confine.describe()
     if resolved == "bwrap":
-        return DESCRIPTIONS["bwrap"]
+        return f"{DESCRIPTIONS['bwrap']} {kernel}".rstrip()
     dropped, why = sandbox_drop.drop_status()
-    if dropped:
-        text = DROPPED.format(uid=sandbox_drop.DROP_UID)
-    else:
-        text = DESCRIPTIONS["process"]
+    text = DROPPED.format(uid=sandbox_drop.DROP_UID) if dropped else DESCRIPTIONS["process"]
+    text = f"{text} {kernel}".rstrip()
+    works = set(confine.available())
+    if "landlock" not in works:
+        text += UNHIDDEN
+    if "seccomp" not in works and not (confine.sandbox_landlock.abi() >= 4 and "landlock" in works):
+        text += OPEN_NETWORK
     if sandbox_drop.grader_is_root() and not dropped:
         text += (" The grader ran as root and so did the submission, so it could also have killed or changed "
-                 f"anything on this machine, and its number of processes was not limited: {why}. To fix: "
+                 f"anything on this machine that Landlock and seccomp leave reachable: {why}. To fix: "
                  f"{sandbox_drop.FIX}.")
     if _probe_result is not None and not _probe_result[0]:
         text += f" (bubblewrap does not work here: {_probe_result[1][:300]})"
     return text
+
+
+def unconfined(mode: str) -> str:
+    """Why untrusted code would run with NO containment at all in ``mode`` ("" when some applies).
+
+    No containment: process mode (asked for, or ``auto`` without bubblewrap) where the kernel
+    gives neither Landlock nor seccomp (macOS, Windows, old or locked-down kernels).
+    """
+    resolved = resolve_mode(mode)
+    if resolved == "bwrap" or confine.available():
+        return ""
+    reasons = [f"{p}: {why}" for p, (_, why) in confine.status().items()]
+    if mode != "process":
+        reasons.insert(0, f"bubblewrap: {bwrap_status()[1]}")
+    return "; ".join(reasons)
+
+
+UNSAFE_FLAG = "--unsafe-no-sandbox"
+
+
+def refusal(mode: str) -> str:
+    """The message of a grader that refuses to run student code without containment ("" if it has some)."""
+    why = unconfined(mode)
+    if not why:
+        return ""
+    return (f"refusing to run untrusted student code: this machine offers no containment at all ({why}). "
+            f"A submission would run as a plain process that can read, change and delete every file you can, "
+            f"use the network and start programs. Grade on Gradescope, on a Linux machine (bubblewrap, or a "
+            f"kernel with Landlock and seccomp), or in a Linux VM or container. To run it anyway on code you "
+            f"trust, pass {UNSAFE_FLAG} (it gives up all of that protection).")
 
 
 # ------------------------------------------------------------------ choosing the mode
@@ -223,14 +257,30 @@ def _watch(proc: subprocess.Popen, seconds: float) -> None:
     proc._sandbox_timer = timer  # type: ignore[attr-defined]
 
 
+def _private_tmp(owner: Optional[Tuple[int, int]]) -> Path:
+    """The worker's own temporary folder (its only writable place under Landlock), mode 0700."""
+    folder = Path(tempfile.mkdtemp(prefix="sandbox-tmp-"))
+    if owner is not None:
+        os.chown(folder, *owner)
+    return folder
+
+
 def _launch_process(argv: List[str], *, submission: Path, limits: Limits, pass_fds: Sequence[int],
                     cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
     identity = sandbox_drop.worker_identity()
+    tmp = _private_tmp(identity)
+    env = {**(env or {}), "TMPDIR": str(tmp), confine.ENV: ",".join(confine.available())}
     if identity is None:  # not root (nothing to drop), or root that cannot drop (describe() says so)
         nproc = _nproc_limit(limits, os.getuid())
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=tuple(pass_fds), cwd=str(cwd or submission), env=clean_environment(env),
-                                preexec_fn=lambda: _child_setup(limits, nproc), close_fds=True)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    pass_fds=tuple(pass_fds), cwd=str(cwd or submission), env=clean_environment(env),
+                                    preexec_fn=lambda: _child_setup(limits, nproc), close_fds=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        proc._sandbox_cleanup = weakref.finalize(proc, shutil.rmtree, str(tmp), True)  # type: ignore[attr-defined]
+        return proc
     # Root grader: the worker runs as ``identity`` and reads a private world-readable copy of the submission.
     nproc = _nproc_limit(limits, identity[0])
     copy = sandbox_bwrap.copy_submission(Path(submission))
@@ -243,13 +293,20 @@ def _launch_process(argv: List[str], *, submission: Path, limits: Limits, pass_f
                                 close_fds=True)
     except BaseException:
         shutil.rmtree(copy, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    proc._sandbox_cleanup = weakref.finalize(proc, shutil.rmtree, str(copy), True)  # type: ignore[attr-defined]
+    proc._sandbox_cleanup = weakref.finalize(proc, _remove, str(copy), str(tmp))  # type: ignore[attr-defined]
     return proc
+
+
+def _remove(*folders: str) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _launch_bwrap(argv: List[str], *, submission: Path, limits: Limits, pass_fds: Sequence[int],
                   cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
+    env = {**(env or {}), confine.ENV: ",".join(confine.available())}  # defence in depth inside bwrap
     plan = sandbox_bwrap.build(argv, submission=submission, cwd=cwd, env=clean_environment(env),
                                pass_fds=pass_fds, tmp_bytes=limits.tmp_bytes)
     nproc = _nproc_limit(limits, plan.drop_to[0] if plan.run_as_root_namespace else os.getuid())

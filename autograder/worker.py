@@ -185,13 +185,21 @@ def main(argv: List[str]) -> None:
     os._exit(0)  # no interpreter teardown: student atexit hooks and threads do not run
 
 
+def _confinement_prelude() -> str:
+    from autograder.confine import bootstrap_prelude  # the grader's package (never run in the worker)
+
+    return bootstrap_prelude()
+
+
 def bootstrap_source() -> str:
-    """A self-contained ``python -c`` program: the protocol and this worker, then ``main``."""
+    """A self-contained ``python -c`` program: the kernel confinement (:mod:`autograder.confine`,
+    as ``AUTOGRADER_CONFINE`` asks), the protocol and this worker, then ``main``."""
     here = Path(__file__).resolve().parent
     protocol_src = (here / "protocol.py").read_text(encoding="utf-8")
     worker_src = (here / "worker.py").read_text(encoding="utf-8")
     return (
-        "import sys, types\n"
+        _confinement_prelude()  # Landlock and seccomp first: before numpy, the protocol and student code
+        + "import sys, types\n"
         "_m = types.ModuleType('_ag_protocol')\n"
         f"exec(compile({protocol_src!r}, '<autograder protocol>', 'exec'), _m.__dict__)\n"
         "sys.modules['_ag_protocol'] = _m\n"

@@ -20,7 +20,7 @@ from typing import List, Sequence, Tuple
 import psutil
 import pytest
 
-from autograder import sandbox, sandbox_bwrap, sandbox_drop
+from autograder import confine, sandbox, sandbox_bwrap, sandbox_drop
 from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
 from autograder.sandbox import Limits, kill, launch
 
@@ -100,9 +100,23 @@ def test_bwrap_requested_where_it_does_not_work_is_refused_with_the_reason(monke
         sandbox.resolve_mode("bwrap")
 
 
-def test_describe_says_plainly_that_process_mode_hides_nothing() -> None:
-    assert "does NOT hide files" in sandbox.describe("process")
+def test_describe_names_the_kernel_protections_or_says_plainly_what_is_missing(monkeypatch) -> None:
+    text = sandbox.describe("process")
+    for protection in confine.available():
+        assert {"landlock": "Landlock:", "seccomp": "seccomp:"}[protection] in text
     assert "without network" in sandbox.describe("bwrap")
+    monkeypatch.setattr(confine, "status", lambda: {"landlock": (False, "no Landlock in this kernel"),
+                                                    "seccomp": (True, "")})
+    monkeypatch.setattr(confine, "available", lambda: ["seccomp"])
+    text = sandbox.describe("process")
+    assert "MISSING: landlock is not available here (no Landlock in this kernel)" in text
+    assert "does NOT hide files" in text and "does NOT block the network" not in text
+    monkeypatch.setattr(confine, "status", lambda: {"landlock": (False, "none"), "seccomp": (False, "none")})
+    monkeypatch.setattr(confine, "available", lambda: [])
+    text = sandbox.describe("process")
+    assert "does NOT hide files" in text and "does NOT block the network" in text
+    assert "Kernel confinement" not in text
+    monkeypatch.undo()
     assert sandbox.describe("auto") == sandbox.describe(sandbox.resolve_mode("auto"))
 
 
