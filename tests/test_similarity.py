@@ -328,3 +328,30 @@ def test_html_report_renders_in_headless_chromium(run: Dict[str, object]) -> Non
     disguised_rank = next(r["rank"] for r in rows if (r["id_a"], r["id_b"]) == ("planted_disguise", "written_differently"))
     view = dom.split(f'id="pair-{disguised_rank}"', 1)[1].split("</section>", 1)[0]
     assert "planted_disguise" in view and "written_differently" in view and view.count("<mark>") >= 3
+
+
+def test_grade_all_similarity_adds_a_summary_section(run: Dict[str, object], tmp_path: Path) -> None:
+    """grade-all --similarity: after grading, the report files and a section at the end of summary.md."""
+    from autograder.commands import grade_all
+
+    (tmp_path / "summary.md").write_text("# Class summary\n\nwritten by grade-all\n", encoding="utf-8")
+    args = argparse.Namespace(submissions=run["class"], out=tmp_path, jobs=1, against=[SOLUTIONS_DIR])
+    grade_all.add_similarity(args)
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("# Class summary\n\nwritten by grade-all\n\n## Similarity\n")
+    section = summary.split("## Similarity", 1)[1]
+    assert "never a verdict" in section and "(known solution)" in section and "binary_file" in section
+    assert (tmp_path / "similarity.csv").is_file() and (tmp_path / "similarity.html").is_file()
+
+
+def test_grade_all_rejects_bad_similarity_arguments_before_grading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from autograder.commands import grade_all
+
+    parser = argparse.ArgumentParser()
+    grade_all.add_arguments(parser)
+    out = tmp_path / "out"
+    assert grade_all.run(parser.parse_args([str(EXAMPLES), "--out", str(out), "--against", str(SOLUTIONS_DIR)])) == 2
+    assert "--against needs --similarity" in capsys.readouterr().err
+    assert grade_all.run(parser.parse_args([str(EXAMPLES), "--out", str(out), "--similarity", "--against", str(tmp_path / "gone")])) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert not out.exists()

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786) to run the jobs on")
     parser.add_argument("--table", action="store_true", help="print the gradebook as a table at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--similarity", action="store_true",
+                        help="also compare the submissions (OUT_DIR/similarity.csv, similarity.html, a section in summary.md)")
+    parser.add_argument("--against", type=Path, action="append", default=[], metavar="PATH",
+                        help="with --similarity: a known solution (folder or .py file) to compare every student with; repeatable")
 
 
 def print_table(path: Path) -> None:
@@ -60,11 +64,30 @@ def print_table(path: Path) -> None:
     console.print(table)
 
 
+def add_similarity(args: argparse.Namespace) -> None:
+    """Compare the class (python -m autograder similarity) into OUT_DIR and add its section to summary.md."""
+    from ..similarity import compare_class
+    from ..similarity_report import append_to_summary, summary_section, write_report
+
+    similar = compare_class(args.submissions, against=args.against, exclude=[args.out], jobs=args.jobs)
+    write_report(similar, args.out)
+    append_to_summary(args.out / "summary.md", summary_section(similar))
+    print(f"similarity: {len(similar.pairs)} pairs at or above {similar.floor:.0%}, {args.out / 'similarity.html'} "
+          f"(never a verdict: look at the evidence)")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("--jobs must be at least 1", file=sys.stderr)
         return 2
+    if args.against and not args.similarity:
+        print("grade-all: --against needs --similarity", file=sys.stderr)
+        return 2
     try:
+        if args.similarity:
+            from ..similarity import read_known
+
+            read_known(args.against)  # a missing known solution stops here, before any grading
         report = grade_all(args.submissions, args.out, jobs=args.jobs, force=args.force, sandbox=args.sandbox,
                            scheduler=args.scheduler, progress=not args.no_progress)
     except BatchInputError as exc:
@@ -74,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for outcome in report.errors:
         print(f"error: {outcome.student}: {outcome.error}", file=sys.stderr)
+    if args.similarity:
+        add_similarity(args)
     if args.table:
         print_table(report.out / "gradebook.csv")
     print(f"{len(report.outcomes)} students: {report.graded} graded now, {report.cached} unchanged since the last run, "
