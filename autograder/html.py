@@ -25,8 +25,11 @@ body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 table {{ border-collapse: collapse; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }}
 th {{ background: #f3f3f3; }}
-pre {{ background: #f6f6f6; padding: 0.6rem; overflow-x: auto; }}
-code {{ font-family: ui-monospace, monospace; }}
+td:not(:first-child) {{ text-align: center; }}
+pre {{ background: #f6f6f6; padding: 0.6rem; white-space: pre-wrap; overflow-wrap: anywhere; }}
+code {{ font-family: ui-monospace, monospace; overflow-wrap: anywhere; }}
+h3 {{ margin-top: 2rem; border-bottom: 1px solid #ddd; }}
+h4 {{ margin-bottom: 0.3rem; }}
 </style>
 </head>
 <body>

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from . import messages
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|!])")  # what Python-Markdown (with tables) lets a backslash escape
 
 
 def write_results(results: Dict[str, Any], path: Path) -> None:

@@ -1,0 +1,97 @@
+"""The feedback of a buggy example student, rendered in a real browser (headless Chromium).
+
+It checks what a student sees: per function a table of the outputs with ✓/✗, the verified facts as
+a list and the likely mistake as a paragraph (not at the end of a scrolling code block), the
+failing input once per function. Skips, saying why, only where no Chromium is installed; CI
+installs Debian's ``chromium`` (.ci/run as root, and .github/workflows/ci.yml).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as etree
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+
+from autograder.grade import grade_submission
+from autograder.html import markdown_to_html
+from autograder.paths import REPO_ROOT
+from autograder.report import feedback_markdown
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+STUDENT = REPO_ROOT / "examples" / "submissions" / "lstm_dprev_c_missing_f"
+
+
+def browser() -> Optional[str]:
+    return next((path for path in map(shutil.which, BROWSERS) if path), None)
+
+
+def headless(*args: str) -> List[str]:
+    return [browser() or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+            f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}", *args]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> Path:
+    if browser() is None:
+        pytest.skip(f"no Chromium installed (looked for {', '.join(BROWSERS)}): "
+                    "`apt-get install chromium` (Debian) to render the feedback in a browser")
+    results = grade_submission(STUDENT, sandbox="process")
+    path = tmp_path_factory.mktemp("feedback") / "feedback.html"
+    path.write_text(markdown_to_html(feedback_markdown(results), title="Feedback"), encoding="utf-8")
+    return path
+
+
+def _dom(page: Path) -> etree.Element:
+    done = subprocess.run(headless("--dump-dom", page.as_uri()), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "<body" in done.stdout, done.stderr[-2000:]
+    body = done.stdout[done.stdout.index("<body"):done.stdout.index("</body>") + len("</body>")]
+    return etree.fromstring(body.replace("&nbsp;", " "))
+
+
+def _text(element: etree.Element) -> str:
+    return "".join(element.itertext()).strip()
+
+
+def test_feedback_page_shows_the_output_table_facts_and_mistake_as_prose(page):
+    dom = _dom(page)
+    heads = [_text(h) for h in dom.iter("h3")]
+    assert any(h.startswith("lstm_step_backward") for h in heads), heads
+    section = _section(dom, "lstm_step_backward")
+    tables = [t for t in section if t.tag == "table"]
+    assert tables, "no table of outputs under lstm_step_backward"
+    rows = {_text(tr[0]): [_text(td) for td in tr[1:]] for tr in tables[0].iter("tr") if tr[0].tag == "td"}
+    assert set(rows) == {"dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"}
+    assert "✗" in rows["dprev_c"] and all(mark == "✓" for mark in rows["dx"] if mark), rows
+    facts = [_text(li) for ul in section if ul.tag == "ul" for li in ul]
+    assert any("`dprev_c`" not in f and "dprev_c" in f and "is wrong" in f for f in facts), facts
+    prose = [_text(p) for p in section if p.tag == "p"]
+    assert any(p.startswith("Likely mistake:") and "forget gate" in p for p in prose), prose
+    codes = [_text(pre) for pre in section if pre.tag == "pre"]
+    assert len(codes) == 1 and "dnext_c: shape" in codes[0]  # the input, once for the function
+    assert not any("Likely mistake" in c for c in codes)
+
+
+def _section(dom: etree.Element, function: str) -> List[etree.Element]:
+    """The elements after the <h3> of ``function`` up to the next <h3>."""
+    body = list(dom)
+    start = next(i for i, e in enumerate(body) if e.tag == "h3" and _text(e).startswith(function))
+    end = next((i for i in range(start + 1, len(body)) if body[i].tag == "h3"), len(body))
+    return body[start + 1:end]
+
+
+def test_feedback_page_fits_the_window(page, tmp_path):
+    """Nothing scrolls sideways at 900 px: the page's scroll width is the window's."""
+    probe = tmp_path / "probe.html"
+    html = page.read_text(encoding="utf-8")
+    probe.write_text(html.replace("</body>", "<script>document.title = 'W' + document.documentElement.scrollWidth;"
+                                  "</script></body>"), encoding="utf-8")
+    done = subprocess.run(headless("--window-size=900,1200", "--dump-dom", probe.as_uri()), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    title = done.stdout.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert int(title[1:]) <= 900, title
