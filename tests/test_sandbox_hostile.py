@@ -9,8 +9,9 @@ not appear), nothing reaches the listener on 127.0.0.1, and no secret of the gra
 environment and no "BREACH" appears in the results.
 
 To keep the suite fast, the rubric's example counts are capped at 3 (points and tests stay
-those of autograder/rubric.toml) and the worker's memory at 1 GiB instead of 2. Every twist runs in bwrap mode; the
-ones that attack the worker process itself also run in process mode (PROCESS_MODE_CASES).
+those of autograder/rubric.toml) and the worker's memory at 1 GiB instead of 2. Every twist runs in bwrap mode
+and in process mode (as whatever user runs the tests; tests/test_sandbox_confined.py grades the attacks
+in process mode as root and as an ordinary user).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from typing import Dict, List
 import psutil
 import pytest
 
-from autograder import grade, sandbox
+from autograder import confine, grade, sandbox
 from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
 
 HERE = Path(__file__).resolve().parent
@@ -120,20 +121,22 @@ def arena(tmp_path_factory: pytest.TempPathFactory):
         listener.close()
 
 
-# process mode runs the same grader and protocol as bwrap; these are the twists that attack the
-# worker process itself (dying, hanging, bloating, flooding), which each mode must survive on its own.
-PROCESS_MODE_CASES = ("os_exit_at_import", "exit_in_call", "os_exit_in_call", "infinite_loop_in_call",
-                      "memory_bomb", "output_flood")
+KERNEL = confine.available()
+KERNEL_MISSING = [f"{p}: {why}" for p, (works, why) in confine.status().items() if not works]
 
 
 def cases() -> List:
+    """Every twist in both modes. In process mode, the twists that attack files, the network or
+    other processes need the worker's Landlock and seccomp; without them they are skipped (said why)."""
     params = []
     for name, hostile in corpus.CORPUS.items():
         for mode in ("bwrap", "process"):
-            if mode == "process" and (hostile.bwrap_only or name not in PROCESS_MODE_CASES):
-                continue
-            marks = [pytest.mark.skipif(not BWRAP_OK, reason=f"bubblewrap does not work here: {BWRAP_WHY}")] \
-                if mode == "bwrap" else []
+            marks = []
+            if mode == "bwrap":
+                marks.append(pytest.mark.skipif(not BWRAP_OK, reason=f"bubblewrap does not work here: {BWRAP_WHY}"))
+            elif hostile.needs_kernel:
+                marks.append(pytest.mark.skipif(bool(KERNEL_MISSING), reason="process mode withstands this only with "
+                                                f"Landlock and seccomp: {'; '.join(KERNEL_MISSING)}"))
             params.append(pytest.param(name, mode, id=f"{name}-{mode}", marks=marks))
     return params
 

@@ -10,7 +10,8 @@ keep all its points. ``kept_kinds`` are the kinds of test (autograder/rubric.tom
 does not touch, e.g. a function that returns NaN of the right type still modifies no input. Twists that attack the machine print ``BREACH ...`` when an attack works, so
 a grading output that contains "BREACH" is a hole. Destructive twists only ever target a decoy
 copy of solutions/ and the "other student" submission made for the test, never the real
-repository, so a hole is reported without damage. ``bwrap_only`` twists are not run in process mode.
+repository, so a hole is reported without damage. ``needs_kernel`` twists are withstood in process mode
+only where the worker gets Landlock and seccomp (autograder/confine.py); elsewhere that case is skipped.
 
 Placeholders in twists (``string.Template``): ``$repo``, ``$port`` (a listener of the test on
 127.0.0.1), ``$decoy``, ``$other`` (another student's submission), ``$results`` (the grader's
@@ -37,9 +38,9 @@ class Hostile:
     twist: str
     lost: Tuple[str, ...] = ()  # functions whose tests must all fail...
     kept_kinds: Tuple[str, ...] = ()  # ...except tests of these kinds (rubric "kind"), which the twist leaves intact
-    # Withstood only where files, network and other processes are hidden and processes are
-    # limited (bwrap). process mode does not hide files, and root ignores RLIMIT_NPROC there.
-    bwrap_only: bool = False
+    # Withstood only where files, network and other processes are hidden and processes are limited:
+    # bwrap, or a worker confined by Landlock and seccomp (process mode on a recent Linux kernel).
+    needs_kernel: bool = False
     symlink_to: str = ""  # the module is a symbolic link to this path instead (a Template)
     secret_text: str = ""  # text that must never appear in the results (a file's content, a grader internal)
 
@@ -68,7 +69,7 @@ CORPUS: Dict[str, Hostile] = {
         "            os.fork()\n"
         "        except OSError:\n"
         "            time.sleep(0.2)\n"
-    ), CLIP, bwrap_only=True),
+    ), CLIP, needs_kernel=True),
     "output_flood": Hostile("megabytes of output", GF, (
         "import sys\n"
         "_reference_clip = clip_grad_norm\n"
@@ -99,10 +100,14 @@ CORPUS: Dict[str, Hostile] = {
         "        exec(compile(source, path, 'exec'), scope)\n"
         "        return scope['clip_grad_norm'](grads, max_norm)\n"
         "    raise RuntimeError('found no reference to copy')\n"
-    ), CLIP, bwrap_only=True),
+    ), CLIP, needs_kernel=True),
     "read_grader_memory": Hostile("reading the reference or hidden tests from the grader's memory", GF, (
         "import os\n"
-        "for _pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:\n"
+        "try:\n"
+        "    _pids = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
+        "except OSError:  # /proc closed (Landlock): nothing to look at\n"
+        "    _pids = []\n"
+        "for _pid in _pids:\n"
         "    try:\n"
         "        _cmd = open(f'/proc/{_pid}/cmdline', 'rb').read().replace(b'\\0', b' ')\n"
         "    except OSError:\n"
@@ -113,7 +118,7 @@ CORPUS: Dict[str, Hostile] = {
         "            print('BREACH grader memory map readable', _pid, len(_maps))\n"
         "        except OSError:\n"
         "            print('BREACH grader process visible', _pid)\n"
-    ), bwrap_only=True),
+    ), needs_kernel=True),
     "forge_results": Hostile("writing a forged results file", GF, (
         "import json, os\n"
         "_forged = json.dumps({'score': 1000, 'tests': []})\n"
@@ -126,7 +131,7 @@ CORPUS: Dict[str, Hostile] = {
         "            print('BREACH wrote', _path)\n"
         "    except OSError:\n"
         "        pass\n"
-    ), bwrap_only=True),
+    ), needs_kernel=True),
     "vandal": Hostile("deleting or changing files of the repository or of other submissions", GF, (
         "import os, shutil\n"
         "for _action, _path in (('rmtree', '$decoy/solutions'), ('remove', '$other/rnn_layers.py'),\n"
@@ -144,7 +149,7 @@ CORPUS: Dict[str, Hostile] = {
         "        print('BREACH', _action, _path)\n"
         "    except OSError:\n"
         "        pass\n"
-    ), bwrap_only=True),
+    ), needs_kernel=True),
     "monkeypatch": Hostile("monkeypatching numpy, pytest, Hypothesis or the grader", GF, (
         "import builtins, sys, types\n"
         "np.allclose = lambda *a, **k: True\n"
@@ -190,11 +195,15 @@ CORPUS: Dict[str, Hostile] = {
         "        print('BREACH connected', _host, _port)\n"
         "    except OSError:\n"
         "        pass\n"
-    ), bwrap_only=True),
+    ), needs_kernel=True),
     "secrets": Hostile("reading the grader's environment (secrets)", GF, (
         "import os\n"
         "_found = {k: v for k, v in os.environ.items() if 'SECRET' in k or 'TOKEN' in k}\n"
-        "for _pid in os.listdir('/proc'):\n"
+        "try:\n"
+        "    _pids = os.listdir('/proc')\n"
+        "except OSError:  # /proc closed (Landlock)\n"
+        "    _pids = []\n"
+        "for _pid in _pids:\n"
         "    try:\n"
         "        _env = open(f'/proc/{_pid}/environ', 'rb').read().split(b'\\0')\n"
         "    except OSError:\n"
@@ -202,7 +211,7 @@ CORPUS: Dict[str, Hostile] = {
         "    _found.update(dict(e.decode(errors='replace').split('=', 1) for e in _env if b'SECRET' in e and b'=' in e))\n"
         "if _found:\n"
         "    print('BREACH secrets', _found)\n"
-    ), bwrap_only=True),
+    ), needs_kernel=True),
     "symlinked_module": Hostile(
         "reading hidden files through a module that is a symbolic link", GF, "", BOTH_GF,
         symlink_to="$repo/autograder/rubric.toml", secret_text="visibility ="),
