@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..grade import GraderError, grade_submission
 from ..report import feedback_markdown, write_results
-from ..sandbox import MODES
+from ..sandbox import MODES, UNSAFE_FLAG, refusal
 
 NAME = "grade"
 HELP = "grade one submission directory: Gradescope results.json and optional Markdown feedback"
@@ -18,11 +18,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, required=True, help="where to write results.json")
     parser.add_argument("--feedback", type=Path, help="where to write the Markdown feedback")
     parser.add_argument("--sandbox", choices=MODES, default="auto", help="how to confine the student's code")
+    parser.add_argument(UNSAFE_FLAG, action="store_true", dest="unsafe_no_sandbox",
+                        help="grade even where nothing can contain student code (no bubblewrap, Landlock or seccomp)")
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.submission.is_dir():
         print(f"grade: submission directory {args.submission} does not exist or is not a directory", file=sys.stderr)
+        return 2
+    try:
+        refused = "" if args.unsafe_no_sandbox else refusal(args.sandbox)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"grade: the grader could not run: {exc}", file=sys.stderr)
+        return 2
+    if refused:
+        print(f"grade: {refused}", file=sys.stderr)
         return 2
     try:
         results = grade_submission(args.submission, sandbox=args.sandbox)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..batch import BatchInputError, grade_all
-from ..sandbox import MODES
+from ..sandbox import MODES, UNSAFE_FLAG, refusal
 
 NAME = "grade-all"
 HELP = "grade every submission in a folder (one sub-folder per student) into OUT/gradebook.csv"
@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="submissions graded in parallel (default: %(default)s, the number of cores)")
     parser.add_argument("--force", action="store_true", help="regrade everything, not only new or changed submissions")
     parser.add_argument("--sandbox", choices=MODES, default="auto", help="how student code is confined (default: %(default)s)")
+    parser.add_argument(UNSAFE_FLAG, action="store_true", dest="unsafe_no_sandbox",
+                        help="grade even where nothing can contain student code (no bubblewrap, Landlock or seccomp)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786) to run the jobs on")
     parser.add_argument("--table", action="store_true", help="print the gradebook as a table at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -82,6 +84,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.against and not args.similarity:
         print("grade-all: --against needs --similarity", file=sys.stderr)
+        return 2
+    try:
+        refused = "" if args.unsafe_no_sandbox else refusal(args.sandbox)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"grade-all: {exc}", file=sys.stderr)
+        return 2
+    if refused:  # nothing is written: the TA decides first
+        print(f"grade-all: {refused}", file=sys.stderr)
         return 2
     try:
         if args.similarity:
