@@ -1,10 +1,12 @@
-"""The Gradescope bundle: its layout, and run_autograder in a simulated /autograder tree.
+"""The Gradescope bundle: its layout, and run_autograder in a simulated /autograder tree; the
+student-CI bundle: no solution code in it (AST comparison), and its formative feedback.
 
 setup.sh's pip install is not run here: run_autograder finds this repository's .venv python
 because the test puts .venv/bin first on PATH (see autograder/bundle.py for the overrides).
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -17,6 +19,7 @@ import pytest
 
 import test_batch_standin as standin
 from autograder.bundle import build_bundle, find_submission
+from autograder.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -118,3 +121,75 @@ def test_run_autograder_grades_like_the_grader(bundle, tmp_path):
     assert got["score"] == pytest.approx(expected["score"])
     assert 0 < got["score"] < 100
     assert [(t["name"], t["score"]) for t in got["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]
+
+
+# --------------------------------------------------------------------------- the student-CI bundle
+
+
+def _function_bodies(source: str) -> set:
+    """ast.dump of every function body (with its arguments) in ``source``."""
+    bodies = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            bodies.add(ast.dump(ast.Module(body=node.body, type_ignores=[])))
+    return bodies
+
+
+def _bundled_bodies(zip_path: Path) -> set:
+    bodies = set()
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".py"):
+                bodies |= _function_bodies(archive.read(name).decode())
+    return bodies
+
+
+@pytest.fixture(scope="module")
+def student_bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("student-ci") / "student-ci.zip"
+    assert cli_main(["bundle", "--student-ci", "--out", str(out)]) == 0
+    return out
+
+
+def test_student_ci_bundle_holds_no_solution_code(student_bundle, bundle):
+    solution_bodies = set()
+    for path in sorted((REPO / "solutions" / "rnn_lstm").glob("*.py")):
+        solution_bodies |= _function_bodies(path.read_text())
+    assert len(solution_bodies) > 20
+    # the control: the Gradescope bundle carries the reference, and this comparison sees it
+    assert len(solution_bodies & _bundled_bodies(bundle)) > 20
+    assert solution_bodies & _bundled_bodies(student_bundle) == set()
+    with zipfile.ZipFile(student_bundle) as archive:
+        names = archive.namelist()
+    assert not [n for n in names if n.startswith("solutions/") or "/mistakes/" in n or "mutation" in n]
+    assert not [n for n in names if n.endswith((".pyc", ".so", ".pyd", ".dylib", ".o"))]
+    assert not [n for n in names if n in ("setup.sh", "run_autograder")]
+    assert "autograder/student_ci_data/cases.json" in names and "requirements.txt" in names
+
+
+def test_student_ci_feedback_has_the_real_grades_names_and_says_it_is_formative(student_bundle, tmp_path):
+    from autograder.score import load_rubric
+
+    with zipfile.ZipFile(student_bundle) as archive:
+        archive.extractall(tmp_path / "b")
+    runs = {}
+    for student in ("perfect", "bptt_no_carry"):
+        results = tmp_path / f"{student}.json"
+        done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "autograder.student_ci",
+                               str(EXAMPLES / student), "--results", str(results), "--feedback",
+                               str(tmp_path / f"{student}.md"), "--sandbox", "process"],
+                              cwd=tmp_path / "b", capture_output=True, text=True, timeout=600,
+                              env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs[student] = json.loads(results.read_text())
+    rubric = load_rubric()
+    for results in runs.values():
+        assert [(t["name"], t["max_score"], t["visibility"]) for t in results["tests"]] == \
+            [(t.full_name, t.points, t.visibility) for t in rubric]
+        assert results["output"].startswith("FORMATIVE FEEDBACK, not your grade")
+        assert results["extra_data"]["formative"] is True
+    assert runs["perfect"]["score"] == 100
+    assert 0 < runs["bptt_no_carry"]["score"] < 100
+    failed = {t["extra_data"]["function"] for t in runs["bptt_no_carry"]["tests"] if t["status"] == "failed"}
+    assert "rnn_backward" in failed and "rnn_step_forward" not in failed
+    assert "FORMATIVE FEEDBACK" in (tmp_path / "bptt_no_carry.md").read_text()

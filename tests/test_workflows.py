@@ -64,7 +64,9 @@ def test_student_workflow_structure():
     assert "pytest tests" in by_id["public"]["run"] and by_id["public"]["continue-on-error"] is True
     fetch = by_id["bundle"]
     assert fetch["env"]["AUTOGRADER_BUNDLE_URL"] == "${{ secrets.AUTOGRADER_BUNDLE_URL }}"
-    grading = [s for s in steps if "python -m autograder grade" in s.get("run", "")]
+    # the formative student-CI bundle (no reference code), never the Gradescope grader
+    assert not [s for s in steps if "python -m autograder grade" in s.get("run", "")]
+    grading = [s for s in steps if "python -m autograder.student_ci" in s.get("run", "")]
     assert len(grading) == 1 and "steps.bundle.outputs.available == 'true'" in grading[0]["if"]
     publish = [s for s in steps if "feedback.py publish" in s.get("run", "")]
     assert len(publish) == 1 and publish[0]["if"] == "always()"

@@ -1,8 +1,9 @@
 """Run the student workflow's steps here, as GitHub Actions would, against fakes on 127.0.0.1.
 
 The steps' shell commands come from feedback.yml itself (bash -eo pipefail, as on GitHub). The
-fakes: a student's repository (the release with a buggy submission), the Gradescope bundle served
-over HTTP as the secret URL, and a fake GitHub API. Skipped: checkout, setup-python and the pip
+fakes: a student's repository (the release with a buggy submission), the student-CI bundle
+(``bundle --student-ci``: stored examples, no reference code) served over HTTP as the secret URL,
+and a fake GitHub API. Skipped: checkout, setup-python and the pip
 installs (this repository's .venv is first on PATH instead).
 """
 from __future__ import annotations
@@ -17,14 +18,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.bundle import build_bundle
+from autograder.student_ci import build_student_bundle
 from test_workflows import GITHUB_DIR, FakeGitHub
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "submissions"
 MODULES = ("rnn_layers.py", "lstm_layers.py", "deep_layers.py", "gradient_flow.py")
 
-import autograder.grade  # noqa: E402,F401 - the hidden-test step runs the real grader
 
 
 def _condition(expression: str, outcomes: dict, outputs: dict) -> bool:
@@ -50,8 +50,8 @@ def test_the_workflow_steps_give_feedback_with_hidden_tests(tmp_path):
     for name in MODULES:
         shutil.copyfile(EXAMPLES / "bptt_no_carry" / name, workspace / name)
     runner.mkdir()
-    bundle = tmp_path / "autograder.zip"
-    build_bundle(bundle)
+    bundle = tmp_path / "student-ci.zip"
+    build_student_bundle(bundle)
     server = FakeGitHub([], files={"/course/autograder.zip": bundle.read_bytes()})
     (tmp_path / "event.json").write_text(json.dumps({"pull_request": {"number": 7}}))
     base_env = {
@@ -86,16 +86,18 @@ def test_the_workflow_steps_give_feedback_with_hidden_tests(tmp_path):
             if done.returncode != 0 and not step.get("continue-on-error"):
                 break
         ran_names = dict(ran)
-        assert ran_names["Autograder (hidden tests)"] == 0, ran
+        assert ran_names["Autograder (hidden tests, formative)"] == 0, ran
         assert ran_names["Publish the feedback"] == 0
         assert outcomes["public"] == "failure"  # the public tests see the BPTT bug...
         assert ran[-1] == ("Fail when the public tests failed", 1)  # ...and the job goes red
         results = json.loads((runner / "results.json").read_text())
-        assert 0 < results["score"] < 100
+        assert 0 < results["score"] < 100 and results["extra_data"]["formative"] is True
+        assert not (runner / "autograder" / "solutions").exists()
         summary = (runner / "summary.md").read_text()
         assert "## Public tests" in summary and "failed" in summary
         assert (runner / "feedback-autograder.md").read_text().strip() in summary
         (comment,) = server.comments
         assert comment["body"].startswith("<!-- rnn-lstm-autograder-feedback -->") and "rnn_backward" in comment["body"]
+        assert "FORMATIVE FEEDBACK, not your grade" in comment["body"]
     finally:
         server.close()
