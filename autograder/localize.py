@@ -44,8 +44,8 @@ class Fact:
     """One verified statement about the outputs of one graded function.
 
     ``kind``: outputs | gates | steps | shifted | reversed | halves | halves_swapped | layers_reversed |
-    scale | transpose | other_output | intermediate | plus_intermediate | ignores_input | clip_scaled |
-    clip_not_scaled | size_one | size_from. ``outputs``: the output names (spec) it is about (for a
+    scale | transpose | other_output | intermediate | plus_intermediate | changed_input | missing_tanh |
+    squared | h_follows_c | one_da | clip_scaled | clip_not_scaled | size_one | size_from. ``outputs``: the output names (spec) it is about (for a
     half, ``h[..., :H]``). ``detail``: sorted (key, value) pairs, values JSON-friendly.
     """
 
@@ -149,6 +149,7 @@ def detect(case: Case, counterfactual: Optional[Expect] = None) -> List[Fact]:
         facts += _structure(case, name, symbols.get(name, ()))
     facts += _layers(case, wrong)
     facts += _clip(case)
+    facts += [_fact(kind, fn, outputs) for kind, outputs in [c(case) for c in CONSISTENT.get(fn.name, ())] if outputs]
     right = [n for n in case.expected if n not in wrong]
     if right:  # "every output is wrong" says nothing the message does not
         facts.append(_fact("outputs", fn, wrong, right=tuple(right)))
@@ -201,8 +202,17 @@ def _relations(case: Case, wrong: Sequence[str], counterfactual: Optional[Expect
         blank = next((k for k, outs in blanks.items() if name in outs and agree(act, outs[name])
                       and not agree(outs[name], exp)), None)
         if blank is not None:
-            facts.append(_fact("ignores_input", fn, [name], input=blank))
+            facts.append(_fact("changed_input", fn, [name], input=blank[0], change=blank[1]))
             continue
+        if _nonzero(exp) and bool(np.all(exp >= 0)) and agree(act, exp**2):
+            facts.append(_fact("squared", fn, [name]))
+            continue
+        if fn.name.endswith("forward") and _nonzero(exp):
+            with np.errstate(all="ignore"):
+                squashed = np.tanh(act)
+            if agree(squashed, exp):
+                facts.append(_fact("missing_tanh", fn, [name]))
+                continue
         same = [(label, v) for label, v in inter if v.shape == exp.shape and _nonzero(v)]
         hit = next((label for label, v in same if agree(act, v) and not agree(v, exp)), None)
         if hit is not None:
@@ -216,15 +226,26 @@ def _relations(case: Case, wrong: Sequence[str], counterfactual: Optional[Expect
     return facts
 
 
-def _without_inputs(case: Case, counterfactual: Expect) -> Dict[str, Arrays]:
-    """Input name -> the expected outputs with that input set to zero (initial states and biases)."""
-    out: Dict[str, Arrays] = {}
-    for name in scenario_args(case.fn):
+CHANGES = ("zero", "negated")
+
+
+def _changed(value: np.ndarray, change: str) -> np.ndarray:
+    return np.zeros_like(value) if change == "zero" else -value
+
+
+def _without_inputs(case: Case, counterfactual: Expect) -> Dict[Tuple[str, str], Arrays]:
+    """(input, change) -> the expected outputs with that input array zero or negated (the contract's
+    arguments of the function or of its forward; not the upstream gradients, which "scale" covers)."""
+    out: Dict[Tuple[str, str], Arrays] = {}
+    base = function(case.fn.forward) if case.fn.forward else case.fn
+    for name, _ in base.args:
         value = case.inputs.get(name)
-        if name.startswith(("h0", "prev_", "b")) and isinstance(value, np.ndarray) and _nonzero(value):
+        if not isinstance(value, np.ndarray) or not _nonzero(value):
+            continue
+        for change in CHANGES:
             try:
                 with np.errstate(all="ignore"):
-                    out[name] = counterfactual(dict(case.inputs, **{name: np.zeros_like(value)}))
+                    out[(name, change)] = counterfactual(dict(case.inputs, **{name: _changed(value, change)}))
             except Exception:  # noqa: BLE001 - no counterfactual, no fact
                 continue
     return out
@@ -333,6 +354,48 @@ def _clip(case: Case) -> List[Fact]:
             if all(agree(case.actual[f"clipped.{k}"], c * g) for k, g in grads.items()):
                 return [_fact("clip_scaled", case.fn, names)]
     return []
+
+
+# ---------------------------------------------------------------- consistent outputs of a cell
+# Two cells have outputs tied to each other by the contract; when the student's outputs still satisfy
+# that tie, the error lives upstream of it (in next_c; in da = dL/da). Cell-specific, unlike the rest.
+
+
+def _lstm_gates(case: Case) -> Tuple[np.ndarray, ...]:
+    i = case.inputs
+    a = i["x"] @ i["Wx"] + i["prev_h"] @ i["Wh"] + i["b"]
+    H = case.size["H"]
+    sig = lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))  # noqa: E731 - the logistic sigmoid, overflow-free
+    return sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sig(a[:, 3 * H:])
+
+
+def _lstm_h_follows_c(case: Case) -> Tuple[str, Tuple[str, ...]]:
+    """next_c is wrong but next_h = o ⊙ tanh(next_c) holds with the student's next_c."""
+    act = case.actual
+    if agree(act["next_c"], case.expected["next_c"]):
+        return "h_follows_c", ()
+    o = _lstm_gates(case)[3]
+    ok = agree(act["next_h"], o * np.tanh(act["next_c"]))
+    return "h_follows_c", ("next_c", "next_h") if ok else ()
+
+
+def _rnn_one_da(case: Case) -> Tuple[str, Tuple[str, ...]]:
+    """All five gradients come from one (wrong) da: dx = da Wxᵀ, dprev_h = da Whᵀ, dWx = xᵀ da, ..."""
+    i, act = case.inputs, case.actual
+    M = np.concatenate([i["Wx"].T, i["Wh"].T], axis=1)  # (H, D + H): da @ M = [dx | dprev_h]
+    if np.linalg.matrix_rank(M) < M.shape[0]:
+        return "one_da", ()
+    da = np.concatenate([act["dx"], act["dprev_h"]], axis=1) @ np.linalg.pinv(M)
+    implied = {"dx": da @ i["Wx"].T, "dprev_h": da @ i["Wh"].T, "dWx": i["x"].T @ da, "dWh": i["prev_h"].T @ da,
+               "db": da.sum(axis=0)}
+    ok = all(agree(act[n], v) for n, v in implied.items())
+    return "one_da", tuple(implied) if ok else ()
+
+
+CONSISTENT: Dict[str, Tuple[Callable[[Case], Tuple[str, Tuple[str, ...]]], ...]] = {
+    "lstm_step_forward": (_lstm_h_follows_c,),
+    "rnn_step_backward": (_rnn_one_da,),
+}
 
 
 # ---------------------------------------------------------------- reference intermediates
@@ -458,7 +521,7 @@ def _longer(fn: Function, example: Example, ex2: Example, rerun: Rerun, expect: 
 
 
 ORDER = ("clip_scaled", "clip_not_scaled", "halves_swapped", "layers_reversed", "reversed", "shifted", "transpose",
-         "other_output", "ignores_input", "intermediate", "plus_intermediate", "scale", "gates", "halves", "steps",
+         "other_output", "changed_input", "missing_tanh", "squared", "h_follows_c", "one_da", "intermediate", "plus_intermediate", "scale", "gates", "halves", "steps",
          "outputs")
 
 
@@ -531,11 +594,19 @@ def verify(fact: Fact, case: Case, counterfactual: Optional[Expect] = None) -> b
             return False
         want = v if fact.kind == "intermediate" else (lambda n: exp[n] + (1 if fact.get("sign") == "+" else -1) * v)
         return all(agree(act[n], want(n) if callable(want) else want) and not agree(act[n], exp[n]) for n in outs)
-    if fact.kind == "ignores_input":
+    if fact.kind == "changed_input":
         if counterfactual is None:
             return False
-        blank = counterfactual(dict(case.inputs, **{fact.get("input"): np.zeros_like(case.inputs[fact.get("input")])}))
+        name = fact.get("input")
+        blank = counterfactual(dict(case.inputs, **{name: _changed(case.inputs[name], fact.get("change"))}))
         return all(agree(act[n], blank[n]) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind == "squared":
+        return all(agree(act[n], exp[n] ** 2) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind in ("h_follows_c", "one_da"):
+        check = {"h_follows_c": _lstm_h_follows_c, "one_da": _rnn_one_da}[fact.kind]
+        return case.fn.name in CONSISTENT and bool(case.wrong) and check(case)[1] == outs
+    if fact.kind == "missing_tanh":
+        return all(agree(np.tanh(act[n]), exp[n]) and not agree(act[n], exp[n]) for n in outs)
     if fact.kind == "gates":
         H, bad = case.size["H"], set(fact.get("gates"))
         symbols = output_symbols(case.fn, case.size)

@@ -109,8 +109,21 @@ def fact_sentence(fact: Fact) -> str:
         return f"{what} {_is(o)} the transpose of the expected value."
     if k == "other_output":
         return f"{what} {_is(o)} the expected value of `{fact.get('other')}`: two outputs are mixed up."
-    if k == "ignores_input":
-        return f"{what} {_is(o)} what the reference gives when `{fact.get('input')}` is zero: is `{fact.get('input')}` used?"
+    if k == "changed_input":
+        name = fact.get("input")
+        if fact.get("change") == "zero":
+            return f"{what} {_is(o)} what the reference gives when `{name}` is zero: is `{name}` used?"
+        return f"{what} {_is(o)} what the reference gives with `{name}` negated: check the sign of the term with `{name}`."
+    if k == "squared":
+        return f"{what} {_is(o)} the square of the expected value: is a square root missing?"
+    if k == "h_follows_c":
+        return ("Your `next_h` equals o ⊙ tanh(your `next_c`), but `next_c` is wrong: the mistake is in how the cell "
+                "state is computed (the gates i, f, g, or c = f ⊙ c_prev + i ⊙ g), not in `next_h`.")
+    if k == "one_da":
+        return ("All five gradients are consistent with one and the same ∂L/∂a (dx = da Wxᵀ, dprev_h = da Whᵀ, "
+                "dWx = xᵀ da, dWh = h_prevᵀ da, db = Σ da), which is wrong: look at the tanh derivative that gives da.")
+    if k == "missing_tanh":
+        return f"tanh of your {what} is the expected value: {what} {_is(o)} missing its tanh (you return the pre-activation)."
     if k == "intermediate":
         return f"{what} {_is(o)} equal to {intermediate_label(fact.get('value'))}, not the expected value."
     if k == "plus_intermediate":
