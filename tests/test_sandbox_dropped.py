@@ -23,7 +23,7 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from autograder import sandbox, sandbox_bwrap, sandbox_drop
+from autograder import confine, sandbox, sandbox_bwrap, sandbox_drop
 from autograder.bundle import build_bundle
 from autograder.paths import REPO_ROOT
 from test_sandbox_user import reveal_runtime_command
@@ -175,7 +175,8 @@ def _layout(base: Path, name: str) -> Path:
 def test_hostile_example_in_gradescope_layout_scores_as_under_bwrap(base: Path) -> None:
     """auto in a Docker-like namespace (no bubblewrap, runtime readable): process mode, worker uid
     65534, the bundle's reference closed by run_autograder: the same score as under bwrap. The
-    control grades the same submission before the bundle is closed: the theft is then seen."""
+    control grades the same submission before the bundle is closed: without Landlock the theft is then
+    seen; with it (autograder/confine.py) the open reference stays out of reach too."""
     _requirements()
     if not sandbox.bwrap_status()[0]:
         pytest.skip(f"bubblewrap does not work here, so there is no bwrap score to compare: {sandbox.bwrap_status()[1]}")
@@ -197,7 +198,10 @@ def test_hostile_example_in_gradescope_layout_scores_as_under_bwrap(base: Path) 
     assert control.returncode == 0, control.stderr[-3000:]
     control_score, control_mode = json.loads(control.stdout.strip().splitlines()[-1])
     assert control_mode == "process"
-    assert control_score > under_bwrap["score"], "the control should steal the open reference and score on RNN"
+    if "landlock" in confine.available():  # the worker's Landlock alone keeps the open reference out of reach
+        assert control_score == pytest.approx(under_bwrap["score"]), "Landlock should stop the theft of an open reference"
+    else:
+        assert control_score > under_bwrap["score"], "the control should steal the open reference and score on RNN"
 
     done = _in_namespace(["bash", str(root / "source" / "run_autograder")], base,
                          {**env, "AUTOGRADER_ROOT": str(root), "HOME": str(base)}, hide_bwrap=True)
