@@ -6,9 +6,13 @@ Two modes (``--sandbox``):
   network, a private size-capped ``/tmp``, a read-only view of only the Python runtime and the
   submission, an unprivileged uid (outside the sandbox too when the grader is root), a clean
   environment, and rlimits.
-- ``process``: a separate process in its own session with rlimits and a clean environment. It
-  does NOT hide files or the network: for laptops (macOS) and machines without user namespaces
-  (Gradescope's Docker). When the grader is root the worker drops to uid 65534 before exec (see
+- ``process``: a separate process in its own session with rlimits, a clean environment and a
+  private ``TMPDIR``: for laptops (macOS) and machines without user namespaces (Gradescope's
+  Docker). On Linux the worker confines itself first with Landlock and seccomp
+  (:mod:`autograder.confine`; in bwrap mode too, as defence in depth): only the runtime and the
+  submission readable, only its temporary folder writable, no network sockets, no new processes.
+  Without them this mode hides nothing, and :func:`describe` says so; with no containment at all,
+  ``grade`` and ``grade-all`` refuse to run (:func:`refusal`) unless ``--unsafe-no-sandbox``. When the grader is root the worker drops to uid 65534 before exec (see
   :mod:`autograder.sandbox_drop`): files only root may read stay hidden, root's processes cannot
   be signalled, the process limit applies, and the submission is read from a private copy. If
   that uid cannot run the Python runtime, the worker stays root, and :func:`describe` (hence the
