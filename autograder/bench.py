@@ -1,4 +1,4 @@
-"""Time the grader (``make bench``): seconds per submission, sandbox overhead, examples, grade-all.
+"""Time the grader (``make bench``): seconds per submission, sandbox overhead, examples, grade-all, similarity.
 
 Measurements only: the targets are printed beside the numbers, never asserted (timings depend on
 the machine and on what else runs on it).
@@ -22,6 +22,8 @@ from .paths import SOLUTIONS_DIR
 TARGET_SECONDS = 10.0  # per submission, on a 2-core machine
 TARGET_OVERHEAD = 0.30  # bwrap over process mode
 TARGET_SPEEDUP = 1.5  # grade-all with 2 jobs over 1 job
+TARGET_SIMILARITY_SECONDS = 60.0  # a 100-student class compared, on 2 cores
+SIMILARITY_CLASS = 100
 GRADER = "autograder.grade:grade_submission"
 
 
@@ -116,6 +118,75 @@ def _verdict(ok: bool) -> str:
 
 def run_bench(reps: int = 3, class_size: int = 8, grader: str = GRADER, out: Callable[[str], None] = print) -> int:
     """Measure and print; returns 0 (targets are reported, not enforced), 1 if grading never worked."""
+    code = grading_bench(reps, class_size, grader, out)
+    similarity_bench(out=out)
+    return code
+
+
+def similarity_bench(students: int = SIMILARITY_CLASS, jobs: int = 2, out: Callable[[str], None] = print) -> float:
+    """Seconds to compare a synthetic class of ``students`` (plus one known solution) with ``jobs`` processes."""
+    from .similarity import compare_class
+    from .similarity_report import write_report
+
+    with tempfile.TemporaryDirectory(prefix="bench-similarity-") as tmp:
+        synthesize_class(Path(tmp) / "class", students)
+        start = time.perf_counter()
+        report = compare_class(Path(tmp) / "class", against=[SOLUTIONS_DIR], jobs=jobs)
+        write_report(report, Path(tmp) / "out")
+        seconds = time.perf_counter() - start
+    out(f"similarity of a {students}-student class and 1 known solution, {jobs} jobs: {seconds:.1f} s "
+        f"({report.compared} pairs, {len(report.pairs)} above the floor)  target < {TARGET_SIMILARITY_SECONDS:.0f} s "
+        f"[{_verdict(seconds < TARGET_SIMILARITY_SECONDS)}]")
+    return seconds
+
+
+def _small_edit(source: str, seed: int) -> str:
+    """``source`` with a few names renamed, comments dropped or added, blank lines added (tokenize)."""
+    import io
+    import keyword
+    import random
+    import tokenize
+
+    rng = random.Random(seed)
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    names = sorted({t.string for t in tokens if t.type == tokenize.NAME and not keyword.iskeyword(t.string)
+                    and len(t.string) <= 3 and t.string not in {"np", "x", "b"}})
+    renames = {name: f"{name}_{seed}" for name in rng.sample(names, min(3, len(names)))}
+    drop_comments = rng.random() < 0.5
+    edited = []
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT and drop_comments:
+            continue
+        edited.append((tok.type, renames.get(tok.string, tok.string) if tok.type == tokenize.NAME else tok.string))
+    text = tokenize.untokenize(edited)
+    return f"# student {seed}\n" + text.replace("\ndef ", "\n\n# my version\ndef " if rng.random() < 0.5 else "\n\ndef ")
+
+
+def synthesize_class(folder: Path, students: int) -> Path:
+    """A class of ``students`` made from the example class and the hand-written variants, each lightly edited."""
+    from .batch import MODULE_FILES
+    from .paths import REPO_ROOT, RELEASE_DIR
+
+    examples = REPO_ROOT / "examples" / "submissions"
+    bases = [{name: (p / name).read_text(encoding="utf-8") for name in MODULE_FILES}
+             for p in sorted(examples.iterdir()) if all((p / name).is_file() for name in MODULE_FILES)
+             and p.name != "skeleton"]
+    variants = REPO_ROOT / "tests" / "grade_data"
+    if (variants / "written_differently_rnn.py").is_file():
+        bases.append({"rnn_layers.py": (variants / "written_differently_rnn.py").read_text(encoding="utf-8"),
+                      "lstm_layers.py": (variants / "written_differently_lstm.py").read_text(encoding="utf-8"),
+                      "deep_layers.py": (RELEASE_DIR / "deep_layers.py").read_text(encoding="utf-8"),
+                      "gradient_flow.py": (RELEASE_DIR / "gradient_flow.py").read_text(encoding="utf-8")})
+    for n in range(students):
+        student = folder / f"s{n:03d}"
+        student.mkdir(parents=True)
+        for name, source in bases[n % len(bases)].items():
+            (student / name).write_text(_small_edit(source, n), encoding="utf-8")
+    return folder
+
+
+def grading_bench(reps: int, class_size: int, grader: str, out: Callable[[str], None]) -> int:
+    """The grading timings of :func:`run_bench`."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         buggy = write_submission(buggy_mutant(), Path(tmp) / "buggy" / "rnn_lstm")
         subjects = [("solutions", SOLUTIONS_DIR), ("buggy", buggy)]

@@ -15,13 +15,11 @@ from typing import List
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from .similarity import Pair, SimilarityReport
+from .similarity import SimilarityReport
 
 CSV_FILE = "similarity.csv"
 HTML_FILE = "similarity.html"
 CSV_COLUMNS = ("rank", "id_a", "id_b", "similarity_a", "similarity_b", "overlapping_tokens", "b_is_known_solution")
-# Side-by-side views in the HTML (the table lists every pair above the floor).
-MAX_VIEWS = 200
 SUMMARY_PAIRS = 5
 NOT_A_VERDICT = ("This report shows similarity, never a verdict: similar code is not proof of copying. "
                  "Look at the highlighted regions and judge each pair yourself.")
@@ -57,17 +55,17 @@ def _highlighted(text: str, slices) -> Markup:  # type: ignore[no-untyped-def]
 
 
 def html_text(report: SimilarityReport) -> str:
-    """The ranked pairs and, for the first MAX_VIEWS of them, a side-by-side view (one page, no scripts)."""
+    """The ranked pairs and, for the first ``report.views`` of them, a side-by-side view (one page, no scripts)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     views = []
-    for rank, pair in enumerate(report.pairs[:MAX_VIEWS], start=1):
+    for rank, pair in enumerate(report.pairs[:report.views], start=1):
         views.append({"rank": rank, "pair": pair,
                       "left": _highlighted(report.documents[pair.a].text, pair.slices_a),
                       "right": _highlighted(report.documents[pair.b].text, pair.slices_b)})
     students = sum(1 for d in report.documents.values() if not d.known)
     return env.get_template("similarity.html.j2").render(
-        report=report, views=views, max_views=MAX_VIEWS, not_a_verdict=NOT_A_VERDICT,
+        report=report, views=views, max_views=report.views, not_a_verdict=NOT_A_VERDICT,
         students=students, known=len(report.documents) - students)
 
 

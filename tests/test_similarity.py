@@ -35,7 +35,7 @@ import pytest
 from autograder import cli
 from autograder.commands import similarity as command
 from autograder.paths import RELEASE_DIR, SOLUTIONS_DIR
-from autograder.similarity import FLOOR, Document, boilerplate_hashes, compare, fingerprint, skeleton_text
+from autograder.similarity import FLOOR, Document, boilerplate_hashes, compare, fingerprint, measure, skeleton_text
 
 from conftest import load_tree
 
@@ -355,3 +355,28 @@ def test_grade_all_rejects_bad_similarity_arguments_before_grading(tmp_path: Pat
     assert grade_all.run(parser.parse_args([str(EXAMPLES), "--out", str(out), "--similarity", "--against", str(tmp_path / "gone")])) == 2
     assert "no such file or folder" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_fast_measure_agrees_with_copydetect_compare_files() -> None:
+    """measure() (numpy) gives copydetect's own numbers, on near-copies, independent pairs and the skeleton."""
+    boilerplate = boilerplate_hashes(skeleton_text())
+    folders = [EXAMPLES / name for name in ("perfect", "clip_in_place", "written_differently", "hostile", "skeleton")]
+    prints = [fingerprint(Document(f.name, "\n".join((f / m).read_text(encoding="utf-8") for m in MODULES)), boilerplate)
+              for f in folders]
+    for first in prints:
+        for second in prints:
+            tokens, sim_a, sim_b, _, _ = compare(first, second)
+            assert measure(first, second) == pytest.approx((tokens, sim_a, sim_b), abs=1e-12)
+
+
+def test_matmul_spacing_and_docstrings_do_not_change_tokens() -> None:
+    """``a@b`` (which pygments reads as a decorator) and ``a @ b`` give the same tokens; a docstring gives none."""
+    from copydetect.utils import filter_code
+
+    from autograder.similarity import normalise
+
+    tight = 'def f(x, W):\n    """Doc."""\n    return x@W@W\n'
+    spaced = "def f(x, W):\n    return x @ W @ W  # no docstring\n"
+    assert filter_code(normalise(tight)[0], "a.py")[0] == filter_code(normalise(spaced)[0], "a.py")[0]
+    text, positions = normalise(tight)
+    assert len(text) == len(positions) and "".join(tight[i] for i in positions).replace("@@", "@") == tight.replace('    """Doc."""', "")
