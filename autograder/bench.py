@@ -116,10 +116,11 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def run_bench(reps: int = 3, class_size: int = 8, grader: str = GRADER, out: Callable[[str], None] = print) -> int:
+def run_bench(reps: int = 3, class_size: int = 8, grader: str = GRADER, out: Callable[[str], None] = print,
+              similarity_class: int = SIMILARITY_CLASS) -> int:
     """Measure and print; returns 0 (targets are reported, not enforced), 1 if grading never worked."""
     code = grading_bench(reps, class_size, grader, out)
-    similarity_bench(out=out)
+    similarity_bench(similarity_class, out=out)
     return code
 
 

@@ -36,10 +36,12 @@ def test_time_submission_records_scores_examples_and_grader_errors():
 
 def test_bench_prints_every_measurement_beside_its_target():
     lines: List[str] = []
-    assert run_bench(reps=1, class_size=2, grader="test_mutation_bench:stand_in_grade", out=lines.append) == 0
+    assert run_bench(reps=1, class_size=2, grader="test_mutation_bench:stand_in_grade", out=lines.append,
+                     similarity_class=6) == 0
     text = "\n".join(lines)
     assert "target < 10 s" in text
     assert "solutions  process  median" in text and "buggy      process  median" in text
     assert "score 90/100" in text  # the buggy submission really is graded as buggy
     assert "rnn_step_backward        7" in text
     assert "grade-all of 2 submissions: 1 job" in text and "target >= 1.5x" in text
+    assert "similarity of a 6-student class and 1 known solution, 2 jobs:" in text and "target < 60 s" in text
