@@ -87,7 +87,7 @@ def summary_section(report: SimilarityReport, link: str = HTML_FILE) -> str:
     lines = ["## Similarity", "", NOT_A_VERDICT, ""]
     students = sum(1 for d in report.documents.values() if not d.known)
     known = len(report.documents) - students
-    lines.append(f"{students} submissions compared with each other" + (f" and with {known} known solutions" if known else "")
+    lines.append(f"{students} submissions compared with each other" + (f" and with {known} known solution{'s' if known != 1 else ''}" if known else "")
                  + f": {len(report.pairs)} pairs at or above {report.floor:.0%} similarity "
                  f"(full list: [{link}]({link}), {CSV_FILE}).")
     if report.pairs:
