@@ -21,7 +21,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomli is the same parser, backported
+    import tomli as tomllib
 from pathlib import Path
 from typing import Dict, Optional
 
