@@ -14,6 +14,8 @@ PYTHONS := 3.10 3.11 3.12 3.13
 # by tools/requirements-uv.txt, so the graded .venv holds only what grading needs.
 TOOLS   := .venv-tools
 UV      := $(TOOLS)/bin/uv
+# Python code that must run on every claimed Python (the student release is checked through source/).
+CODE    := autograder tests tools source
 
 .PHONY: setup test test-fast demo release check-release bench clean help constraints check-installs
 
@@ -59,8 +61,11 @@ constraints: $(TOOLS)/.installed
 
 # Every pin of constraints.txt installs (Requires-Python and wheels) on the first patch release of
 # each claimed Python, and every package needed there is pinned. Reads the index; installs nothing.
+# The code too: vermin finds syntax and standard library newer than the oldest claimed Python
+# (tomllib is checked by check_installs.py instead: vermin cannot see the tomli fallback).
 check-installs: $(TOOLS)/.installed
-	$(TOOLS)/bin/python tools/check_installs.py --uv $(UV) $(addsuffix .0,$(PYTHONS))
+	$(TOOLS)/bin/python tools/check_installs.py --uv $(UV) --code $(CODE) -- $(addsuffix .0,$(PYTHONS))
+	$(TOOLS)/bin/vermin --quiet --no-tips --violations --eval-annotations --exclude tomllib -t=$(firstword $(PYTHONS))- $(CODE)
 
 $(TOOLS)/.installed: tools/requirements-uv.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: no Python '$(PYTHON)' here; pass one with PYTHON=/path/to/python3"; exit 1; }

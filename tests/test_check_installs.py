@@ -74,3 +74,13 @@ def test_claimed_pythons_start_where_pyproject_says():
     match = re.search(r'^requires-python\s*=\s*">=([\d.]+)"', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
     assert match, "pyproject.toml: no requires-python lower bound"
     assert _claimed_pythons()[0] == match.group(1)
+
+
+def test_tomllib_without_the_tomli_fallback_is_found():
+    bare = "import json\nimport tomllib\n\ndef f():\n    from tomllib import loads\n"
+    assert check_installs.bare_tomllib_imports(bare, "x.py") == ["x.py:2", "x.py:5"]
+    guarded = ("try:\n    import tomllib\nexcept ModuleNotFoundError:\n    import tomli as tomllib\n"
+               "def f():\n    try:\n        import tomllib\n    except (ValueError, ImportError):\n        pass\n")
+    assert check_installs.bare_tomllib_imports(guarded, "y.py") == []
+    wrong_handler = "try:\n    import tomllib\nexcept ValueError:\n    pass\n"
+    assert check_installs.bare_tomllib_imports(wrong_handler, "z.py") == ["z.py:2"]

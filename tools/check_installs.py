@@ -7,15 +7,21 @@ soupsieve 4.x, which needs 3.11.5) or that has no wheel for it fails the resolut
 message names it. Every package the resolution needs must also have a pin in constraints.txt that
 applies to that version, so a requirement added without `make constraints` is caught too.
 
-Runs with the interpreter of .venv-tools (uv and packaging, pinned in tools/requirements-uv.txt);
-it reads package metadata from the index, so it needs the network but installs nothing.
+With ``--code DIR ...`` it also checks that every ``import tomllib`` (3.11+) in those folders
+falls back to ``tomli`` when tomllib is missing; `make check-installs` runs vermin for the rest of
+the standard library and syntax (vermin cannot see such fallbacks, so it is told to skip tomllib).
 
-    python tools/check_installs.py --uv .venv-tools/bin/uv 3.10.0 3.11.0 3.12.0 3.13.0
+Runs with the interpreter of .venv-tools (uv, packaging and vermin, pinned in
+tools/requirements-uv.txt); it reads package metadata from the index, so it needs the network but
+installs nothing.
+
+    python tools/check_installs.py --uv .venv-tools/bin/uv --code autograder tests -- 3.10.0 3.11.0
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +91,32 @@ def unpinned(resolved: Sequence[Requirement], constraints: Sequence[Requirement]
     return problems
 
 
+def _catches_import_error(node: ast.Try) -> bool:
+    """Whether a handler of ``node`` catches ImportError (or ModuleNotFoundError, or everything)."""
+    for handler in node.handlers:
+        caught = handler.type
+        names = [caught] if not isinstance(caught, ast.Tuple) else list(caught.elts)
+        if caught is None or any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception") for n in names):
+            return True
+    return False
+
+
+def bare_tomllib_imports(source: str, filename: str) -> List[str]:
+    """``file:line`` of each ``import tomllib`` in ``source`` outside a try that catches ImportError."""
+    tree = ast.parse(source, filename)
+    guarded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and _catches_import_error(node):
+            guarded.update(id(inner) for statement in node.body for inner in ast.walk(statement))
+    found = []
+    for node in ast.walk(tree):
+        imports_it = (isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names)) or (
+            isinstance(node, ast.ImportFrom) and node.module == "tomllib")
+        if imports_it and id(node) not in guarded:
+            found.append(f"{filename}:{node.lineno}")
+    return found
+
+
 def resolve(uv: str, python_full_version: str) -> subprocess.CompletedProcess:
     """uv's resolution of requirements.txt under constraints.txt for one Python (output: pins)."""
     command = [
@@ -99,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Check each version on the command line; prints what is wrong and returns 1 if anything is."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uv", required=True, help="path of the uv binary")
+    parser.add_argument("--code", nargs="*", default=[], help="folders whose tomllib imports must fall back to tomli")
     parser.add_argument("versions", nargs="+", help="full Python versions, e.g. 3.10.0")
     args = parser.parse_args(argv)
     for version in args.versions:
@@ -120,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = failed or bool(problems)
         if not problems:
             print(f"check-installs: Python {version}: all {len(result.stdout.splitlines())} pins install (wheels for {PLATFORM})")
+    for folder in args.code:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            for where in bare_tomllib_imports(path.read_text(encoding="utf-8"), str(path.relative_to(REPO))):
+                failed = True
+                print(f"check-installs: {where}: `import tomllib` fails on Python 3.10; use\n"
+                      "    try:\n        import tomllib\n    except ModuleNotFoundError:\n        import tomli as tomllib")
     return 1 if failed else 0
 
 
