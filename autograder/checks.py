@@ -29,6 +29,7 @@ class CheckFailed(Exception):
     inputs: Optional[Dict[str, Any]] = None  # the inputs the check ran (when not materialize(example))
     mistakes: List[Any] = field(default_factory=list)
     nonfinite: bool = False  # raised because an output holds NaN or inf
+    expected: Optional[Dict[str, np.ndarray]] = None  # what the outputs were compared with (None: the reference)
 
     def __str__(self) -> str:
         return self.message

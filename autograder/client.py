@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import protocol, sandbox
 from .worker import bootstrap_source
@@ -80,9 +80,10 @@ class Batch:
         self.calls: List[dict] = []
 
     def call(self, module: str, function: str, *args: Any, opaque: Sequence[int] = (), echo: bool = False,
-             **kwargs: Any) -> Ref:
+             serve: Sequence[str] = (), **kwargs: Any) -> Ref:
+        """Add a call; ``serve`` lists graded parts answered by the grader during it (see worker)."""
         self.calls.append({"module": module, "function": function, "args": list(args), "kwargs": kwargs,
-                           "opaque": list(opaque), "echo": echo})
+                           "opaque": list(opaque), "echo": echo, "serve": list(serve)})
         return Ref(len(self.calls) - 1)
 
     def run(self) -> List[Outcome]:
@@ -112,6 +113,8 @@ class WorkerClient:
         self._fds: Tuple[int, int] = (-1, -1)
         self._needs_clear = False
         self.expected_modules: Dict[str, Sequence[str]] = {}
+        # Answers served-part requests: (key "module.function", args, kwargs) -> value (see worker).
+        self.part_server: Optional[Callable[[str, list, dict], Any]] = None
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> "WorkerClient":
@@ -286,22 +289,33 @@ class WorkerClient:
         wire = []
         for i in runnable:
             c = calls[i]
-            wire.append({"module": c["module"], "function": c["function"],
-                         "args": protocol.encode(c["args"], blobs, other),
-                         "kwargs": protocol.encode(c["kwargs"], blobs, other),
-                         "opaque": c["opaque"], "echo": c["echo"]})
+            entry = {"module": c["module"], "function": c["function"],
+                     "args": protocol.encode(c["args"], blobs, other),
+                     "kwargs": protocol.encode(c["kwargs"], blobs, other),
+                     "opaque": c["opaque"], "echo": c["echo"]}
+            if c.get("serve"):
+                entry["serve"] = list(c["serve"])
+            wire.append(entry)
         req_w, resp_r = self._fds
         started = -1
         try:
             protocol.write_message(req_w, {"op": "call", "clear": self._needs_clear, "calls": wire}, blobs)
             self._needs_clear = False
+            deadline = time.monotonic() + self.call_seconds
             while True:
-                header, reply_blobs = protocol.read_message(resp_r, time.monotonic() + self.call_seconds)
+                header, reply_blobs = protocol.read_message(resp_r, deadline)
                 if "started" in header:  # each call may restart the clock once, in order
                     index = int(header["started"])
                     if not started < index < len(runnable):
                         raise protocol.ProtocolError("calls reported out of order")
                     started = index
+                    deadline = time.monotonic() + self.call_seconds
+                    continue
+                if "part" in header:  # the call under way asks for a served part
+                    serving_began = time.monotonic()
+                    allowed = calls[runnable[started]].get("serve", []) if 0 <= started < len(runnable) else []
+                    self._answer_part(header, reply_blobs, allowed)
+                    deadline += time.monotonic() - serving_began  # the grader's time is not the student's
                     continue
                 break
             replies = header["results"]
@@ -346,6 +360,36 @@ class WorkerClient:
                 outcomes[i] = Failure("crash", message=f"{function} returned something unreadable ({exc})",
                                       function=function)
 
+    def _answer_part(self, header: dict, blobs: List[bytes], allowed: Sequence[str]) -> None:
+        """Answer a served-part request of the worker with the grader's ``part_server``.
+
+        Only the parts the call under way was given (its ``serve`` list) are answered, and only
+        plain arrays and scalars are accepted as arguments; anything else is refused, and the
+        refusal is raised inside the student's code (it is the composite's call that was wrong).
+        """
+        key = str(header.get("part"))
+        req_w, _ = self._fds
+        reply_blobs: List[bytes] = []
+        try:
+            if key not in allowed or self.part_server is None:
+                raise PartRefused(f"{key} is not served during this call")
+
+            def no_handles(node: dict) -> Any:
+                raise PartRefused(f"{key} was called with an argument that is not an array "
+                                  f"({str(node.get('type', 'object'))[:100]})")
+
+            args = protocol.decode(header.get("args"), blobs, no_handles)
+            kwargs = protocol.decode(header.get("kwargs"), blobs, no_handles)
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise PartRefused("malformed call")
+            value = self.part_server(key, plain(args), plain(kwargs))
+            reply = {"ok": protocol.encode(value, reply_blobs, _refuse_other)}
+        except PartRefused as exc:
+            reply, reply_blobs = {"error": {"message": str(exc)}}, []
+        except Exception as exc:  # noqa: BLE001 - the reference part raised on the student's arguments
+            reply, reply_blobs = {"error": {"message": f"{key} raised {type(exc).__name__}: {exc}"[:2000]}}, []
+        protocol.write_message(req_w, reply, reply_blobs)
+
     def _break(self, calls: List[dict], runnable: List[int], started: int, outcomes: List[Optional[Outcome]],
                kind: str, text: str) -> None:
         culprit = runnable[started] if 0 <= started < len(runnable) else None
@@ -364,6 +408,27 @@ class WorkerClient:
     def clear_handles(self) -> None:
         """Drop the worker's handle table with the next batch (between independent examples)."""
         self._needs_clear = True
+
+
+class PartRefused(Exception):
+    """A served-part request that the grader does not answer (not allowed, or bad arguments)."""
+
+
+def _refuse_other(value: Any) -> dict:
+    raise PartRefused(f"the served part returned a {type(value).__name__}")
+
+
+def plain(value: Any) -> Any:
+    """Scalars as Python numbers (the reference takes plain values)."""
+    if isinstance(value, protocol.Scalar):
+        return value.value
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def _refs(tree: Any) -> List[Ref]:

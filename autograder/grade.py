@@ -9,14 +9,14 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import localize, messages, mistakes, reference, sandbox, submission as submission_checks
 from .checks import CheckFailed, unpack
 from .client import Failure, WorkerClient
-from .hidden_tests import SHOW_INPUT_KINDS, Grader, TestOutcome, run_test
+from .hidden_tests import REQUIRES, SHOW_INPUT_KINDS, Grader, TestOutcome, run_test
 from .score import RubricTest, function_scores, load_rubric
 from .spec import BY_NAME, FUNCTIONS, MODULE_FUNCTIONS, Function
 from .strategies import describe_inputs, materialize
@@ -47,14 +47,20 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
         deadline = started + limits.submission_seconds
         for fn in FUNCTIONS:
             blocked = _blocked(fn, static, imports)
+            outcomes: List[Tuple[RubricTest, TestOutcome]] = []
             for test in (t for t in rubric if t.function == fn.name):
                 if blocked is not None:
                     outcome = TestOutcome(False, blocked)
+                elif _unmet(test, outcomes) is not None:
+                    outcome = _unmet(test, outcomes)  # type: ignore[assignment]
                 elif time.monotonic() > deadline:
                     outcome = TestOutcome(False, f"not run: grading this submission took longer than "
                                                  f"{limits.submission_seconds:g} s")
                 else:
                     outcome = run_test(grader, fn, test.kind, test.profile, test.examples)
+                outcomes.append((test, outcome))
+            for test, outcome in outcomes:
+                outcome = _unmet(test, outcomes) or outcome  # a requirement that ran after the test
                 tests.append(_test_result(fn, test, outcome, grader))
         client.close()
         output = _summary(mode, static, client)
@@ -73,6 +79,16 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
         },
     }
     return results
+
+
+def _unmet(test: RubricTest, outcomes: List[Tuple[RubricTest, TestOutcome]]) -> Optional[TestOutcome]:
+    """A failed outcome when the test's requirement (hidden_tests.REQUIRES: the first test of another
+    kind of the same function) has run and failed; None otherwise."""
+    kind = REQUIRES.get(test.kind)
+    required = next(((t, o) for t, o in outcomes if t.kind == kind), None) if kind else None
+    if required is None or required[1].passed:
+        return None
+    return TestOutcome(False, messages.needs_values(test.function, required[0].name))
 
 
 def sandbox_limits() -> sandbox.Limits:
@@ -113,6 +129,9 @@ def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome,
     re-run the student's function to verify what it says; without it nothing is localized."""
     extra: Dict[str, Any] = {"function": fn.name, "kind": test.kind, "mistakes": []}
     output = "passed" if outcome.passed else _failure_text(fn, test, outcome, extra, grader)
+    if outcome.note:  # how the function was judged when a dependency of it is wrong
+        extra["note"] = outcome.note
+        output = f"{output}\n{outcome.note}"
     return {
         "name": test.full_name,
         "score": test.points if outcome.passed else 0.0,

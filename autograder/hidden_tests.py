@@ -1,41 +1,46 @@
 """The hidden tests: one check per test kind, run as a derandomized Hypothesis property.
 
 A rubric test names a ``kind`` (below), a size ``profile`` (strategies.PROFILES) and a number of
-``examples``. Kinds:
+``examples``. Every point is evidence of a correct behaviour of the function the test grades, and
+a mistake is charged once, in the function that has it: an example counts for a function F only
+when F's dependencies (its forward, its graded parts) are right on it, and otherwise Hypothesis
+draws another one (:mod:`autograder.dependencies`, which also says how F is judged when a
+dependency is wrong everywhere). Kinds:
 
-- ``values``: the student's outputs equal the reference's (for a backward function: the student's
-  forward then backward vs the reference's), or the reference composition of the student's own
-  parts (spec ``parts``), so a bug in a cell is not paid again in what is built on it;
-- ``gradcheck``: a backward function agrees with central differences of the student's OWN
-  forward along random directions (two forward calls per input);
+- ``values``: F's outputs equal the reference's (for a backward function: the student's forward
+  then backward, judged against the reference backward);
+- ``gradcheck``: a backward function agrees with central differences of the student's OWN forward
+  along random directions, on examples where that forward is right;
 - ``inplace``: no input array is modified;
-- ``truncate_full`` (truncate >= T is full BPTT), ``truncate_chunks`` (truncated BPTT equals
-  BPTT chunk by chunk, with the student's own rnn_forward/rnn_backward; the chunks start from the
-  states of the student's rnn_forward, or else from those of the reference rnn_forward composed on
-  the student's rnn_step_forward, so a wrong ``h`` of rnn_forward is not paid here), ``carousel`` (an LSTM
-  step with the forget gate saturated open and the input gate shut carries c, and its gradient,
-  unchanged), ``invalid_cell`` (an unknown cell name raises ValueError).
+- ``truncate_full`` (truncate >= T is full BPTT) and ``truncate_chunks`` (truncated BPTT equals
+  BPTT chunk by chunk, as the reference computes it): judged only on examples where the
+  student's full BPTT is right, so a BPTT bug is charged to the tests of full BPTT and truncation
+  is graded by these tests alone (the other tests of rnn_backward use full BPTT);
+- ``carousel``: an LSTM step with the forget gate saturated open and the input gate shut carries c
+  (next_c = prev_c), and its gradient (dprev_c = dnext_c), unchanged;
+- ``invalid_cell``: an unknown cell name raises ValueError.
 
-A function built on graded parts is not charged for what its parts do: an exception raised in a
-part that fails the reference composition too is excused (:meth:`Grader.excused`), and so are NaN
-and inf in its outputs when the reference composed on the student's parts gives the same NaN and
-inf (:func:`unpack_excused`). NaN or inf where that composition is finite always fail.
+Every test also runs fixed boundary examples after its draws (strategies.boundary_examples). A
+test passes only when at least one example counted and none failed; ``inplace`` and
+``invalid_cell`` points count only for a function whose first ``values`` test passes (see
+:func:`autograder.grade.grade_submission`).
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 
 from . import reference
-from .checks import (FD_STEP, CheckFailed, all_finite, directional_check, failure, leaves, loss, mismatch, modified,
-                     shifted, unpack)
-from .client import Batch, Failure, Ok, Outcome, WorkerClient
+from .checks import FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted, unpack
+from .client import Batch, Ok, WorkerClient
+from .dependencies import Mode, Notes, Rejected, Run, escalate
 from .spec import Function, function
-from .strategies import Example, examples, explicit_examples, materialize
+from .strategies import BOUNDARY_PROFILES, Example, boundary_examples, describe_special, examples, materialize
 
 
 @dataclass
@@ -44,190 +49,205 @@ class TestOutcome:
     message: str = ""
     failure: Optional[CheckFailed] = None
     examples: int = 0
+    note: str = ""  # what the feedback should say about F's dependencies (wrong forward, parts served)
 
 
 @dataclass
 class Grader:
-    """What the checks need: the worker client, and counters."""
+    """What the checks need: the worker client, each function's judging mode, and counters."""
 
     client: WorkerClient
     examples_run: Dict[str, int] = field(default_factory=dict)
+    # (function, size profile) -> how its examples are judged: a dependency may be wrong only for
+    # some sizes (e.g. only for large ones), so each profile escalates on its own.
+    modes: Dict[Tuple[str, str], Mode] = field(default_factory=dict)
+    profile: str = "general"  # the profile of the test under way
 
-    # ------------------------------------------------------------ student calls
-    def forward_call(self, batch: Batch, fn: Function, inputs: Dict[str, Any], echo: bool = False) -> Any:
-        args, kwargs = reference.call_arguments(fn, inputs)
-        opaque = [fn.cache_index] if fn.cache_index is not None else []
-        return batch.call(fn.module, fn.name, *args, opaque=opaque, echo=echo, **kwargs)
+    def __post_init__(self) -> None:
+        self.client.part_server = reference.serve_part
 
-    def backward_call(self, batch: Batch, fn: Function, inputs: Dict[str, Any], cache: Any, echo: bool = False,
-                      **extra: Any) -> Any:
-        args, kwargs = reference.backward_arguments(fn, inputs, cache)
-        kwargs.update(extra)
-        return batch.call(fn.module, fn.name, *args, echo=echo, **kwargs)
+    def mode(self, fn: Function) -> Mode:
+        return self.modes.get((fn.name, self.profile), Mode())
 
-    def run_scenario(self, fn: Function, inputs: Dict[str, Any], echo: bool = False) -> List[Outcome]:
-        """The student's outcome(s): [forward] or [forward, backward]."""
+    def run_scenario(self, fn: Function, inputs: Dict[str, Any], echo: bool = False) -> List[Any]:
+        """The student's outcome(s) on a scenario: [forward] or [forward, backward] (for feedback)."""
         batch = Batch(self.client)
         if fn.forward:
             fwd = function(fn.forward)
-            ref = self.forward_call(batch, fwd, inputs)
-            self.backward_call(batch, fn, inputs, ref[fwd.cache_index], echo=echo)
+            args, kwargs = reference.call_arguments(fwd, inputs)
+            ref = batch.call(fwd.module, fwd.name, *args, opaque=[fwd.cache_index], **kwargs)
+            args, kwargs = reference.backward_arguments(fn, inputs, ref[fwd.cache_index])
+            batch.call(fn.module, fn.name, *args, echo=echo, **kwargs)
         else:
-            self.forward_call(batch, fn, inputs, echo=echo)
+            args, kwargs = reference.call_arguments(fn, inputs)
+            opaque = [fn.cache_index] if fn.cache_index is not None else []
+            batch.call(fn.module, fn.name, *args, opaque=opaque, echo=echo, **kwargs)
         return batch.run()
 
-    # ------------------------------------------------------------ composition
-    def composed(self, fn: Function, inputs: Dict[str, Any]) -> Optional[Dict[str, np.ndarray]]:
-        """The reference built on the student's parts; None if a part failed."""
-        try:
-            raw = reference.composed(self.client, fn, inputs)
-            return reference.named_outputs(fn, raw)
-        except Exception:  # noqa: BLE001 - a student part failed or returned garbage
-            return None
 
-    def excused(self, fn: Function, outcome: Failure, inputs: Dict[str, Any]) -> bool:
-        """A failure that comes from one of fn's parts, which fail the reference composition too."""
-        if not fn.parts:
-            return False
-        # Only an exception raised inside a part counts: a timeout or crash cannot be attributed.
-        in_part = (outcome.kind == "exception" and outcome.traceback
-                   and _frame_function(outcome.traceback[-1]) in fn.parts)
-        return bool(in_part) and self.composed(fn, inputs) is None
+# ---------------------------------------------------------------- judging F's outputs
 
 
-def unpack_excused(g: Grader, fn: Function, value: Any, ex: Example,
-                   inputs: Dict[str, Any]) -> Tuple[Dict[str, np.ndarray], bool]:
-    """unpack() the student's result; (outputs, excused).
-
-    NaN/inf in the outputs fail, unless ``fn`` is built on graded parts and the reference composed on
-    the student's own parts is non-finite too and equals the outputs (NaN where NaN, the same inf):
-    then the outputs are returned with ``excused`` True (the part is graded, and charged, on its own).
-    """
-    try:
-        return unpack(fn, value, ex.size, ex.cell), False
-    except CheckFailed as exc:
-        if not (exc.nonfinite and fn.parts):
-            raise
-        alt = g.composed(fn, inputs)
-        if alt is None or all_finite(alt):
-            raise exc
-        actual = unpack(fn, value, ex.size, ex.cell, finite=False)
-        if mismatch(actual, alt, fn.tol, equal_nan=True) is not None:
-            raise exc
-        return actual, True
-
-
-def _frame_function(line: str) -> str:
-    # "rnn_layers.py:42 in rnn_forward: code"
-    try:
-        return line.split(" in ", 1)[1].split(":", 1)[0]
-    except IndexError:
-        return ""
-
-
-def _first_failure(outcomes: List[Outcome]) -> Optional[Failure]:
-    for o in outcomes:
-        if isinstance(o, Failure):
-            return o
-    return None
-
-
-# ---------------------------------------------------------------- kinds
-
-
-def check_values(g: Grader, fn: Function, ex: Example) -> None:
-    inputs = materialize(fn, ex)
-    outcomes = g.run_scenario(fn, inputs)
-    bad = _first_failure(outcomes)
-    if bad is not None:
-        if g.excused(fn, bad, inputs):
-            return
-        raise failure(bad)
-    actual, excused = unpack_excused(g, fn, outcomes[-1].value, ex, inputs)
-    if excused:
-        return  # NaN/inf, as the reference composed on the student's parts gives
+def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarray],
+          inputs: Optional[Dict[str, Any]] = None, truncate: Any = None,
+          consistency: Optional[Callable[[], Optional[CheckFailed]]] = None) -> None:
+    """Raise CheckFailed unless ``actual`` is right (see dependencies: the ``own`` mode's yardsticks)."""
+    fn = run.fn
+    if fn.forward and not any(np.any(np.abs(value) > DEGENERATE) for value in expected.values()):
+        # saturated tanh/sigmoid: every true gradient vanishes, so a backward returning zeros would "pass"
+        raise Rejected(fn.name, "every expected gradient is zero on this input (saturated)", run.ex)
+    if run.mode.special:
+        flat = [name for name, value in expected.items() if not np.any(np.abs(value) > DEGENERATE)]
+        if flat:  # e.g. dWh with zero states: zeros there would prove nothing
+            raise Rejected(fn.forward or fn.name, f"on {describe_special(run.mode.special)} the expected "
+                                                  f"{', '.join(flat)} is zero", run.ex)
     with np.errstate(all="ignore"):
-        wrong = mismatch(actual, reference.expected(fn, inputs), fn.tol)
-    if wrong is not None and fn.parts:
-        alt = g.composed(fn, inputs)
-        if alt is not None and mismatch(actual, alt, fn.tol) is None:
+        wrong = mismatch(actual, expected, fn.tol)
+    if wrong is None:
+        return
+    if run.mode.own:
+        at_outputs = reference.backward_at_outputs(fn, inputs or run.inputs, run.forward_outputs(), truncate)
+        if at_outputs is not None:
+            with np.errstate(all="ignore"):
+                if mismatch(actual, {k: at_outputs[k] for k in expected}, fn.tol) is None:
+                    return
+        if consistency is not None and consistency() is None:
             return
-    if wrong is not None:
-        raise wrong
+    wrong.expected = expected
+    raise wrong
 
 
-def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
-    fwd = function(fn.forward)
-    inputs = materialize(fn, ex)
-    if "truncate" in inputs:
-        inputs["truncate"] = None  # truncated BPTT is not the true gradient; it has tests of its own
-    try:
-        _gradcheck(g, fn, fwd, ex, inputs)
-    except CheckFailed as exc:
-        exc.inputs = inputs  # the feedback shows what ran (truncate None)
-        raise
-
-
-def _gradcheck(g: Grader, fn: Function, fwd: Function, ex: Example, inputs: Dict[str, Any]) -> None:
-    rng = np.random.default_rng(ex.seed + 7919)
-    # One leaf per gradient output: (output leaf name, input leaf name, direction).
-    pairs = [(_rename(in_name, out.grad_of, out.name), in_name, rng.standard_normal(leaf.shape))
-             for out in fn.array_outputs for in_name, leaf in leaves(inputs[out.grad_of], out.grad_of)]
-    batch = Batch(g.client)
-    base = g.forward_call(batch, fwd, inputs)
-    g.backward_call(batch, fn, inputs, base[fwd.cache_index])
-    for _, in_name, v in pairs:
-        g.forward_call(batch, fwd, shifted(inputs, in_name, FD_STEP * v))
-        g.forward_call(batch, fwd, shifted(inputs, in_name, -FD_STEP * v))
-    outcomes = batch.run()
-    bad = _first_failure(outcomes)
-    if bad is not None:
-        if g.excused(fn, bad, inputs):
-            return
-        raise failure(bad, "" if bad is outcomes[1] else "the gradient check needs your forward function: ")
-    grads, excused = unpack_excused(g, fn, outcomes[1].value, ex, inputs)
-    if excused:
-        return  # NaN/inf, as the reference composed on the student's parts gives
-    try:
-        forwards = [unpack(fwd, o.value, ex.size, ex.cell) for i, o in enumerate(outcomes) if i != 1]
-    except CheckFailed as exc:
-        raise CheckFailed(f"the gradient check needs your forward function: {exc.message}", output=exc.output)
-    upstream = {fwd_out: inputs[up] for up, fwd_out in fn.upstream.items()}
-    with np.errstate(all="ignore"):
-        loss_0 = loss(forwards[0], upstream)
-        for k, (out_name, _, v) in enumerate(pairs):
-            wrong = directional_check(out_name, grads[out_name], v, loss(forwards[1 + 2 * k], upstream),
-                                      loss(forwards[2 + 2 * k], upstream), loss_0)
-            if wrong is not None:
-                if fn.parts:  # correct given its parts (a bug in rnn_step_backward is graded there)
-                    alt = g.composed(fn, inputs)
-                    if alt is not None and mismatch(grads, alt, fn.tol) is None:
-                        return
-                wrong.actual = grads
-                raise wrong
+def _directions(fn: Function, inputs: Dict[str, Any], seed: int) -> List[Tuple[str, str, np.ndarray]]:
+    """One random direction per gradient leaf: (output leaf name, input leaf name, direction)."""
+    rng = np.random.default_rng(seed + 7919)
+    return [(_rename(in_name, out.grad_of, out.name), in_name, rng.standard_normal(leaf.shape))
+            for out in fn.array_outputs for in_name, leaf in leaves(inputs[out.grad_of], out.grad_of)]
 
 
 def _rename(leaf_name: str, old: str, new: str) -> str:
     return new + leaf_name[len(old):]
 
 
+def _add_shifted_forwards(run: Run, pairs: List[Tuple[str, str, np.ndarray]]) -> List[Tuple[int, int]]:
+    indices = []
+    for _, in_name, v in pairs:
+        plus = run.call_forward(shifted(run.inputs, in_name, FD_STEP * v))
+        minus = run.call_forward(shifted(run.inputs, in_name, -FD_STEP * v))
+        indices.append((plus, minus))
+    return indices
+
+
+def _consistency(run: Run, grads: Dict[str, np.ndarray], pairs: List[Tuple[str, str, np.ndarray]],
+                 indices: List[Tuple[int, int]], require_signal: bool) -> Optional[CheckFailed]:
+    """The directional check of ``grads`` against the student's own forward (None: consistent).
+
+    ``require_signal``: an output whose central difference and analytic value are both zero
+    proves nothing (a constant forward and a zero backward agree), so it fails the check.
+    """
+    fwd = function(run.fn.forward)
+    try:
+        base = run.forward_outputs()
+        forwards = [(unpack(fwd, run.outcomes[p].value, run.ex.size, run.ex.cell),
+                     unpack(fwd, run.outcomes[m].value, run.ex.size, run.ex.cell))
+                    if isinstance(run.outcomes[p], Ok) and isinstance(run.outcomes[m], Ok) else None
+                    for p, m in indices]
+    except CheckFailed as exc:
+        return CheckFailed(f"the gradient check needs your forward function: {exc.message}", output=exc.output)
+    upstream = {fwd_out: run.inputs[up] for up, fwd_out in run.fn.upstream.items()}
+    signal: Dict[str, bool] = {}
+    with np.errstate(all="ignore"):
+        loss_0 = loss(base, upstream)
+        for (out_name, _, v), pair in zip(pairs, forwards):
+            if pair is None:
+                return CheckFailed("the gradient check needs your forward function, which failed on a shifted input")
+            plus, minus = loss(pair[0], upstream), loss(pair[1], upstream)
+            wrong = directional_check(out_name, grads[out_name], v, plus, minus, loss_0)
+            if wrong is not None:
+                wrong.actual = grads
+                return wrong
+            numeric = abs(plus - minus) / (2 * FD_STEP)
+            top = out_name.split(".")[0].split("[")[0]
+            signal[top] = signal.get(top, False) or numeric > 1e-7 or float(np.max(np.abs(grads[out_name]), initial=0)) > 1e-12
+    if require_signal:
+        silent = [name for name, seen in signal.items() if not seen]
+        if silent:
+            return CheckFailed(f"{', '.join(silent)} and the central differences of your forward function are all "
+                               f"zero: a check against a constant forward proves nothing", output=silent[0])
+    return None
+
+
+# ---------------------------------------------------------------- kinds
+
+
+def check_values(g: Grader, fn: Function, ex: Example, only: Optional[Tuple[str, ...]] = None,
+                 inputs: Optional[Dict[str, Any]] = None) -> None:
+    mode = g.mode(fn)
+    inputs = inputs if inputs is not None else materialize(fn, ex)
+    run = Run(g.client, fn, ex, inputs, mode)
+    target = run.scenario()
+    run.replay_parts()
+    pairs: List[Tuple[str, str, np.ndarray]] = []
+    indices: List[Tuple[int, int]] = []
+    if mode.own and fn.forward:
+        pairs = _directions(fn, inputs, ex.seed)
+        indices = _add_shifted_forwards(run, pairs)
+    run.execute()
+    run.require_dependencies()
+    actual = run.outputs(target)
+    expected = run.expected()
+    if only is not None:
+        actual, expected = {k: actual[k] for k in only}, {k: expected[k] for k in only}
+    consistency = (lambda: _consistency(run, run.outputs(target), pairs, indices, True)) if pairs else None
+    judge(run, actual, expected, consistency=consistency)
+
+
+def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
+    mode = g.mode(fn)
+    inputs = materialize(fn, ex)
+    if "truncate" in inputs:
+        inputs["truncate"] = None  # truncated BPTT is not the true gradient; it has tests of its own
+    run = Run(g.client, fn, ex, inputs, mode)
+    target = run.scenario()
+    run.replay_parts()
+    pairs = [] if mode.special else _directions(fn, inputs, ex.seed)
+    indices = _add_shifted_forwards(run, pairs)
+    run.execute()
+    try:
+        run.require_dependencies()
+        grads = run.outputs(target)
+        if mode.special:  # the forward is right on the special inputs, not around them: no differences
+            judge(run, grads, run.expected())
+            return
+        if mode.own:
+            judge(run, grads, run.expected(), consistency=lambda: _consistency(run, grads, pairs, indices, True))
+            return
+        wrong = _consistency(run, grads, pairs, indices, require_signal=False)
+        if wrong is not None:
+            wrong.expected = run.expected()
+            raise wrong
+    except CheckFailed as exc:
+        exc.inputs = inputs  # the feedback shows what ran (truncate None)
+        raise
+
+
 def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
+    mode = g.mode(fn)
     inputs = materialize(fn, ex)
     sent = copy.deepcopy(inputs)
-    outcomes = g.run_scenario(fn, inputs, echo=True)
-    bad = _first_failure(outcomes)
-    if bad is not None:
-        if g.excused(fn, bad, inputs):
-            return
-        raise failure(bad)
-    target = outcomes[-1]
-    assert isinstance(target, Ok)
-    unpack(fn, target.value, ex.size, ex.cell, strict=False)  # returning garbage earns nothing here
+    run = Run(g.client, fn, ex, inputs, mode)
+    target = run.scenario(echo=True)
+    run.replay_parts()
+    run.execute()
+    run.require_dependencies()
+    outcome = run.outcomes[target]
+    if not isinstance(outcome, Ok):
+        raise failure(outcome)
+    unpack(fn, outcome.value, ex.size, ex.cell, strict=False)  # returning garbage earns nothing here
     if fn.forward:
         names = list(fn.upstream) + ["cache"]
     else:
         names = [n for n, _ in fn.args] + (["max_norm"] if "max_norm" in fn.options else [])
-    changed = modified(sent, target.args_after or [], names)
+    changed = modified(sent, outcome.args_after or [], names)
     if changed is not None:
         raise CheckFailed(f"{fn.name} modified its input {changed} in place (work on a copy: the caller's arrays "
                           f"must not change)", output=changed)
@@ -244,106 +264,45 @@ def _showing(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
 
 
 def check_truncate_full(g: Grader, fn: Function, ex: Example) -> None:
-    k = ex.size["T"] + ex.seed % 3
+    T = ex.size["T"]
+    k = ex.truncate if ex.truncate is not None and ex.truncate >= T else T + ex.seed % 3
     inputs = dict(materialize(fn, ex), truncate=k)
-    _showing(inputs, lambda: _truncate_full(g, fn, ex, inputs))
-
-
-def _truncate_full(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any]) -> None:
-    fwd = function(fn.forward)
-    k = inputs["truncate"]
-    batch = Batch(g.client)
-    base = g.forward_call(batch, fwd, inputs)
-    full = dict(inputs, truncate=None)
-    g.backward_call(batch, fn, full, base[fwd.cache_index])
-    g.backward_call(batch, fn, inputs, base[fwd.cache_index])
-    outcomes = batch.run()
-    bad = _first_failure(outcomes)
-    if bad is not None:
-        raise failure(bad)
-    a, _ = unpack_excused(g, fn, outcomes[1].value, ex, full)
-    b, _ = unpack_excused(g, fn, outcomes[2].value, ex, inputs)
-    wrong = mismatch(b, a, fn.tol, equal_nan=True)
-    if wrong is not None:
-        raise CheckFailed(f"with truncate={k} >= T={ex.size['T']} the result must equal full BPTT "
-                          f"(truncate=None): {wrong.message}", output=wrong.output)
+    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k} >= T={T} the result must equal full "
+                                                           f"BPTT (truncate=None)"))
 
 
 def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
     k = ex.truncate if ex.truncate is not None else 1
     inputs = dict(materialize(fn, ex), truncate=k)
-    _showing(inputs, lambda: _truncate_chunks(g, fn, ex, inputs))
+    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k}, the result must equal BPTT run "
+                                                           f"chunk by chunk ([0, k), [k, 2k), ... from t = 0), the "
+                                                           f"weight gradients summed"))
 
 
-def _truncate_chunks(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any]) -> None:
-    fwd = function(fn.forward)
-    k = inputs["truncate"]
-    batch = Batch(g.client)
-    base = g.forward_call(batch, fwd, inputs)
-    g.backward_call(batch, fn, inputs, base[fwd.cache_index])
-    first = batch.run()
-    bad = _first_failure(first)
-    if bad is not None:
-        raise failure(bad)
-    got, _ = unpack_excused(g, fn, first[1].value, ex, inputs)
-    # The chunks start from the states of the student's rnn_forward; if that disagrees (a bug in the
-    # h it returns, graded in rnn_forward), from the states of the reference rnn_forward composed on
-    # the student's rnn_step_forward. Either way the chunks run the student's rnn_forward/rnn_backward.
-    wrong: List[CheckFailed] = []  # chunk results that differ from the student's truncated result
-    errors: List[CheckFailed] = []  # start states or chunk runs that could not be used
-    for states in (lambda: unpack(fwd, first[0].value, ex.size, ex.cell)["h"],
-                   lambda: _composed_states(g, fwd, inputs)):
-        try:
-            h = states()
-            if h is None:
-                continue
-            differs = mismatch(got, _chunk_by_chunk(g, fn, fwd, ex, inputs, h), fn.tol, equal_nan=True)
-        except CheckFailed as exc:
-            errors.append(exc)
-            continue
-        if differs is None:
-            return
-        wrong.append(differs)
-    if not wrong:
-        raise errors[0]
-    raise CheckFailed(f"with truncate={k}, the result must equal running your rnn_forward/rnn_backward chunk by "
-                      f"chunk ([0, k), [k, 2k), ... from t = 0) and summing the weight gradients: "
-                      f"{wrong[0].message}", output=wrong[0].output)
-
-
-def _composed_states(g: Grader, fwd: Function, inputs: Dict[str, Any]) -> Optional[np.ndarray]:
-    """The hidden states of the reference ``fwd`` composed on the student's cell (None if that failed)."""
-    states = g.composed(fwd, inputs)
-    return None if states is None else states["h"]
-
-
-def _chunk_by_chunk(g: Grader, fn: Function, fwd: Function, ex: Example, inputs: Dict[str, Any],
-                    h: np.ndarray) -> Dict[str, np.ndarray]:
-    """The student's rnn_forward/rnn_backward run chunk by chunk from the states ``h``, combined."""
-    T, k = ex.size["T"], inputs["truncate"]
-    batch = Batch(g.client)
-    starts = list(range(0, T, k))
-    for s in starts:
-        chunk = dict(inputs, x=inputs["x"][:, s:s + k], h0=inputs["h0"] if s == 0 else h[:, s - 1],
-                     dh=inputs["dh"][:, s:s + k], truncate=None)
-        ref = g.forward_call(batch, fwd, chunk)
-        g.backward_call(batch, fn, chunk, ref[fwd.cache_index])
-    outcomes = batch.run()
-    bad = _first_failure(outcomes)
-    if bad is not None:
-        raise failure(bad)
-    parts = []
-    for i, s in enumerate(starts):
-        size = dict(ex.size, T=min(k, T - s))
-        parts.append(unpack(fn, outcomes[2 * i + 1].value, size, ex.cell, finite=False))
-    want = {"dx": np.concatenate([p["dx"] for p in parts], axis=1), "dh0": parts[0]["dh0"]}
-    with np.errstate(all="ignore"):  # inf + -inf: NaN, as in the student's truncated result
-        for name in ("dWx", "dWh", "db"):
-            want[name] = sum(p[name] for p in parts)
-    return want
+def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rule: str) -> None:
+    """Judge truncated BPTT on an example where the student's full BPTT is right."""
+    mode = g.mode(fn)
+    full_inputs = dict(inputs, truncate=None)
+    run = Run(g.client, fn, ex, full_inputs, mode)
+    full = run.scenario()
+    truncated = run.call_backward(run.forward_index, inputs)
+    run.replay_parts()
+    run.execute()
+    run.require_dependencies()
+    try:
+        judge(run, run.outputs(full), run.expected(full_inputs), full_inputs, None)
+    except CheckFailed as exc:
+        raise Rejected(fn.name, f"{fn.name} with truncate=None (full BPTT) is wrong on this input "
+                                f"({exc.output})", ex) from None
+    try:
+        judge(run, run.outputs(truncated), run.expected(inputs), inputs, inputs["truncate"])
+    except CheckFailed as exc:
+        exc.message = f"{rule}: {exc.message}"
+        raise
 
 
 SATURATE = 60.0
+DEGENERATE = 1e-8  # an expected output no larger than this everywhere is "zero" (proves nothing on specials)
 
 
 def _carousel_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
@@ -359,26 +318,22 @@ def _carousel_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
 
 
 def check_carousel(g: Grader, fn: Function, ex: Example) -> None:
-    inputs = _carousel_inputs(fn, ex)
-    outcomes = g.run_scenario(fn, inputs)
-    bad = _first_failure(outcomes)
-    if bad is not None:
-        raise failure(bad)
-    got = unpack(fn, outcomes[-1].value, ex.size, ex.cell)
-    if fn.forward:
-        name, want, what = "dprev_c", inputs["dnext_c"], "dprev_c must equal dnext_c (the gradient passes unchanged)"
-    else:
-        name, want, what = "next_c", inputs["prev_c"], "next_c must equal prev_c (c is carried unchanged)"
-    wrong = mismatch({name: got[name]}, {name: want}, fn.tol)
-    if wrong is not None:
+    name = "dprev_c" if fn.forward else "next_c"
+    what = ("dprev_c must equal dnext_c (the gradient passes unchanged)" if fn.forward
+            else "next_c must equal prev_c (c is carried unchanged)")
+    try:
+        check_values(g, fn, ex, only=(name,), inputs=_carousel_inputs(fn, ex))
+    except CheckFailed as exc:
         raise CheckFailed(f"with the forget gate saturated open (f = 1) and the input gate shut (i = 0), {what}: "
-                          f"{wrong.message}", output=name, max_abs=wrong.max_abs, max_rel=wrong.max_rel)
+                          f"{exc.message}", output=exc.output, max_abs=exc.max_abs, max_rel=exc.max_rel,
+                          actual=exc.actual, inputs=_carousel_inputs(fn, ex), expected=exc.expected) from None
 
 
 def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
     inputs = dict(materialize(fn, ex), cell="gru")
     batch = Batch(g.client)
-    g.forward_call(batch, fn, inputs)
+    args, kwargs = reference.call_arguments(fn, inputs)
+    batch.call(fn.module, fn.name, *args, opaque=[fn.cache_index] if fn.cache_index is not None else [], **kwargs)
     outcome = batch.run()[0]
     if isinstance(outcome, Ok):
         raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but it returned")
@@ -396,54 +351,142 @@ KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
     "invalid_cell": check_invalid_cell,
 }
 
+# Kinds whose points count only when another test of the same function passes: in-place and
+# invalid-cell tests check a property of working code (a function that computes nothing must not earn
+# them); "truncate >= T is full BPTT" holds trivially for a function that ignores truncate.
+REQUIRES: Dict[str, str] = {"inplace": "values", "invalid_cell": "values", "truncate_full": "truncate_chunks"}
+NEEDS_VALUES = tuple(k for k, v in REQUIRES.items() if v == "values")
 # Hidden tests show the inputs of a failing example only when they are visible to students.
 SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate_chunks", "carousel"}
-
+TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
 
 SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smallest so far is reported)
+# Examples rejected with none counted, after which a dependency is taken to be wrong everywhere and the
+# mode escalates: generous in the ordinary mode (Hypothesis' first draws are small, where many bugs sit),
+# short for a special (either the structured inputs fix the forward or they do not). The last mode never
+# stops early.
+REJECT_LIMIT = 12
+REJECT_LIMIT_SPECIAL = 3
 
 
 def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int) -> TestOutcome:
-    """Run one rubric test as a derandomized Hypothesis property; keep the smallest failure.
+    """Run one rubric test; when a dependency of ``fn`` is wrong on every example, escalate its mode.
 
-    In a ``values`` test, once the drawn examples pass, the explicit examples of the function (inputs
-    random draws never make, strategies.explicit_examples) run too, in order; the first that fails is
-    the failure (other kinds do not run them, so a crash on such an input costs one test, not more).
-    Running them after rather than before the drawn ones leaves the failure (and its feedback) of a
-    submission that fails a drawn example as it was. NB: derandomized Hypothesis seeds its draws with
-    the source of ``body``: editing ``body`` changes every example drawn (and so, maybe, grades).
+    The mode is kept per function (:attr:`Grader.modes`): the later tests of ``fn`` start where the
+    first one ended.
+    """
+    cells = function(fn.forward).cells if fn.forward else fn.cells
+    g.profile = profile
+    while True:
+        mode = g.mode(fn)
+        last = escalate(mode, fn, list(fn.parts) + [fn.forward or ""], cells) is None
+        limit = None if last else REJECT_LIMIT_SPECIAL if mode.special else REJECT_LIMIT
+        outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit)
+        dependencies = [d for d in notes.dependencies if d != fn.name]
+        if notes.counted or outcome.failure is not None or not dependencies:
+            break
+        following = escalate(mode, fn, dependencies, cells)
+        if following is None:
+            break
+        reason = mode.reason or (notes.first.problem if notes.first else "")
+        g.modes[(fn.name, profile)] = dataclasses.replace(following, reason=reason)
+    outcome.note = _note(g, fn, notes)
+    if outcome.passed and not notes.counted:
+        outcome = TestOutcome(False, _not_judged(fn, notes), None, outcome.examples, outcome.note)
+    return outcome
+
+
+def _note(g: Grader, fn: Function, notes: Notes) -> str:
+    """What the feedback says about a dependency of ``fn`` that is wrong (never blames ``fn`` for it)."""
+    described = g.mode(fn).describe(fn)
+    if described:
+        return "Note: " + described
+    if notes.first is not None and notes.first.dependency != fn.name:
+        return (f"Note: {notes.first.problem}; {fn.name} is judged on inputs where your {notes.first.dependency} "
+                f"is right ({notes.rejected} input(s) set aside).")
+    return ""
+
+
+def _not_judged(fn: Function, notes: Notes) -> str:
+    if notes.first is None:
+        return f"could not be judged: no example ran for {fn.name}"
+    if notes.first.dependency == fn.name:
+        return (f"could not be judged: {notes.first.problem} on every input tried, and this test counts only "
+                f"where it is right (its own tests charge that mistake)")
+    return (f"could not be judged: {notes.first.dependency} is wrong on every input tried "
+            f"({notes.first.problem}); fix it first")
+
+
+def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples: int,
+                  reject_limit: Optional[int]) -> Tuple[TestOutcome, Notes]:
+    """Run the test as a derandomized Hypothesis property, then its boundary examples.
+
+    Rejected examples (a dependency wrong on them) do not count; after ``reject_limit`` rejections
+    with nothing counted, the property stops early so the caller can escalate the mode. The
+    smallest failing example is kept. NB: derandomized Hypothesis seeds its draws with the source
+    of ``body``: editing ``body`` changes every example drawn (and so, maybe, grades).
     """
     check = KINDS[kind]
     failures: Dict[Example, CheckFailed] = {}
-    state = {"spent": 0, "budget": max_examples + SHRINK_BUDGET}
+    notes = Notes()
+    state = {"spent": 0, "budget": max_examples + SHRINK_BUDGET + max_examples, "stopped": False}
+    mode = g.mode(fn)
 
-    def body(ex: Example) -> None:
+    def prepare(ex: Example) -> Example:
+        if kind not in TRUNCATION_KINDS and ex.truncate is not None:
+            ex = dataclasses.replace(ex, truncate=None)  # full BPTT: truncation is graded by its own tests
+        if mode.special:
+            ex = dataclasses.replace(ex, special=mode.special)
+        return ex
+
+    def attempt(ex: Example) -> bool:
+        """Run one example; False when it does not count (rejected, or the budget is spent)."""
+        ex = prepare(ex)
         if ex in failures:  # Hypothesis replays the smallest failure: answer it without the worker
             raise failures[ex]
-        if state["spent"] >= state["budget"]:
-            return  # shrinking budget spent: what we have is small enough
+        if state["stopped"] or state["spent"] >= state["budget"]:
+            return False
         state["spent"] += 1
         g.examples_run[fn.name] = g.examples_run.get(fn.name, 0) + 1
         g.client.clear_handles()
         try:
             check(g, fn, ex)
+        except Rejected as rejection:
+            notes.add(rejection)
+            only_self = all(d == fn.name for d in notes.dependencies)  # no other mode can help
+            if not notes.counted and notes.rejected >= (REJECT_LIMIT if only_self else reject_limit or 10**9):
+                state["stopped"] = True
+            return False
         except CheckFailed as exc:
             exc.example = ex
             failures[ex] = exc
+            notes.counted += 1
             raise
+        notes.counted += 1
+        return True
+
+    def body(ex: Example) -> None:
+        if not attempt(ex):
+            reject()
 
     prop = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
                     verbosity=Verbosity.quiet, print_blob=False,
                     phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(examples(fn, profile))(body))
     try:
-        prop()
-        explicit = explicit_examples(fn, profile) if kind == "values" else ()  # value edge cases: charged once
-        state["budget"] = state["spent"] + len(explicit)
-        for ex in explicit:
-            body(ex)
+        try:
+            prop()
+        except Exception as exc:  # noqa: BLE001 - Unsatisfiable: every example rejected
+            if type(exc).__name__ != "Unsatisfiable":
+                raise
+        if state["stopped"]:
+            return TestOutcome(True, "", None, state["spent"]), notes
+        boundary = boundary_examples(fn, profile, kind) if profile in BOUNDARY_PROFILES else ()
+        state["budget"] = state["spent"] + len(boundary)
+        for ex in boundary:
+            attempt(ex)
     except CheckFailed as exc:
-        return TestOutcome(False, exc.message, exc, state["spent"])
+        return TestOutcome(False, exc.message, exc, state["spent"]), notes
     except Exception as exc:  # noqa: BLE001 - e.g. Hypothesis errors on a nondeterministic submission
-        return TestOutcome(False, f"could not be graded: {type(exc).__name__}: {exc}", None, state["spent"])
-    return TestOutcome(True, "", None, state["spent"])
+        return TestOutcome(False, f"could not be graded: {type(exc).__name__}: {exc}", None, state["spent"]), notes
+    return TestOutcome(True, "", None, state["spent"]), notes

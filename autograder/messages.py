@@ -184,3 +184,9 @@ def failure_text(message: str, header: Optional[str], dump: Optional[str], facts
 
 def check_mark(ok: Optional[bool]) -> str:
     return "" if ok is None else ("✓" if ok else "✗")
+
+
+def needs_values(function: str, required_test: str) -> str:
+    """Why a test earns nothing while another test of the function fails (hidden_tests.REQUIRES)."""
+    return (f"not awarded: this test counts only when \"{function}: {required_test}\" passes (it checks a "
+            f"property of working code, which it cannot show while that test fails)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import types
 from functools import lru_cache
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -133,7 +133,7 @@ def student_parts(client: Any, fn: Function) -> Dict[str, Callable[..., Any]]:
 
 
 def _proxy(client: Any, fn: Function) -> Callable[..., Any]:
-    from .client import Ok
+    from .client import Ok, plain
 
     opaque = [fn.cache_index] if fn.cache_index is not None else []
 
@@ -142,27 +142,71 @@ def _proxy(client: Any, fn: Function) -> Callable[..., Any]:
                                "kwargs": kwargs, "opaque": opaque, "echo": False}])[0]
         if not isinstance(outcome, Ok):
             raise PartFailure(outcome)
-        return _plain(outcome.value)
+        return plain(outcome.value)
 
     call.__name__ = fn.name
     return call
-
-
-def _plain(value: Any) -> Any:
-    from .protocol import Scalar
-
-    if isinstance(value, Scalar):
-        return value.value
-    if isinstance(value, tuple):
-        return tuple(_plain(v) for v in value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def composed(client: Any, fn: Function, inputs: Mapping[str, Any]) -> Any:
     """The raw result of the reference ``fn`` built on the student's cells (may raise anything)."""
     with np.errstate(all="ignore"):
         return scenario(modules(student_parts(client, fn)), fn, inputs)
+
+
+def trace(fn: Function, inputs: Mapping[str, Any]) -> Tuple[Any, List[Tuple[Function, tuple, dict, Any]]]:
+    """The reference scenario of ``fn`` and the calls it makes of ``fn``'s graded parts, in order.
+
+    Returns ``(raw result, [(part, args, kwargs, result), ...])``. A cache that a part returned is
+    the very object the reference later passes to another part (so it can be matched by identity).
+    """
+    calls: List[Tuple[Function, tuple, dict, Any]] = []
+    pure_modules = pure()
+
+    def recorder(part: Function) -> Callable[..., Any]:
+        original = getattr(pure_modules[part.module], part.name)
+
+        def record(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            calls.append((part, args, kwargs, result))
+            return result
+
+        record.__name__ = part.name
+        return record
+
+    overrides = {f"{function(p).module}.{p}": recorder(function(p)) for p in fn.parts}
+    with np.errstate(all="ignore"):
+        raw = scenario(modules(overrides), fn, inputs)
+    return raw, calls
+
+
+def serve_part(key: str, args: list, kwargs: dict) -> Any:
+    """A graded part answered by the reference for a worker that serves it (see autograder.worker)."""
+    module, _, name = key.partition(".")
+    with np.errstate(all="ignore"):
+        return getattr(pure()[module], name)(*args, **kwargs)
+
+
+def _rnn_step_cache(x: np.ndarray, prev_h: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, next_h: np.ndarray) -> tuple:
+    return (x, prev_h, Wx, Wh, next_h)  # the reference's cache format (solutions/rnn_layers.py)
+
+
+def backward_at_outputs(fn: Function, inputs: Mapping[str, Any], forward: Mapping[str, np.ndarray],
+                        truncate: Any = None) -> Optional[Dict[str, np.ndarray]]:
+    """The reference backward evaluated at the student's own forward outputs, where that is defined.
+
+    An RNN backward depends on its forward only through the hidden states and the inputs, so
+    "your backward is right for what your forward computed" can be checked exactly even when that
+    forward is wrong. None for functions whose backward reads the forward's internals (LSTM gates).
+    """
+    rnn = pure()["rnn_layers"]
+    with np.errstate(all="ignore"):
+        if fn.name == "rnn_step_backward":
+            cache = _rnn_step_cache(inputs["x"], inputs["prev_h"], inputs["Wx"], inputs["Wh"], forward["next_h"])
+            return named_outputs(fn, rnn.rnn_step_backward(inputs["dnext_h"], cache))
+        if fn.name == "rnn_backward":
+            h, x = forward["h"], inputs["x"]
+            caches = [_rnn_step_cache(x[:, t], inputs["h0"] if t == 0 else h[:, t - 1], inputs["Wx"], inputs["Wh"],
+                                      h[:, t]) for t in range(x.shape[1])]
+            return named_outputs(fn, rnn.rnn_backward(inputs["dh"], caches, truncate))
+    return None

@@ -14,6 +14,12 @@ nothing of the repository needs to be visible inside the sandbox. Requests:
   "echo"}]}`` → one ``{"started": i}`` message before each call, then ``{"results": [...]}``
   with ``{"ok": value}`` (plus ``"args_after"`` when ``echo``) or ``{"error": ...}`` per call.
   ``opaque`` lists the positions of a returned tuple that stay in the worker as handles (caches).
+  ``serve`` (optional) lists graded functions (``"module.function"``) that, during this call only,
+  are replaced in the student's modules by proxies: each call of one sends
+  ``{"part": key, "args", "kwargs"}`` to the grader and waits for ``{"ok": value}`` or
+  ``{"error": ...}`` on the request pipe. That is how a function built on graded parts is tested
+  in isolation when those parts are wrong: the grader answers with the reference part, which
+  never enters the worker.
 
 Errors are ``{"type", "message", "traceback": [lines in the student's files only]}``.
 """
@@ -34,6 +40,10 @@ except ImportError:  # pragma: no cover - imported from the repository (tests, d
 
 class DependencyError(Exception):
     """An argument refers to a call of the same batch that failed."""
+
+
+class ServedPartError(Exception):
+    """A part served by the grader (the reference) refused the arguments it was called with."""
 
 
 def _type_name(value: Any) -> str:
@@ -126,15 +136,20 @@ class Worker:
                     value = value[key]
                 return value
 
+            restore: List[Any] = []
             try:
                 args = protocol.decode(call["args"], blobs, special, lambda v, t: v)
                 kwargs = protocol.decode(call["kwargs"], blobs, special, lambda v, t: v)
-                function = getattr(self.module(call["module"]), call["function"])
+                restore = self.serve_parts(call.get("serve", []))
+                function = getattr(self.module(call["module"]), call["function"])  # served itself, maybe
                 value = function(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - sys.exit in student code fails only this call
                 results.append(("error", None))
                 replies.append({"error": self.error(exc)})
                 continue
+            finally:
+                for holder, key, original in reversed(restore):
+                    holder[key] = original
             results.append(("ok", value))
             opaque = set(call.get("opaque", []))
             if opaque and type(value) is tuple:
@@ -152,6 +167,55 @@ class Worker:
             replies.append(reply)
         self.send({"results": replies}, out_blobs)
 
+    # ------------------------------------------------------------ served parts
+    def serve_parts(self, keys: List[str]) -> List[Any]:
+        """Replace each graded part in ``keys`` by a proxy to the grader; return what to restore.
+
+        The student's modules may hold a part under its own name, under another name, or in a dict
+        (e.g. ``{"rnn": rnn_forward}``): every module-level binding and dict value that is the
+        student's function is replaced, so the composite under test reaches the served part.
+        """
+        restore: List[Any] = []
+        for key in keys:
+            module_name, _, name = str(key).partition(".")
+            try:
+                original = getattr(self.module(module_name), name)
+            except BaseException:  # noqa: BLE001 - a missing part: the proxy stands in anyway
+                original = None
+            proxy = self.part_proxy(str(key))
+            for module in self.student_modules():
+                namespace = vars(module)
+                for attr, value in list(namespace.items()):
+                    if module.__name__ == module_name and attr == name:
+                        _swap(namespace, attr, proxy, restore)
+                    elif original is not None:
+                        _replace_in(namespace, attr, value, original, proxy, restore)
+        return restore
+
+    def student_modules(self) -> List[Any]:
+        found = []
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and os.path.realpath(path).startswith(self.submission + os.sep):
+                found.append(module)
+        return found
+
+    def part_proxy(self, key: str) -> Any:
+        worker = self
+
+        def served(*args: Any, **kwargs: Any) -> Any:
+            blobs: List[bytes] = []
+            tree_args = protocol.encode(list(args), blobs, worker.handle)
+            tree_kwargs = protocol.encode(dict(kwargs), blobs, worker.handle)
+            protocol.write_message(worker.out_fd, {"part": key, "args": tree_args, "kwargs": tree_kwargs}, blobs)
+            header, reply_blobs = protocol.read_message(worker.in_fd)
+            if "error" in header:
+                raise ServedPartError(str(header["error"].get("message", "refused"))[:2000])
+            return protocol.decode(header["ok"], reply_blobs, lambda node: None, lambda v, t: v)
+
+        served.__name__ = key.partition(".")[2]
+        return served
+
     def serve(self) -> None:
         while True:
             try:
@@ -167,6 +231,34 @@ class Worker:
                 self.send({"ok": {"pong": 1}}, [])
             else:
                 return
+
+
+def _swap(holder: Any, key: Any, value: Any, restore: List[Any]) -> None:
+    restore.append((holder, key, holder[key]))
+    holder[key] = value
+
+
+def _replace_in(holder: Any, key: Any, value: Any, original: Any, proxy: Any, restore: List[Any],
+                depth: int = 0) -> None:
+    """Replace ``original`` by ``proxy`` in ``holder[key]``: the value itself, or inside a dict,
+    list or tuple of it (two levels: ``{"rnn": (rnn_forward, rnn_backward)}``)."""
+    if value is original:
+        _swap(holder, key, proxy, restore)
+    elif depth >= 2:
+        return
+    elif type(value) is dict:
+        for k, v in list(value.items()):
+            _replace_in(value, k, v, original, proxy, restore, depth + 1)
+    elif type(value) is list:
+        for i, v in enumerate(list(value)):
+            _replace_in(value, i, v, original, proxy, restore, depth + 1)
+    elif type(value) is tuple and any(v is original or type(v) in (tuple, list, dict) for v in value):
+        items = list(value)
+        for i, v in enumerate(value):
+            if v is original:
+                items[i] = proxy
+        if any(a is not b for a, b in zip(items, value)):
+            _swap(holder, key, tuple(items), restore)
 
 
 def _flush_student_output() -> None:

@@ -1,0 +1,315 @@
+"""What a test of a function F may count on: F's dependencies, checked on every example.
+
+Every mistake costs once, in the function that has it. A test of F counts an example only when
+everything F depends on is right on that example:
+
+- a backward function's forward: the student's forward, run in the same batch, must equal the
+  reference forward on these inputs;
+- a composite's graded parts (spec ``parts``): they are checked at the very calls the reference
+  composite makes on this example (:func:`autograder.reference.trace`), replayed on the student's
+  parts in the same batch (a part's cache goes from the student's forward part to the student's
+  backward part, as in the student's own code).
+
+An example on which a dependency is wrong is **rejected**: Hypothesis draws another, and the test's
+feedback says which dependency was wrong and that F is judged where it is right. When a dependency
+is wrong on every example a test tries, F's :class:`Mode` escalates, once per function and in this
+order, so F is still judged by what measures F alone:
+
+1. ``serve``: a composite's parts are served by the grader. During F's calls the worker replaces
+   them by proxies that ask the grader for the reference part (worker ``serve``); the reference
+   never enters the worker, and only F's own parts are served, only while F runs.
+2. ``special``: a backward whose forward is wrong is judged on structured inputs on which its
+   forward is right (zero initial states, zero biases, equal LSTM gate blocks:
+   :data:`autograder.strategies.SPECIALS`).
+3. ``own``: a backward whose forward is wrong everywhere is right when its outputs equal the
+   reference backward at the inputs, or the reference backward evaluated at the student's own
+   forward outputs (RNN: a backward depends on its forward only through ``h`` and the inputs), or
+   agree with central differences of the student's own forward, and those are not all zero (a
+   constant forward proves nothing).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import reference
+from .checks import CheckFailed, compare, failure, mismatch, modified, unpack
+from .client import Batch, Failure, Handle, Ok, Outcome, Ref, WorkerClient
+from .spec import Function, Tol, function
+from .strategies import LSTM_ONLY_SPECIALS, SPECIALS, Example, describe_special
+
+
+# A dependency is "right" on an example only when it agrees with the reference far more closely than
+# a graded test demands: a forward that is right to 1e-6 because tanh saturates can still feed its
+# backward states that differ by more than the backward's own tolerance.
+GATE_TOL = Tol(rtol=1e-9, atol=1e-12)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How a function's examples are judged (see the module docstring)."""
+
+    serve: bool = False
+    special: str = ""
+    own: bool = False
+    serve_forward: bool = False
+
+    reason: str = ""  # the dependency problem that made the mode escalate (for the feedback)
+
+    def describe(self, fn: Function) -> str:
+        """Sentences for the feedback, or "" for the ordinary mode."""
+        said = []
+        if self.reason:
+            said.append(self.reason.replace(" on this input", " on every ordinary input tried") + ".")
+        if self.serve:
+            said.append(f"Your graded parts ({', '.join(p.partition('.')[2] for p in served_parts(fn))}) were "
+                        f"replaced by the reference while {fn.name} ran, so {fn.name} is tested on its own.")
+        if self.special:
+            said.append(f"{fn.name} is judged on inputs with {describe_special(self.special)}, where your "
+                        f"{fn.forward} is right.")
+        if self.serve_forward:
+            said.append(f"Your {fn.forward} fails on every input, so {fn.name} is given the reference "
+                        f"{fn.forward}'s cache (x, prev_h, ..., the gates): it is judged where it can read that cache.")
+        elif self.own:
+            said.append(f"{fn.name} is judged by what measures it alone: it must equal the reference backward "
+                        f"(at the inputs, or at what your {fn.forward} computed) or agree with central differences "
+                        f"of your {fn.forward}.")
+        return " ".join(said)
+
+
+@dataclass
+class Rejected(Exception):
+    """The example cannot count for F: ``dependency`` (a function name) is wrong on it.
+
+    ``also`` names the other dependencies found wrong on the same example (a part first, then the
+    forward built on it).
+    """
+
+    dependency: str
+    problem: str
+    example: Any = None
+    also: Tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+def served_parts(fn: Function) -> Tuple[str, ...]:
+    """``module.function`` keys of F's graded parts (what the worker may serve while F runs)."""
+    return tuple(f"{function(p).module}.{p}" for p in fn.parts)
+
+
+def escalate(mode: Mode, fn: Function, dependencies: Sequence[str], cell_kinds: Sequence[str]) -> Optional[Mode]:
+    """The next mode after every example was rejected for ``dependencies``; None when none is left."""
+    if fn.parts and not mode.serve and any(d in fn.parts for d in dependencies):
+        return dataclasses.replace(mode, serve=True)
+    if not fn.forward or mode.serve_forward or fn.forward not in dependencies and not (mode.special or mode.own):
+        return None
+    if mode.own:  # the forward fails on every input (no outputs to judge by): serve the forward itself
+        return dataclasses.replace(mode, own=False, serve_forward=True)
+    specials = [s for s in SPECIALS if "lstm" in cell_kinds or not any(o in s for o in LSTM_ONLY_SPECIALS)]
+    position = specials.index(mode.special) + 1 if mode.special in specials else 0
+    if position < len(specials):
+        return dataclasses.replace(mode, special=specials[position])
+    if not mode.own:
+        return dataclasses.replace(mode, special="", own=True)
+    return None
+
+
+# ---------------------------------------------------------------- comparing structured values
+
+
+def value_problem(student: Any, expected: Any, tol: Tol, name: str, skip: Optional[int] = None,
+                  names: Sequence[str] = ()) -> Optional[str]:
+    """Where a student's raw return value differs from the reference's (tuples, lists, dicts of arrays).
+
+    ``skip`` is a tuple position not compared (a cache); ``names`` name the positions of a returned
+    tuple (spec output names). Returns None when they agree.
+    """
+    if isinstance(expected, tuple):
+        if not isinstance(student, tuple) or len(student) != len(expected):
+            return f"{name} returned {type(student).__name__}, expected a tuple of {len(expected)}"
+        for i, (s, e) in enumerate(zip(student, expected)):
+            if i == skip:
+                continue
+            problem = value_problem(s, e, tol, names[i] if i < len(names) else f"{name}[{i}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, list):
+        if not isinstance(student, list) or len(student) != len(expected):
+            return f"{name} returned {type(student).__name__}, expected a list of {len(expected)}"
+        for i, (s, e) in enumerate(zip(student, expected)):
+            problem = value_problem(s, e, tol, f"{name}[{i}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(student, dict) or set(student) != set(expected):
+            return f"{name} returned {type(student).__name__}, expected a dict"
+        for key in expected:
+            problem = value_problem(student[key], expected[key], tol, f"{name}.{key}")
+            if problem:
+                return problem
+        return None
+    want = np.asarray(expected, dtype=np.float64)
+    if isinstance(student, Handle) or not isinstance(student, (np.ndarray, float, int)) and not hasattr(student, "value"):
+        return f"{name} is not an array"
+    got = np.asarray(getattr(student, "value", student), dtype=np.float64)
+    if got.shape != want.shape:
+        return f"{name} has shape {got.shape}, expected {want.shape}"
+    with np.errstate(all="ignore"):
+        ok, err, _ = compare(name, got, want, tol)
+    return None if ok else f"{name} is wrong (max abs error {err:.3g})"
+
+
+# ---------------------------------------------------------------- one example
+
+
+class Run:
+    """One example of a test of F: F's calls and its dependency checks in one worker batch."""
+
+    def __init__(self, client: WorkerClient, fn: Function, ex: Example, inputs: Dict[str, Any], mode: Mode) -> None:
+        self.client, self.fn, self.ex, self.inputs, self.mode = client, fn, ex, inputs, mode
+        self.batch = Batch(client)
+        self.serve = served_parts(fn) if mode.serve else ()
+        self.serve_forward = (f"{fn.forward and function(fn.forward).module}.{fn.forward}",) if mode.serve_forward else ()
+        self.fwd = function(fn.forward) if fn.forward else None
+        self.forward_index: Optional[int] = None
+        self.replayed: List[Tuple[Function, int, Any]] = []  # (part, call index, reference result)
+        self.outcomes: List[Outcome] = []
+        self._expected: Dict[Any, Dict[str, np.ndarray]] = {}
+
+    # -------------------------------------------------------- calls
+    def call_forward(self, inputs: Optional[Dict[str, Any]] = None, echo: bool = False) -> int:
+        """The student's forward (F itself for a forward function); its index in the batch."""
+        target = self.fwd or self.fn
+        args, kwargs = reference.call_arguments(target, inputs if inputs is not None else self.inputs)
+        opaque = [target.cache_index] if target.cache_index is not None else []
+        self.batch.call(target.module, target.name, *args, opaque=opaque, echo=echo, serve=self.serve + self.serve_forward,
+                        **kwargs)
+        return len(self.batch.calls) - 1
+
+    def call_backward(self, forward_index: int, inputs: Optional[Dict[str, Any]] = None, echo: bool = False) -> int:
+        assert self.fwd is not None
+        args, kwargs = reference.backward_arguments(self.fn, inputs if inputs is not None else self.inputs,
+                                                    Ref(forward_index)[self.fwd.cache_index])
+        self.batch.call(self.fn.module, self.fn.name, *args, echo=echo, serve=self.serve, **kwargs)
+        return len(self.batch.calls) - 1
+
+    def scenario(self, echo: bool = False) -> int:
+        """F's scenario (forward, then backward for a backward function); the index of F's call."""
+        # a backward's forward is echoed: one that changes its inputs in place corrupts its own cache
+        self.forward_index = self.call_forward(echo=echo if self.fwd is None else True)
+        if self.fwd is None:
+            return self.forward_index
+        return self.call_backward(self.forward_index, echo=echo)
+
+    def replay_parts(self) -> None:
+        """Add the reference composite's part calls on this example, run on the student's parts."""
+        if not self.fn.parts or self.mode.serve:
+            return
+        _, calls = reference.trace(self.fn, self.inputs)
+        index_of: Dict[int, int] = {}  # id(reference cache object) -> batch index of its producer
+        for part, args, kwargs, result in calls:
+            # a cache the reference passes on is the student's own cache from the same replayed call
+            sent_args = [Ref(index_of[id(a)])[self._cache_position(index_of[id(a)])] if id(a) in index_of else a
+                         for a in args]
+            opaque = [part.cache_index] if part.cache_index is not None else []
+            self.batch.call(part.module, part.name, *sent_args, opaque=opaque, **kwargs)
+            position = len(self.batch.calls) - 1
+            self.replayed.append((part, position, result))
+            if part.cache_index is not None and isinstance(result, tuple):
+                index_of[id(result[part.cache_index])] = position
+
+    def _cache_position(self, producer: int) -> int:
+        for part, position, _ in self.replayed:
+            if position == producer:
+                return part.cache_index or 0
+        return 0
+
+    def execute(self) -> List[Outcome]:
+        self.outcomes = self.batch.run()
+        return self.outcomes
+
+    # -------------------------------------------------------- dependencies
+    def require_dependencies(self) -> None:
+        """Raise :class:`Rejected` when a replayed part or F's forward is wrong on this example."""
+        problems: List[Tuple[str, str]] = []  # (dependency, problem): parts first, then the forward
+        for part, position, result in self.replayed:
+            outcome = self.outcomes[position]
+            if isinstance(outcome, Failure):
+                problems.append((part.name, outcome.describe().splitlines()[0]))
+                continue
+            problem = value_problem(outcome.value, result, GATE_TOL, part.name, skip=part.cache_index,
+                                    names=[o.name for o in part.outputs])
+            if problem:
+                problems.append((part.name, f"{part.name} is wrong on this input ({problem})"))
+        if self.fwd is not None and self.forward_index is not None:
+            problem = self._forward_problem()
+            if problem:
+                problems.append((self.fwd.name, problem))
+        if problems:
+            names = tuple(dict.fromkeys(name for name, _ in problems))
+            raise Rejected(problems[0][0], problems[0][1], self.ex, names[1:])
+
+    def _forward_problem(self) -> Optional[str]:
+        assert self.fwd is not None and self.forward_index is not None
+        outcome = self.outcomes[self.forward_index]
+        if isinstance(outcome, Failure):
+            return outcome.describe().splitlines()[0]
+        try:
+            got = unpack(self.fwd, outcome.value, self.ex.size, self.ex.cell)
+        except CheckFailed as exc:
+            return exc.message
+        changed = modified(self.inputs, outcome.args_after or [], [n for n, _ in self.fwd.args])
+        if changed is not None:
+            return f"{self.fwd.name} modified its input {changed} in place"
+        if self.mode.own:  # wrong everywhere: F is judged by what measures it alone
+            return None
+        with np.errstate(all="ignore"):
+            wrong = mismatch(got, self.reference_forward(), GATE_TOL)
+        return None if wrong is None else f"{self.fwd.name} is wrong on this input ({wrong.output})"
+
+    def reference_forward(self, inputs: Optional[Dict[str, Any]] = None) -> Dict[str, np.ndarray]:
+        target = self.fwd or self.fn
+        return reference.expected(target, inputs if inputs is not None else self.inputs)
+
+    # -------------------------------------------------------- F's own outputs
+    def outputs(self, index: int, finite: bool = True) -> Dict[str, np.ndarray]:
+        """F's outputs from call ``index`` (CheckFailed when it failed or broke the contract)."""
+        outcome = self.outcomes[index]
+        if isinstance(outcome, Failure):
+            raise failure(outcome)
+        return unpack(self.fn, outcome.value, self.ex.size, self.ex.cell, finite=finite)
+
+    def forward_outputs(self) -> Dict[str, np.ndarray]:
+        assert self.fwd is not None and self.forward_index is not None
+        return unpack(self.fwd, self.outcomes[self.forward_index].value, self.ex.size, self.ex.cell)
+
+    def expected(self, inputs: Optional[Dict[str, Any]] = None) -> Dict[str, np.ndarray]:
+        key = id(inputs)
+        if key not in self._expected:
+            self._expected[key] = reference.expected(self.fn, inputs if inputs is not None else self.inputs)
+        return self._expected[key]
+
+
+@dataclass
+class Notes:
+    """What a test learnt about F's dependencies, for the feedback (first rejection, mode)."""
+
+    rejected: int = 0
+    counted: int = 0
+    first: Optional[Rejected] = None
+    dependencies: List[str] = field(default_factory=list)
+
+    def add(self, rejection: Rejected) -> None:
+        self.rejected += 1
+        if self.first is None:
+            self.first = rejection
+        for name in (rejection.dependency,) + rejection.also:
+            if name not in self.dependencies:
+                self.dependencies.append(name)
