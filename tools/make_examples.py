@@ -81,6 +81,13 @@ EXAMPLES: Dict[str, Example] = {
         patches=(Patch("rnn_layers.py", "if t > 0 and t % chunk == 0:", "if t > 0 and (T - t) % chunk == 0:"),),
         costs=("rnn_backward",),
     ),
+    "rnn_forward_ignores_h0": Example(
+        "rnn_forward starts every sequence from zeros instead of h0; rnn_backward is correct.",
+        "points lost in rnn_forward only: rnn_backward keeps full marks (it is judged on inputs with h0 = 0, where "
+        "this rnn_forward is right, and its feedback names rnn_forward); stacked and bidirectional layers full.",
+        patches=(Patch("rnn_layers.py", "    prev_h = h0\n", "    prev_h = np.zeros_like(h0)\n"),),
+        costs=("rnn_forward",),
+    ),
     "lstm_gate_order_ifog": Example(
         "the LSTM gate blocks are used in the order i, f, o, g instead of i, f, g, o (consistently in forward and backward).",
         "points lost in the LSTM functions compared with the reference; its gradient checks pass (self-consistent).",

@@ -2,7 +2,8 @@
 import pytest
 
 from deep_layers import stacked_backward, stacked_forward
-from rnn_lstm_testing import check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays, snapshot
+from rnn_lstm_testing import (check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
+                              require_forward, require_forward_golden, snapshot)
 
 KEYS = ("Wx", "Wh", "b")
 
@@ -23,6 +24,8 @@ def test_stacked_forward_matches_torch(case):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_stacked_backward_gradient_check(cell):
+    require_forward_golden("stacked", lambda c: stacked_forward(c["x"], *layers_of(c), cell=str(c["cell"]))[0], "h",
+                           "stacked_forward", "stacked_backward")
     N, T, D, widths = 2, 3, 3, (4, 2)
     gates = 4 if cell == "lstm" else 1
     a = random_arrays(7, x=(N, T, D), dh=(N, T, widths[-1]))
@@ -45,7 +48,8 @@ def test_stacked_backward_gradient_check(cell):
 @pytest.mark.parametrize("case", golden("stacked"))
 def test_stacked_backward_matches_torch(case):
     h0s, params = layers_of(case)
-    _, cache = stacked_forward(case["x"], h0s, params, cell=str(case["cell"]))
+    h, cache = stacked_forward(case["x"], h0s, params, cell=str(case["cell"]))
+    require_forward(h, case["h"], "stacked_forward", "stacked_backward")
     dx, dh0s, grads = stacked_backward(case["dh"], cache)
     check_close(dx, case["dx"], "stacked_backward: dx")
     for l in range(len(params)):

@@ -2,7 +2,8 @@
 import pytest
 
 from deep_layers import bidirectional_backward, bidirectional_forward
-from rnn_lstm_testing import check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays, snapshot
+from rnn_lstm_testing import (check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
+                              require_forward, require_forward_golden, snapshot)
 
 KEYS = ("Wx", "Wh", "b")
 ALIGN = "h[:, t, H:] is the backward direction's state after reading x[:, T-1], ..., x[:, t] (reverse its outputs back)."
@@ -20,6 +21,9 @@ def test_bidirectional_forward_matches_torch(case):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_bidirectional_backward_gradient_check(cell):
+    require_forward_golden("bidirectional", lambda c: bidirectional_forward(c["x"], c["h0_f"], c["h0_b"], params_of(c, "_f"),
+                                                                            params_of(c, "_b"), cell=str(c["cell"]))[0],
+                           "h", "bidirectional_forward", "bidirectional_backward")
     N, T, D, H = 2, 4, 3, 2
     gates = 4 if cell == "lstm" else 1
     a = random_arrays(13, x=(N, T, D), h0_f=(N, H), h0_b=(N, H), dh=(N, T, 2 * H))
@@ -41,7 +45,8 @@ def test_bidirectional_backward_gradient_check(cell):
 
 @pytest.mark.parametrize("case", golden("bidirectional"))
 def test_bidirectional_backward_matches_torch(case):
-    _, cache = bidirectional_forward(case["x"], case["h0_f"], case["h0_b"], params_of(case, "_f"), params_of(case, "_b"), cell=str(case["cell"]))
+    h, cache = bidirectional_forward(case["x"], case["h0_f"], case["h0_b"], params_of(case, "_f"), params_of(case, "_b"), cell=str(case["cell"]))
+    require_forward(h, case["h"], "bidirectional_forward", "bidirectional_backward")
     dx, dh0_f, dh0_b, grads_f, grads_b = bidirectional_backward(case["dh"], cache)
     check_close(dx, case["dx"], "bidirectional_backward: dx")
     check_close(dh0_f, case["dh0_f"], "bidirectional_backward: dh0_f")

@@ -53,6 +53,29 @@ def check_close(actual: Any, expected: np.ndarray, what: str, hint: str = "", rt
         )
 
 
+def require_forward(actual: Any, expected: np.ndarray, forward: str, backward: str) -> None:
+    """Skip a test of ``backward`` when ``forward`` is wrong on the same input.
+
+    A backward reads what its forward computed, so a forward bug would make a correct backward
+    fail here too: the mistake is reported once, by the forward's own test.
+    """
+    expected = np.asarray(expected)
+    if (not isinstance(actual, np.ndarray) or actual.shape != expected.shape
+            or not np.allclose(actual, expected, rtol=RTOL, atol=ATOL)):
+        pytest.skip(f"{forward} is wrong on this input, so this test cannot tell whether {backward} is right: "
+                    f"fix {forward} first (its own test says what is wrong)")
+
+
+def require_forward_golden(kind: str, run: Callable[[Dict[str, np.ndarray]], Any], key: str, forward: str,
+                           backward: str) -> None:
+    """Skip a gradient check of ``backward`` unless ``forward`` matches torch on every golden case of
+    ``kind`` (``run(case)`` returns the forward's output ``key``): a gradient check compares the backward
+    with the forward, so a wrong forward would make a correct backward fail."""
+    for param in golden(kind):
+        case = param.values[0]
+        require_forward(run(case), case[key], forward, backward)
+
+
 def numerical_gradient(forward: Callable[[], np.ndarray], wrt: np.ndarray, upstream: np.ndarray) -> np.ndarray:
     """Central-difference gradient of sum(forward() * upstream) with respect to ``wrt``.
 

@@ -2,7 +2,8 @@
 import pytest
 
 from rnn_layers import rnn_step_backward, rnn_step_forward
-from rnn_lstm_testing import check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays, snapshot
+from rnn_lstm_testing import (check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
+                              require_forward, require_forward_golden, snapshot)
 
 
 @pytest.mark.parametrize("case", golden("rnn_step"))
@@ -13,6 +14,8 @@ def test_rnn_step_forward_matches_torch(case):
 
 @pytest.mark.parametrize("N, D, H", [(3, 4, 5), (1, 1, 1)])
 def test_rnn_step_backward_gradient_check(N, D, H):
+    require_forward_golden("rnn_step", lambda c: rnn_step_forward(c["x"], c["prev_h"], c["Wx"], c["Wh"], c["b"])[0],
+                           "next_h", "rnn_step_forward", "rnn_step_backward")
     a = random_arrays(1, x=(N, D), prev_h=(N, H), Wx=(D, H), Wh=(H, H), b=(H,), dnext_h=(N, H))
     inputs = [a["x"], a["prev_h"], a["Wx"], a["Wh"], a["b"]]
     _, cache = rnn_step_forward(*inputs)
@@ -26,7 +29,8 @@ def test_rnn_step_backward_gradient_check(N, D, H):
 
 @pytest.mark.parametrize("case", golden("rnn_step"))
 def test_rnn_step_backward_matches_torch(case):
-    _, cache = rnn_step_forward(case["x"], case["prev_h"], case["Wx"], case["Wh"], case["b"])
+    next_h, cache = rnn_step_forward(case["x"], case["prev_h"], case["Wx"], case["Wh"], case["b"])
+    require_forward(next_h, case["next_h"], "rnn_step_forward", "rnn_step_backward")
     grads = rnn_step_backward(case["dnext_h"], cache)
     assert len(grads) == 5, "rnn_step_backward returns (dx, dprev_h, dWx, dWh, db)"
     for name, value in zip(("dx", "dprev_h", "dWx", "dWh", "db"), grads):
