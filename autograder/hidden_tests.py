@@ -142,7 +142,7 @@ def _consistency(run: Run, grads: Dict[str, np.ndarray], pairs: List[Tuple[str, 
     """The directional check of ``grads`` against the student's own forward (None: consistent).
 
     ``require_signal``: an output whose central difference and analytic value are both zero
-    proves nothing (a constant forward and a zero backward agree), so it fails the check.
+    proves nothing (a constant forward and a zero backward agree): the example is rejected.
     """
     fwd = function(run.fn.forward)
     try:
@@ -170,9 +170,9 @@ def _consistency(run: Run, grads: Dict[str, np.ndarray], pairs: List[Tuple[str, 
             signal[top] = signal.get(top, False) or numeric > 1e-7 or float(np.max(np.abs(grads[out_name]), initial=0)) > 1e-12
     if require_signal:
         silent = [name for name, seen in signal.items() if not seen]
-        if silent:
-            return CheckFailed(f"{', '.join(silent)} and the central differences of your forward function are all "
-                               f"zero: a check against a constant forward proves nothing", output=silent[0])
+        if silent:  # this example proves nothing about those outputs: it does not count
+            raise Rejected(run.fn.name, f"{', '.join(silent)} and the central differences of your "
+                                        f"{fwd.name} are all zero on this input", run.ex)
     return None
 
 
@@ -365,8 +365,8 @@ SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smal
 # mode escalates: generous in the ordinary mode (Hypothesis' first draws are small, where many bugs sit),
 # short for a special (either the structured inputs fix the forward or they do not). The last mode never
 # stops early.
-REJECT_LIMIT = 12
-REJECT_LIMIT_SPECIAL = 3
+REJECT_LIMIT = 10
+REJECT_LIMIT_SPECIAL = 2
 
 
 def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int) -> TestOutcome:
@@ -377,6 +377,10 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
     """
     cells = function(fn.forward).cells if fn.forward else fn.cells
     g.profile = profile
+    if (fn.name, profile) not in g.modes:  # start where another profile of fn ended (it escalates on if need be)
+        known = [m for (name, _), m in g.modes.items() if name == fn.name]
+        if known:
+            g.modes[(fn.name, profile)] = known[0]
     while True:
         mode = g.mode(fn)
         last = escalate(mode, fn, list(fn.parts) + [fn.forward or ""], cells) is None
@@ -415,6 +419,10 @@ def _not_judged(fn: Function, notes: Notes) -> str:
                 f"where it is right (its own tests charge that mistake)")
     return (f"could not be judged: {notes.first.dependency} is wrong on every input tried "
             f"({notes.first.problem}); fix it first")
+
+
+class _StopProperty(BaseException):
+    """Ends a Hypothesis property at once (a BaseException, so Hypothesis neither records nor shrinks it)."""
 
 
 def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples: int,
@@ -467,6 +475,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
 
     def body(ex: Example) -> None:
         if not attempt(ex):
+            if state["stopped"] or (state["spent"] >= state["budget"] and not failures):
+                raise _StopProperty()  # no more draws: Hypothesis would keep generating (and rejecting) many
             reject()
 
     prop = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
@@ -476,6 +486,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
     try:
         try:
             prop()
+        except _StopProperty:
+            pass
         except Exception as exc:  # noqa: BLE001 - Unsatisfiable: every example rejected
             if type(exc).__name__ != "Unsatisfiable":
                 raise

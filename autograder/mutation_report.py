@@ -29,6 +29,9 @@ EQUIVALENTS = REPO_ROOT / "autograder" / "mutation_equivalents.toml"
 REPORT_JSON = REPO_ROOT / "reports" / "mutation.json"
 REPORT_MD = REPO_ROOT / "reports" / "mutation.md"
 GOAL = 0.95
+# Provided helpers (not graded functions): their mutants break every function that calls them, by design.
+HELPERS = ("sigmoid", "cell_functions")
+COLLATERAL_CAP = 8.0  # no mutant may lose more points than this outside the function it mutates
 KINDS = ("equivalent", "grader-gap")  # a survivor is equivalent, or a known gap of the grader
 
 
@@ -83,8 +86,16 @@ def _grade_one(args: tuple) -> Dict[str, Any]:
     tests = results.get("tests", [])
     max_score = sum(float(t.get("max_score", 0)) for t in tests)
     failed = [t["name"] for t in tests if float(t.get("score", 0)) < float(t.get("max_score", 0))]
-    return {"score": float(results.get("score", 0)), "max_score": max_score, "failed": failed,
-            "seconds": time.perf_counter() - start}
+    lost: Dict[str, float] = {}
+    for t in tests:
+        missing = float(t.get("max_score", 0)) - float(t.get("score", 0))
+        if missing > 0:
+            function = (t.get("extra_data") or {}).get("function") or t["name"].split(":")[0]
+            lost[function] = lost.get(function, 0.0) + missing
+    from .localize import localized
+
+    return {"score": float(results.get("score", 0)), "max_score": max_score, "failed": failed, "lost": lost,
+            "localized": localized(results, mutant.function), "seconds": time.perf_counter() - start}
 
 
 def grade_mutants(mutants: List[Mutant], *, jobs: int = 2, sandbox: str = "process", grader: str = GRADER,
@@ -117,9 +128,14 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
         rows.append({"id": m.id, "module": m.module, "function": m.function, "line": m.line, "operator": m.operator,
                      "original": m.original, "mutated": m.mutated, "status": status,
                      "score": outcome.get("score"), "max_score": outcome.get("max_score"),
-                     "failed_tests": outcome.get("failed", [])[:5], "error": outcome.get("error"),
+                     "failed_tests": outcome.get("failed", []), "error": outcome.get("error"),
+                     "lost_inside": round(outcome.get("lost", {}).get(m.function, 0.0), 6),
+                     "lost_outside": round(sum(v for k, v in outcome.get("lost", {}).items() if k != m.function), 6),
+                     "localized": outcome.get("localized"),
                      "kind": explanation.kind if explanation and status != "killed" else None,
                      "reason": explanation.reason if explanation and status != "killed" else None})
+    graded = [r for r in rows if r["status"] == "killed" and r["function"] not in HELPERS]
+    collateral = [r for r in graded if (r["lost_outside"] or 0) > 0]
     equivalent = [r for r in rows if r["status"] == "survived" and r["kind"] == "equivalent"]
     non_equivalent = len(rows) - len(equivalent)
     n_killed = sum(r["status"] == "killed" for r in rows)
@@ -132,7 +148,15 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
                     "survived": sum(r["status"] == "survived" for r in rows),
                     "errors": sum(r["status"] == "error" for r in rows),
                     "equivalent": len(equivalent), "non_equivalent": non_equivalent,
-                    "kill_rate": round(n_killed / non_equivalent, 4) if non_equivalent else 1.0, "goal": GOAL},
+                    "kill_rate": round(n_killed / non_equivalent, 4) if non_equivalent else 1.0, "goal": GOAL,
+                    # over the killed mutants of graded functions (HELPERS apart), points from rubric.toml
+                    "graded_killed": len(graded), "with_collateral": len(collateral),
+                    "collateral_points": round(sum(r["lost_outside"] for r in graded), 6),
+                    "max_collateral": max((r["lost_outside"] for r in graded), default=0.0),
+                    "over_collateral_cap": sum(r["lost_outside"] > COLLATERAL_CAP for r in graded),
+                    "localized": sum(bool(r["localized"]) for r in graded),
+                    "localized_share": round(sum(bool(r["localized"]) for r in graded) / len(graded), 4)
+                    if graded else 1.0},
         "stale_equivalents": sorted(i for i in explanations if i not in {r["id"] for r in rows if r["status"] != "killed"}),
         "mutants": rows,
     }
@@ -147,7 +171,10 @@ def reexplain(report: Dict[str, Any], mutants: List[Mutant], explanations: Dict[
     if report.get("fingerprint") != fingerprint() or [r["id"] for r in rows] != [m.id for m in mutants]:
         raise ReportError("the report was computed from other mutants or reference modules: regrade them all")
     outcomes = [{"error": r["error"]} if r["status"] == "error" else
-                {"score": r["score"], "max_score": r["max_score"], "failed": r["failed_tests"]} for r in rows]
+                {"score": r["score"], "max_score": r["max_score"], "failed": r["failed_tests"],
+                 "lost": dict({r["function"]: r.get("lost_inside") or 0.0}, **({"(outside)": r["lost_outside"]}
+                                                                             if r.get("lost_outside") else {})),
+                 "localized": r.get("localized")} for r in rows]
     return build_report(mutants, outcomes, explanations, sandbox=report["sandbox"], grader=report["grader"],
                         seconds=report.get("seconds", 0.0))
 
@@ -169,6 +196,14 @@ def render_markdown(report: Dict[str, Any]) -> str:
         f"- Fingerprint: reference modules sha256 `{fp['reference_sha256'][:16]}`, "
         f"mutants (mutator output) sha256 `{fp['mutants_sha256'][:16]}`.",
         "",
+        f"- **Collateral** (points lost outside the mutated function, over the {s['graded_killed']} killed mutants "
+        f"of graded functions; the helpers {', '.join(HELPERS)} apart): {s['with_collateral']} mutants lose points "
+        f"elsewhere, {s['collateral_points']:g} points in all; the most any mutant loses elsewhere is "
+        f"{s['max_collateral']:g} (cap {COLLATERAL_CAP:g}; {s['over_collateral_cap']} over it).",
+        f"- **Diagnosed**: {s['localized']} of {s['graded_killed']} ({s['localized_share']:.1%}) carry, in a failing "
+        f"visible or after-due-date test of the mutated function, a verified localization or catalogue sentence "
+        f"about it.",
+        "",
         "## Survivors",
         "",
         "| mutant | kind | reason |",
@@ -182,14 +217,29 @@ def render_markdown(report: Dict[str, Any]) -> str:
     if report["stale_equivalents"]:
         lines += ["", "## Listed in mutation_equivalents.toml but killed or no longer generated", ""]
         lines += [f"- `{i}`" for i in report["stale_equivalents"]]
-    lines += ["", "## Mutants per function", "", "| function | mutants | killed | survived |", "|---|---|---|---|"]
-    per: Dict[str, List[int]] = {}
+    lines += ["", "## Mutants per function", "",
+              "| function | mutants | killed | survived | points lost inside | with collateral | points lost outside "
+              "| diagnosed |", "|---|---|---|---|---|---|---|---|"]
+    per: Dict[str, List[float]] = {}
     for r in report["mutants"]:
-        counts = per.setdefault(f"{r['module']}.{r['function']}", [0, 0, 0])
+        counts = per.setdefault(f"{r['module']}.{r['function']}", [0, 0, 0, 0.0, 0, 0.0, 0])
         counts[0] += 1
         counts[1] += r["status"] == "killed"
         counts[2] += r["status"] != "killed"
-    lines += [f"| `{name}` | {a} | {b} | {c} |" for name, (a, b, c) in per.items()]
+        counts[3] += r.get("lost_inside") or 0.0
+        counts[4] += (r.get("lost_outside") or 0) > 0
+        counts[5] += r.get("lost_outside") or 0.0
+        counts[6] += bool(r.get("localized")) and r["status"] == "killed"
+    lines += [f"| `{name}` | {a} | {b} | {c} | {d:g} | {e} | {f:g} | {g} |" for name, (a, b, c, d, e, f, g) in per.items()]
+    worst = sorted((r for r in report["mutants"] if (r.get("lost_outside") or 0) > 0 and r["function"] not in HELPERS),
+                   key=lambda r: -r["lost_outside"])[:15]
+    if worst:
+        lines += ["", "## Most collateral", "", "| mutant | lost inside | lost outside | failing tests outside |",
+                  "|---|---|---|---|"]
+        for r in worst:
+            outside = [t for t in r["failed_tests"] if not t.startswith(r["function"] + ":")]
+            lines.append(f"| `{r['id'].replace('|', '¦')}` | {r['lost_inside']:g} | {r['lost_outside']:g} | "
+                         f"{'; '.join(outside)[:300]} |")
     return "\n".join(lines) + "\n"
 
 

@@ -4,9 +4,11 @@ The Gradescope bundle carries the reference (``solutions/``), which a student wh
 workflow of their own repository could print. The student-CI bundle (``python -m autograder bundle
 --student-ci --out F.zip``, :func:`build_student_bundle`) instead carries, per rubric test, a
 fixed derandomized set of examples (``EXAMPLES_PER_TEST`` at most) with their inputs and, for
-``values`` tests, the reference's outputs computed at build time; the other kinds need no
-reference values (the gradient checks compare the student's backward with central differences of
-the student's OWN forward, the in-place and truncation checks compare the student with itself).
+``values``, ``carousel`` and truncation tests, the reference's outputs computed at build time; the
+other kinds need no reference values (the gradient checks compare the student's backward with
+central differences of the student's OWN forward, and a constant forward proves nothing there;
+the in-place and invalid-cell checks look at the student alone). As in the real grade, in-place,
+invalid-cell and "truncate >= T" points count only with the test they rest on.
 It holds the grader package without ``mistakes/`` (the mistake variants) and the mutation tools,
 no ``solutions/``, and nothing compiled; ``tests/test_bundle.py`` checks by AST comparison that
 no function body of ``solutions/`` is in it.
@@ -117,15 +119,37 @@ def build_cases(per_test: int = EXAMPLES_PER_TEST) -> Tuple[Dict[str, Any], Dict
         fn = BY_NAME[test.function]
         stored = []
         for ex in draw(fn, test.profile, min(per_test, test.examples)):
+            if ex.truncate is not None and not test.kind.startswith("truncate"):
+                ex = dataclasses.replace(ex, truncate=None)  # full BPTT, as the real grade
             case: Dict[str, Any] = {"example": _encode(dataclasses.asdict(ex), arrays)}
-            if test.kind == "values":
-                inputs = materialize(fn, ex)
+            inputs = _stored_inputs(fn, test.kind, ex)
+            if inputs is not None:
                 with np.errstate(all="ignore"):
+                    expected = reference.expected(fn, inputs)
+                    if test.kind == "carousel":
+                        expected = {k: v for k, v in expected.items() if k in ("next_c", "dprev_c")}
                     case["inputs"] = _encode(inputs, arrays)
-                    case["expected"] = _encode(reference.expected(fn, inputs), arrays)
+                    case["expected"] = _encode(expected, arrays)
             stored.append(case)
         tests[test.full_name] = stored
     return {"examples_per_test": per_test, "tests": tests}, arrays
+
+
+def _stored_inputs(fn: Function, kind: str, ex: Any) -> Optional[Dict[str, Any]]:
+    """The inputs of a test whose answer comes from the reference (None: the kind needs no answer)."""
+    from .hidden_tests import _carousel_inputs
+    from .strategies import materialize
+
+    if kind == "values":
+        return materialize(fn, ex)
+    if kind == "carousel":
+        return _carousel_inputs(fn, ex)
+    if kind == "truncate_full":
+        T = ex.size["T"]
+        return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate and ex.truncate >= T else T + ex.seed % 3)
+    if kind == "truncate_chunks":
+        return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate is not None else 1)
+    return None
 
 
 def student_bundle_files(repo: Path = REPO_ROOT) -> List[Tuple[str, Path]]:
@@ -197,26 +221,70 @@ def _replay_values(grader: Any, fn: Function, ex: Any, inputs: Dict[str, Any], e
         exc.inputs = inputs
         raise
     with np.errstate(all="ignore"):
-        wrong = mismatch(actual, expected, fn.tol)
+        wrong = mismatch({k: actual[k] for k in expected}, expected, fn.tol)
     if wrong is not None:
         wrong.inputs = inputs
         raise wrong
 
 
+def _replay_gradcheck(grader: Any, fn: Function, ex: Any) -> None:
+    """The student's backward against central differences of the student's own forward (no reference)."""
+    from .dependencies import Mode, Run
+    from .hidden_tests import _add_shifted_forwards, _consistency, _directions
+    from .strategies import materialize
+
+    inputs = materialize(fn, ex)
+    run = Run(grader.client, fn, ex, inputs, Mode())
+    target = run.scenario()
+    pairs = _directions(fn, inputs, ex.seed)
+    indices = _add_shifted_forwards(run, pairs)
+    run.execute()
+    wrong = _consistency(run, run.outputs(target), pairs, indices, require_signal=True)
+    if wrong is not None:
+        raise wrong
+
+
+def _replay_inplace(grader: Any, fn: Function, ex: Any) -> None:
+    import copy
+
+    from .checks import CheckFailed, failure, modified, unpack
+    from .strategies import materialize
+
+    inputs = materialize(fn, ex)
+    sent = copy.deepcopy(inputs)
+    outcome = grader.run_scenario(fn, inputs, echo=True)[-1]
+    if hasattr(outcome, "kind"):  # a Failure
+        raise failure(outcome)
+    unpack(fn, outcome.value, ex.size, ex.cell, strict=False)
+    names = list(fn.upstream) + ["cache"] if fn.forward else \
+        [n for n, _ in fn.args] + (["max_norm"] if "max_norm" in fn.options else [])
+    changed = modified(sent, outcome.args_after or [], names)
+    if changed is not None:
+        raise CheckFailed(f"{fn.name} modified its input {changed} in place (work on a copy: the caller's arrays "
+                          f"must not change)", output=changed)
+
+
 def run_test(grader: Any, fn: Function, test: RubricTest, stored: List[Dict[str, Any]], arrays: Any) -> Tuple[bool, str]:
     """Replay the stored examples of one test; (passed, message of the first failure)."""
     from .checks import CheckFailed
-    from .hidden_tests import KINDS
+    from .hidden_tests import check_invalid_cell
 
+    from .dependencies import Rejected
+
+    replay = {"gradcheck": _replay_gradcheck, "inplace": _replay_inplace, "invalid_cell": check_invalid_cell}
+    counted = 0
     for index, case in enumerate(stored):
         ex = _example(case, arrays)
         grader.examples_run[fn.name] = grader.examples_run.get(fn.name, 0) + 1
         grader.client.clear_handles()
         try:
-            if test.kind == "values":
+            if "expected" in case:
                 _replay_values(grader, fn, ex, _decode(case["inputs"], arrays), _decode(case["expected"], arrays))
             else:
-                KINDS[test.kind](grader, fn, ex)
+                replay[test.kind](grader, fn, ex)
+            counted += 1
+        except Rejected:
+            continue  # proves nothing (e.g. a constant forward in a gradient check): does not count
         except CheckFailed as exc:
             sizes = ", ".join(f"{k}={v}" for k, v in ex.dims)
             where = f"\nFailing example {index + 1} of {len(stored)} (sizes {sizes}, cell {ex.cell})" \
@@ -224,6 +292,8 @@ def run_test(grader: Any, fn: Function, test: RubricTest, stored: List[Dict[str,
             return False, exc.message + where
         except Exception as exc:  # noqa: BLE001 - the same as the real grade: a test that cannot run fails
             return False, f"could not be checked: {type(exc).__name__}: {exc}"
+    if stored and not counted:
+        return False, "could not be checked: on every stored example your functions' outputs were all zero"
     return True, ""
 
 
@@ -247,7 +317,8 @@ def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> O
 def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Path = DATA_DIR) -> Dict[str, Any]:
     """The results.json dict of the stored examples (same test names and format as the real grade)."""
     from .client import WorkerClient
-    from .hidden_tests import Grader
+    from .hidden_tests import REQUIRES, Grader
+    from .messages import needs_values
 
     started = time.monotonic()
     cases, arrays = load_cases(folder)
@@ -262,11 +333,20 @@ def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Pat
         grader = Grader(client)
         for fn in FUNCTIONS:
             blocked = _blocked(fn, static, imports)
-            for test in (t for t in rubric if t.function == fn.name):
+            ran: Dict[str, Tuple[str, bool]] = {}  # kind -> (test name, passed) of its first test
+            mine = [t for t in rubric if t.function == fn.name]
+            outcomes = []
+            for test in mine:
                 if blocked is not None:
                     passed, message = False, blocked
                 else:
                     passed, message = run_test(grader, fn, test, cases["tests"].get(test.full_name, []), arrays)
+                ran.setdefault(test.kind, (test.name, passed))
+                outcomes.append((test, passed, message))
+            for test, passed, message in outcomes:
+                required = ran.get(REQUIRES.get(test.kind, ""))
+                if required is not None and not required[1]:  # as the real grade (hidden_tests.REQUIRES)
+                    passed, message = False, needs_values(fn.name, required[0])
                 tests.append({"name": test.full_name, "score": test.points if passed else 0.0,
                               "max_score": test.points, "status": "passed" if passed else "failed",
                               "output": "passed" if passed else message, "visibility": test.visibility,
