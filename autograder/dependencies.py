@@ -80,6 +80,11 @@ class Mode:
         return " ".join(said)
 
 
+# The "dependency" of an example that proves nothing either way (every true gradient vanishes, or a
+# special input zeroes an output): it is set aside without blaming anything and without escalating.
+UNINFORMATIVE = ""
+
+
 @dataclass
 class Rejected(Exception):
     """The example cannot count for F: ``dependency`` (a function name) is wrong on it.
@@ -163,7 +168,7 @@ def value_problem(student: Any, expected: Any, tol: Tol, name: str, skip: Option
         return f"{name} has shape {got.shape}, expected {want.shape}"
     with np.errstate(all="ignore"):
         ok, err, _ = compare(name, got, want, tol)
-    return None if ok else f"{name} is wrong (max abs error {err:.3g})"
+    return None if ok else f"{name}: max abs error {err:.3g}"
 
 
 # ---------------------------------------------------------------- one example
@@ -299,17 +304,35 @@ class Run:
 
 @dataclass
 class Notes:
-    """What a test learnt about F's dependencies, for the feedback (first rejection, mode)."""
+    """What a test learnt about F's dependencies, for the feedback and for escalating F's mode."""
 
+    function: str
     rejected: int = 0
     counted: int = 0
+    by_self: int = 0  # F itself wrong where the test needs it right (full BPTT, in a truncation test)
+    uninformative: int = 0  # examples that prove nothing either way
     first: Optional[Rejected] = None
     dependencies: List[str] = field(default_factory=list)
+    firsts: Dict[str, Rejected] = field(default_factory=dict)  # dependency -> its first rejection
 
     def add(self, rejection: Rejected) -> None:
         self.rejected += 1
         if self.first is None:
             self.first = rejection
+        self.firsts.setdefault(rejection.dependency, rejection)
+        self.by_self += rejection.dependency == self.function
+        self.uninformative += rejection.dependency == UNINFORMATIVE
         for name in (rejection.dependency,) + rejection.also:
             if name not in self.dependencies:
                 self.dependencies.append(name)
+
+    @property
+    def by_dependencies(self) -> int:
+        """Rejections because a dependency of F was wrong: another mode may avoid them."""
+        return self.rejected - self.by_self - self.uninformative
+
+    def first_dependency(self) -> Optional[Rejected]:
+        for name, rejection in self.firsts.items():
+            if name not in (self.function, UNINFORMATIVE):
+                return rejection
+        return None

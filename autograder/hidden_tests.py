@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 from . import reference
 from .checks import FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted, unpack
 from .client import Batch, Ok, WorkerClient
-from .dependencies import Mode, Notes, Rejected, Run, escalate
+from .dependencies import UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate
 from .spec import Function, function
 from .strategies import BOUNDARY_PROFILES, Example, boundary_examples, describe_special, examples, materialize
 
@@ -95,11 +95,11 @@ def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarra
     fn = run.fn
     if fn.forward and not any(np.any(np.abs(value) > DEGENERATE) for value in expected.values()):
         # saturated tanh/sigmoid: every true gradient vanishes, so a backward returning zeros would "pass"
-        raise Rejected(fn.name, "every expected gradient is zero on this input (saturated)", run.ex)
+        raise Rejected(UNINFORMATIVE, "every expected gradient is zero on this input (saturated)", run.ex)
     if run.mode.special:
         flat = [name for name, value in expected.items() if not np.any(np.abs(value) > DEGENERATE)]
         if flat:  # e.g. dWh with zero states: zeros there would prove nothing
-            raise Rejected(fn.forward or fn.name, f"on {describe_special(run.mode.special)} the expected "
+            raise Rejected(UNINFORMATIVE, f"on {describe_special(run.mode.special)} the expected "
                                                   f"{', '.join(flat)} is zero", run.ex)
     with np.errstate(all="ignore"):
         wrong = mismatch(actual, expected, fn.tol)
@@ -171,7 +171,7 @@ def _consistency(run: Run, grads: Dict[str, np.ndarray], pairs: List[Tuple[str, 
     if require_signal:
         silent = [name for name, seen in signal.items() if not seen]
         if silent:  # this example proves nothing about those outputs: it does not count
-            raise Rejected(run.fn.name, f"{', '.join(silent)} and the central differences of your "
+            raise Rejected(UNINFORMATIVE, f"{', '.join(silent)} and the central differences of your "
                                         f"{fwd.name} are all zero on this input", run.ex)
     return None
 
@@ -366,7 +366,7 @@ SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smal
 # short for a special (either the structured inputs fix the forward or they do not). The last mode never
 # stops early.
 REJECT_LIMIT = 10
-REJECT_LIMIT_SPECIAL = 2
+REJECT_LIMIT_SPECIAL = 4
 
 
 def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int) -> TestOutcome:
@@ -386,13 +386,14 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
         last = escalate(mode, fn, list(fn.parts) + [fn.forward or ""], cells) is None
         limit = None if last else REJECT_LIMIT_SPECIAL if mode.special else REJECT_LIMIT
         outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit)
-        dependencies = [d for d in notes.dependencies if d != fn.name]
+        dependencies = [d for d in notes.dependencies if d not in (fn.name, UNINFORMATIVE)]
         if notes.counted or outcome.failure is not None or not dependencies:
             break
         following = escalate(mode, fn, dependencies, cells)
         if following is None:
             break
-        reason = mode.reason or (notes.first.problem if notes.first else "")
+        first = notes.first_dependency()
+        reason = mode.reason or (first.problem if first else "")
         g.modes[(fn.name, profile)] = dataclasses.replace(following, reason=reason)
     outcome.note = _note(g, fn, notes)
     if outcome.passed and not notes.counted:
@@ -405,20 +406,25 @@ def _note(g: Grader, fn: Function, notes: Notes) -> str:
     described = g.mode(fn).describe(fn)
     if described:
         return "Note: " + described
-    if notes.first is not None and notes.first.dependency != fn.name:
-        return (f"Note: {notes.first.problem}; {fn.name} is judged on inputs where your {notes.first.dependency} "
-                f"is right ({notes.rejected} input(s) set aside).")
+    first = notes.first_dependency()
+    if first is not None:
+        return (f"Note: {first.problem}; {fn.name} is judged on inputs where your {first.dependency} "
+                f"is right ({notes.by_dependencies} input(s) set aside).")
     return ""
 
 
 def _not_judged(fn: Function, notes: Notes) -> str:
-    if notes.first is None:
-        return f"could not be judged: no example ran for {fn.name}"
-    if notes.first.dependency == fn.name:
-        return (f"could not be judged: {notes.first.problem} on every input tried, and this test counts only "
+    dependency = notes.first_dependency()
+    if dependency is not None:
+        return (f"could not be judged: {dependency.dependency} is wrong on every input tried "
+                f"({dependency.problem}); fix it first")
+    itself = notes.firsts.get(fn.name)
+    if itself is not None:
+        return (f"could not be judged: {itself.problem} on every input tried, and this test counts only "
                 f"where it is right (its own tests charge that mistake)")
-    return (f"could not be judged: {notes.first.dependency} is wrong on every input tried "
-            f"({notes.first.problem}); fix it first")
+    if notes.first is not None:
+        return f"could not be judged: no input tried could show {fn.name} right or wrong ({notes.first.problem})"
+    return f"could not be judged: no example ran for {fn.name}"
 
 
 class _StopProperty(BaseException):
@@ -436,7 +442,7 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
     """
     check = KINDS[kind]
     failures: Dict[Example, CheckFailed] = {}
-    notes = Notes()
+    notes = Notes(fn.name)
     state = {"spent": 0, "budget": max_examples + SHRINK_BUDGET + max_examples, "stopped": False}
     mode = g.mode(fn)
 
@@ -461,8 +467,7 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             check(g, fn, ex)
         except Rejected as rejection:
             notes.add(rejection)
-            only_self = all(d == fn.name for d in notes.dependencies)  # no other mode can help
-            if not notes.counted and notes.rejected >= (REJECT_LIMIT if only_self else reject_limit or 10**9):
+            if not notes.counted and (notes.by_dependencies >= (reject_limit or 10**9) or notes.by_self >= REJECT_LIMIT):
                 state["stopped"] = True
             return False
         except CheckFailed as exc:

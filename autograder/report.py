@@ -119,4 +119,15 @@ def feedback_markdown(results: Dict[str, Any]) -> str:
     total = sum(t["max_score"] for t in results["tests"])
     return env.get_template("feedback.md.j2").render(results=results, functions=functions, failed=failed,
                                                      total=total, sections=function_sections(results),
-                                                     likely=messages.LIKELY)
+                                                     likely=messages.LIKELY, notes=dependency_notes(results))
+
+
+def dependency_notes(results: Dict[str, Any]) -> Dict[str, str]:
+    """function -> how it was judged because a function it depends on is wrong (the first such note)."""
+    notes: Dict[str, str] = {}
+    for test in results["tests"]:
+        extra = test.get("extra_data") or {}
+        note = extra.get("note")
+        if note and extra.get("function") and extra["function"] not in notes:
+            notes[extra["function"]] = note.removeprefix("Note: ")
+    return notes
