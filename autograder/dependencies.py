@@ -10,8 +10,10 @@ everything F depends on is right on that example:
   parts in the same batch (a part's cache goes from the student's forward part to the student's
   backward part, as in the student's own code).
 
-An example on which a dependency is wrong is **rejected**: Hypothesis draws another, and the test's
-feedback says which dependency was wrong and that F is judged where it is right. When a dependency
+Dependencies are checked only when F fails an example (:meth:`Run.charge`): an example on which F is
+right is evidence whatever its dependencies do, so a correct submission pays for no dependency check.
+A failing example on which a dependency is wrong is **rejected**: Hypothesis draws another, and the
+test's feedback says which dependency was wrong and that F is judged where it is right. When a dependency
 is wrong on every example a test tries, F's :class:`Mode` escalates, once per function and in this
 order, so F is still judged by what measures F alone:
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -184,7 +186,6 @@ class Run:
         self.serve_forward = (f"{fn.forward and function(fn.forward).module}.{fn.forward}",) if mode.serve_forward else ()
         self.fwd = function(fn.forward) if fn.forward else None
         self.forward_index: Optional[int] = None
-        self.replayed: List[Tuple[Function, int, Any]] = []  # (part, call index, reference result)
         self.outcomes: List[Outcome] = []
         self._expected: Dict[Any, Dict[str, np.ndarray]] = {}
 
@@ -207,34 +208,42 @@ class Run:
 
     def scenario(self, echo: bool = False) -> int:
         """F's scenario (forward, then backward for a backward function); the index of F's call."""
-        # a backward's forward is echoed: one that changes its inputs in place corrupts its own cache
-        self.forward_index = self.call_forward(echo=echo if self.fwd is None else True)
+        self.forward_index = self.call_forward(echo=echo and self.fwd is None)
         if self.fwd is None:
             return self.forward_index
         return self.call_backward(self.forward_index, echo=echo)
 
-    def replay_parts(self) -> None:
-        """Add the reference composite's part calls on this example, run on the student's parts."""
+    def charge(self, check: Callable[[], None]) -> None:
+        """Run ``check`` (which raises CheckFailed when F is wrong on this example). A failure counts
+        against F only when F's dependencies are right here; else :class:`Rejected` is raised.
+
+        Dependencies are checked only after a failure: an example on which F is right is evidence
+        whatever its dependencies do, and a correct submission pays for no dependency check.
+        """
+        try:
+            check()
+        except CheckFailed:
+            self.require_dependencies()
+            raise
+
+    def _replay_parts(self, batch: Batch) -> List[Tuple[Function, int, Any]]:
+        """Add to ``batch`` the reference composite's part calls on this example, to be run on the
+        student's parts; returns (part, index in the batch, reference result) per call."""
         if not self.fn.parts or self.mode.serve:
-            return
+            return []
         _, calls = reference.trace(self.fn, self.inputs)
-        index_of: Dict[int, int] = {}  # id(reference cache object) -> batch index of its producer
+        replayed: List[Tuple[Function, int, Any]] = []
+        producers: Dict[int, Tuple[int, int]] = {}  # id(reference cache) -> (index of its call, cache position)
         for part, args, kwargs, result in calls:
             # a cache the reference passes on is the student's own cache from the same replayed call
-            sent_args = [Ref(index_of[id(a)])[self._cache_position(index_of[id(a)])] if id(a) in index_of else a
-                         for a in args]
+            sent_args = [Ref(producers[id(a)][0])[producers[id(a)][1]] if id(a) in producers else a for a in args]
             opaque = [part.cache_index] if part.cache_index is not None else []
-            self.batch.call(part.module, part.name, *sent_args, opaque=opaque, **kwargs)
-            position = len(self.batch.calls) - 1
-            self.replayed.append((part, position, result))
+            batch.call(part.module, part.name, *sent_args, opaque=opaque, **kwargs)
+            position = len(batch.calls) - 1
+            replayed.append((part, position, result))
             if part.cache_index is not None and isinstance(result, tuple):
-                index_of[id(result[part.cache_index])] = position
-
-    def _cache_position(self, producer: int) -> int:
-        for part, position, _ in self.replayed:
-            if position == producer:
-                return part.cache_index or 0
-        return 0
+                producers[id(result[part.cache_index])] = (position, part.cache_index)
+        return replayed
 
     def execute(self) -> List[Outcome]:
         self.outcomes = self.batch.run()
@@ -242,10 +251,26 @@ class Run:
 
     # -------------------------------------------------------- dependencies
     def require_dependencies(self) -> None:
-        """Raise :class:`Rejected` when a replayed part or F's forward is wrong on this example."""
+        """Raise :class:`Rejected` when a replayed part or F's forward is wrong on this example.
+
+        One more worker batch: the forward again (echoed: a forward that changes its inputs in place
+        corrupts its own cache) and the reference composite's part calls on the student's parts.
+        """
+        batch = Batch(self.client)
+        forward_index = None
+        if self.fwd is not None:
+            args, kwargs = reference.call_arguments(self.fwd, self.inputs)
+            batch.call(self.fwd.module, self.fwd.name, *args, opaque=[self.fwd.cache_index], echo=True,
+                       serve=self.serve + self.serve_forward, **kwargs)
+            forward_index = 0
+        replayed = self._replay_parts(batch)
+        if not batch.calls:
+            return
+        self.client.clear_handles()
+        outcomes = batch.run()
         problems: List[Tuple[str, str]] = []  # (dependency, problem): parts first, then the forward
-        for part, position, result in self.replayed:
-            outcome = self.outcomes[position]
+        for part, position, result in replayed:
+            outcome = outcomes[position]
             if isinstance(outcome, Failure):
                 problems.append((part.name, outcome.describe().splitlines()[0]))
                 continue
@@ -253,17 +278,16 @@ class Run:
                                     names=[o.name for o in part.outputs])
             if problem:
                 problems.append((part.name, f"{part.name} is wrong on this input ({problem})"))
-        if self.fwd is not None and self.forward_index is not None:
-            problem = self._forward_problem()
+        if forward_index is not None:
+            problem = self._forward_problem(outcomes[forward_index])
             if problem:
-                problems.append((self.fwd.name, problem))
+                problems.append((self.fwd.name, problem))  # type: ignore[union-attr]
         if problems:
             names = tuple(dict.fromkeys(name for name, _ in problems))
             raise Rejected(problems[0][0], problems[0][1], self.ex, names[1:])
 
-    def _forward_problem(self) -> Optional[str]:
-        assert self.fwd is not None and self.forward_index is not None
-        outcome = self.outcomes[self.forward_index]
+    def _forward_problem(self, outcome: Outcome) -> Optional[str]:
+        assert self.fwd is not None
         if isinstance(outcome, Failure):
             return outcome.describe().splitlines()[0]
         try:

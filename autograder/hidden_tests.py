@@ -20,7 +20,8 @@ dependency is wrong everywhere). Kinds:
   (next_c = prev_c), and its gradient (dprev_c = dnext_c), unchanged;
 - ``invalid_cell``: an unknown cell name raises ValueError.
 
-Every test also runs fixed boundary examples after its draws (strategies.boundary_examples). A
+Every values and truncation test also runs fixed boundary examples after its draws
+(strategies.boundary_examples). A
 test passes only when at least one example counted and none failed; ``inplace`` and
 ``invalid_cell`` points count only for a function whose first ``values`` test passes (see
 :func:`autograder.grade.grade_submission`).
@@ -93,17 +94,10 @@ def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarra
           consistency: Optional[Callable[[], Optional[CheckFailed]]] = None) -> None:
     """Raise CheckFailed unless ``actual`` is right (see dependencies: the ``own`` mode's yardsticks)."""
     fn = run.fn
-    if fn.forward and not any(np.any(np.abs(value) > DEGENERATE) for value in expected.values()):
-        # saturated tanh/sigmoid: every true gradient vanishes, so a backward returning zeros would "pass"
-        raise Rejected(UNINFORMATIVE, "every expected gradient is zero on this input (saturated)", run.ex)
-    if run.mode.special:
-        flat = [name for name, value in expected.items() if not np.any(np.abs(value) > DEGENERATE)]
-        if flat:  # e.g. dWh with zero states: zeros there would prove nothing
-            raise Rejected(UNINFORMATIVE, f"on {describe_special(run.mode.special)} the expected "
-                                                  f"{', '.join(flat)} is zero", run.ex)
     with np.errstate(all="ignore"):
         wrong = mismatch(actual, expected, fn.tol)
     if wrong is None:
+        _require_informative(run, expected)
         return
     if run.mode.own:
         at_outputs = reference.backward_at_outputs(fn, inputs or run.inputs, run.forward_outputs(), truncate)
@@ -115,6 +109,19 @@ def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarra
             return
     wrong.expected = expected
     raise wrong
+
+
+def _require_informative(run: Run, expected: Dict[str, np.ndarray]) -> None:
+    """A pass proves nothing where the expected gradients are zero: such an example does not count."""
+    fn = run.fn
+    if fn.forward and not any(np.any(np.abs(value) > DEGENERATE) for value in expected.values()):
+        # saturated tanh/sigmoid: every true gradient vanishes, so a backward returning zeros would "pass"
+        raise Rejected(UNINFORMATIVE, "every expected gradient is zero on this input (saturated)", run.ex)
+    if run.mode.special:
+        flat = [name for name, value in expected.items() if not np.any(np.abs(value) > DEGENERATE)]
+        if flat:  # e.g. dWh with zero states: zeros there would prove nothing
+            raise Rejected(UNINFORMATIVE, f"on {describe_special(run.mode.special)} the expected "
+                                          f"{', '.join(flat)} is zero", run.ex)
 
 
 def _directions(fn: Function, inputs: Dict[str, Any], seed: int) -> List[Tuple[str, str, np.ndarray]]:
@@ -185,20 +192,22 @@ def check_values(g: Grader, fn: Function, ex: Example, only: Optional[Tuple[str,
     inputs = inputs if inputs is not None else materialize(fn, ex)
     run = Run(g.client, fn, ex, inputs, mode)
     target = run.scenario()
-    run.replay_parts()
     pairs: List[Tuple[str, str, np.ndarray]] = []
     indices: List[Tuple[int, int]] = []
     if mode.own and fn.forward:
         pairs = _directions(fn, inputs, ex.seed)
         indices = _add_shifted_forwards(run, pairs)
     run.execute()
-    run.require_dependencies()
-    actual = run.outputs(target)
-    expected = run.expected()
-    if only is not None:
-        actual, expected = {k: actual[k] for k in only}, {k: expected[k] for k in only}
-    consistency = (lambda: _consistency(run, run.outputs(target), pairs, indices, True)) if pairs else None
-    judge(run, actual, expected, consistency=consistency)
+
+    def check() -> None:
+        actual = run.outputs(target)
+        expected = run.expected()
+        if only is not None:
+            actual, expected = {k: actual[k] for k in only}, {k: expected[k] for k in only}
+        consistency = (lambda: _consistency(run, run.outputs(target), pairs, indices, True)) if pairs else None
+        judge(run, actual, expected, consistency=consistency)
+
+    run.charge(check)
 
 
 def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
@@ -208,12 +217,11 @@ def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
         inputs["truncate"] = None  # truncated BPTT is not the true gradient; it has tests of its own
     run = Run(g.client, fn, ex, inputs, mode)
     target = run.scenario()
-    run.replay_parts()
     pairs = [] if mode.special else _directions(fn, inputs, ex.seed)
     indices = _add_shifted_forwards(run, pairs)
     run.execute()
-    try:
-        run.require_dependencies()
+
+    def check() -> None:
         grads = run.outputs(target)
         if mode.special:  # the forward is right on the special inputs, not around them: no differences
             judge(run, grads, run.expected())
@@ -225,6 +233,10 @@ def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
         if wrong is not None:
             wrong.expected = run.expected()
             raise wrong
+        _require_informative(run, run.expected())
+
+    try:
+        run.charge(check)
     except CheckFailed as exc:
         exc.inputs = inputs  # the feedback shows what ran (truncate None)
         raise
@@ -236,21 +248,23 @@ def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
     sent = copy.deepcopy(inputs)
     run = Run(g.client, fn, ex, inputs, mode)
     target = run.scenario(echo=True)
-    run.replay_parts()
     run.execute()
-    run.require_dependencies()
-    outcome = run.outcomes[target]
-    if not isinstance(outcome, Ok):
-        raise failure(outcome)
-    unpack(fn, outcome.value, ex.size, ex.cell, strict=False)  # returning garbage earns nothing here
-    if fn.forward:
-        names = list(fn.upstream) + ["cache"]
-    else:
-        names = [n for n, _ in fn.args] + (["max_norm"] if "max_norm" in fn.options else [])
-    changed = modified(sent, outcome.args_after or [], names)
-    if changed is not None:
-        raise CheckFailed(f"{fn.name} modified its input {changed} in place (work on a copy: the caller's arrays "
-                          f"must not change)", output=changed)
+
+    def check() -> None:
+        outcome = run.outcomes[target]
+        if not isinstance(outcome, Ok):
+            raise failure(outcome)
+        unpack(fn, outcome.value, ex.size, ex.cell, strict=False)  # returning garbage earns nothing here
+        if fn.forward:
+            names = list(fn.upstream) + ["cache"]
+        else:
+            names = [n for n, _ in fn.args] + (["max_norm"] if "max_norm" in fn.options else [])
+        changed = modified(sent, outcome.args_after or [], names)
+        if changed is not None:
+            raise CheckFailed(f"{fn.name} modified its input {changed} in place (work on a copy: the caller's "
+                              f"arrays must not change)", output=changed)
+
+    run.charge(check)
 
 
 def _showing(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
@@ -286,16 +300,14 @@ def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rul
     run = Run(g.client, fn, ex, full_inputs, mode)
     full = run.scenario()
     truncated = run.call_backward(run.forward_index, inputs)
-    run.replay_parts()
     run.execute()
-    run.require_dependencies()
     try:
-        judge(run, run.outputs(full), run.expected(full_inputs), full_inputs, None)
+        run.charge(lambda: judge(run, run.outputs(full), run.expected(full_inputs), full_inputs, None))
     except CheckFailed as exc:
         raise Rejected(fn.name, f"{fn.name} with truncate=None (full BPTT) is wrong on this input "
                                 f"({exc.output})", ex) from None
     try:
-        judge(run, run.outputs(truncated), run.expected(inputs), inputs, inputs["truncate"])
+        run.charge(lambda: judge(run, run.outputs(truncated), run.expected(inputs), inputs, inputs["truncate"]))
     except CheckFailed as exc:
         exc.message = f"{rule}: {exc.message}"
         raise
@@ -359,6 +371,7 @@ NEEDS_VALUES = tuple(k for k, v in REQUIRES.items() if v == "values")
 # Hidden tests show the inputs of a failing example only when they are visible to students.
 SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate_chunks", "carousel"}
 TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
+BOUNDARY_KINDS = ("values",) + TRUNCATION_KINDS  # the kinds that also run strategies.boundary_examples
 
 SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smallest so far is reported)
 # Examples rejected with none counted, after which a dependency is taken to be wrong everywhere and the
@@ -387,7 +400,8 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
         limit = None if last else REJECT_LIMIT_SPECIAL if mode.special else REJECT_LIMIT
         outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit)
         dependencies = [d for d in notes.dependencies if d not in (fn.name, UNINFORMATIVE)]
-        if notes.counted or outcome.failure is not None or not dependencies:
+        useless_special = bool(mode.special and notes.uninformative)  # the structured inputs prove nothing here
+        if notes.counted or outcome.failure is not None or not (dependencies or useless_special):
             break
         following = escalate(mode, fn, dependencies, cells)
         if following is None:
@@ -467,7 +481,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             check(g, fn, ex)
         except Rejected as rejection:
             notes.add(rejection)
-            if not notes.counted and (notes.by_dependencies >= (reject_limit or 10**9) or notes.by_self >= REJECT_LIMIT):
+            escalating = notes.by_dependencies + (notes.uninformative if mode.special else 0)
+            if not notes.counted and (escalating >= (reject_limit or 10**9) or notes.by_self >= REJECT_LIMIT):
                 state["stopped"] = True
             return False
         except CheckFailed as exc:
@@ -498,7 +513,7 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                 raise
         if state["stopped"]:
             return TestOutcome(True, "", None, state["spent"]), notes
-        boundary = boundary_examples(fn, profile, kind) if profile in BOUNDARY_PROFILES else ()
+        boundary = boundary_examples(fn, profile, kind) if profile in BOUNDARY_PROFILES and kind in BOUNDARY_KINDS else ()
         state["budget"] = state["spent"] + len(boundary)
         for ex in boundary:
             attempt(ex)

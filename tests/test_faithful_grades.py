@@ -190,7 +190,7 @@ def test_the_public_tests_charge_a_forward_bug_to_the_forward_only(tmp_path):
     shutil.copytree(SOLUTIONS_DIR, release)
     module = release / "rnn_layers.py"
     module.write_text(module.read_text().replace(STEP, STEP.replace(" + b)", ")")))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider",
                           "tests/test_1_rnn_step.py"], cwd=release, capture_output=True, text=True)
     failed = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
     assert failed and all("rnn_step_forward" in line for line in failed), run.stdout
