@@ -58,6 +58,10 @@ class Mode:
     special: str = ""
     own: bool = False
     serve_forward: bool = False
+    # Dependencies checked on every example, not only after a failure: set once a dependency was found
+    # wrong, since a pass on an input where a dependency is wrong may hide a bug of F that its other
+    # inputs show (those are then set aside, and with them the evidence).
+    strict: bool = False
 
     reason: str = ""  # the dependency problem that made the mode escalate (for the feedback)
 
@@ -217,13 +221,16 @@ class Run:
         """Run ``check`` (which raises CheckFailed when F is wrong on this example). A failure counts
         against F only when F's dependencies are right here; else :class:`Rejected` is raised.
 
-        Dependencies are checked only after a failure: an example on which F is right is evidence
-        whatever its dependencies do, and a correct submission pays for no dependency check.
+        Dependencies are checked only after a failure (a correct submission pays for no dependency
+        check), or first on every example in a ``strict`` mode.
         """
+        if self.mode.strict:
+            self.require_dependencies()
         try:
             check()
         except CheckFailed:
-            self.require_dependencies()
+            if not self.mode.strict:
+                self.require_dependencies()
             raise
 
     def _replay_parts(self, batch: Batch) -> List[Tuple[Function, int, Any]]:

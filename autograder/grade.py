@@ -143,7 +143,7 @@ def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome,
     }
 
 
-LOCALIZED_KINDS = ("values", "gradcheck", "carousel")
+LOCALIZED_KINDS = ("values", "gradcheck", "carousel", "truncate_full", "truncate_chunks")
 
 
 def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: Dict[str, Any],
@@ -205,7 +205,10 @@ def _explain(fn: Function, test: RubricTest, failure: Any, ex: Any, inputs: Dict
                           ex.cell)  # a test may judge some outputs only (carousel: next_c)
     try:
         with np.errstate(all="ignore"):
-            result = localize.localize(fn, ex, first, _rerun(fn, grader), expect, _inputs_like(fn, test, inputs),
+            rerun = _rerun(fn, grader)
+            if set(expected) != set(ref):  # the test judged some outputs only: so does the second example
+                rerun, expect = _restricted(rerun, set(expected)), _restricted(expect, set(expected))
+            result = localize.localize(fn, ex, first, rerun, expect, _inputs_like(fn, test, inputs),
                                        reference_counterfactual(fn) if expect is _reference_expect(fn) else None)
     except Exception as exc:  # noqa: BLE001 - localization must never stop grading
         print(f"warning: localizing {fn.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -243,6 +246,14 @@ def _expectation(fn: Function, grader: Grader, expected: Dict[str, np.ndarray], 
     if expected and all(n in ref and localize.agree(expected[n], ref[n]) for n in expected):
         return _reference_expect(fn)
     return None
+
+
+def _restricted(produce: Any, names: set) -> Any:
+    """``produce`` (a function returning named outputs, or None) keeping only ``names``."""
+    def keep(*args: Any) -> Any:
+        value = produce(*args)
+        return None if value is None else {k: v for k, v in value.items() if k in names}
+    return keep
 
 
 def _rerun(fn: Function, grader: Grader) -> Any:

@@ -282,7 +282,7 @@ def check_truncate_full(g: Grader, fn: Function, ex: Example) -> None:
     k = ex.truncate if ex.truncate is not None and ex.truncate >= T else T + ex.seed % 3
     inputs = dict(materialize(fn, ex), truncate=k)
     _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k} >= T={T} the result must equal full "
-                                                           f"BPTT (truncate=None)"))
+                                                           f"BPTT (truncate=None)", cuts=False))
 
 
 def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
@@ -290,10 +290,10 @@ def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
     inputs = dict(materialize(fn, ex), truncate=k)
     _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k}, the result must equal BPTT run "
                                                            f"chunk by chunk ([0, k), [k, 2k), ... from t = 0), the "
-                                                           f"weight gradients summed"))
+                                                           f"weight gradients summed", cuts=True))
 
 
-def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rule: str) -> None:
+def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rule: str, cuts: bool) -> None:
     """Judge truncated BPTT on an example where the student's full BPTT is right."""
     mode = g.mode(fn)
     full_inputs = dict(inputs, truncate=None)
@@ -311,6 +311,9 @@ def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rul
     except CheckFailed as exc:
         exc.message = f"{rule}: {exc.message}"
         raise
+    T, k = ex.size["T"], inputs["truncate"]
+    if T == 1 or (cuts and k >= T):  # right, but nothing was cut: no evidence about truncation
+        raise Rejected(UNINFORMATIVE, f"truncate={k} cuts nothing in a sequence of T={T} steps", ex)
 
 
 SATURATE = 60.0
@@ -400,6 +403,9 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
         limit = None if last else REJECT_LIMIT_SPECIAL if mode.special else REJECT_LIMIT
         outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit)
         dependencies = [d for d in notes.dependencies if d not in (fn.name, UNINFORMATIVE)]
+        if dependencies and not mode.strict:  # judge again, counting only inputs where the dependencies are right
+            g.modes[(fn.name, profile)] = dataclasses.replace(mode, strict=True)
+            continue
         useless_special = bool(mode.special and notes.uninformative)  # the structured inputs prove nothing here
         if notes.counted or outcome.failure is not None or not (dependencies or useless_special):
             break
@@ -481,6 +487,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             check(g, fn, ex)
         except Rejected as rejection:
             notes.add(rejection)
+            if not mode.strict and rejection.dependency not in (fn.name, UNINFORMATIVE):
+                state["stopped"] = True  # a dependency is wrong: run_test judges again, strictly
             escalating = notes.by_dependencies + (notes.uninformative if mode.special else 0)
             if not notes.counted and (escalating >= (reject_limit or 10**9) or notes.by_self >= REJECT_LIMIT):
                 state["stopped"] = True

@@ -6,6 +6,7 @@ real grader: ~50 gradings, about a minute of CPU on two processes.
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,14 +21,24 @@ PRIMARY = [m for m in MISTAKES if "@" not in m.key]  # one submission per mistak
 
 
 def write_mistake_submission(mistake: Mistake, dest: Path) -> Path:
-    """The reference modules, with each overridden function rebound to the mistake's variant."""
+    """The reference modules, with each overridden function rebound to the mistake's variant.
+
+    The worker may read only its own submission (Landlock), so the submission carries what the
+    variants import: a copy of the grader package and of the reference modules, in ``_repo/``.
+    """
     dest.mkdir(parents=True)
+    repo = dest / "_repo"
+    shutil.copytree(REPO_ROOT / "autograder", repo / "autograder",
+                    ignore=shutil.ignore_patterns("__pycache__", "student_ci_data"))
+    shutil.copytree(SOLUTIONS_DIR, repo / SOLUTIONS_DIR.relative_to(REPO_ROOT),
+                    ignore=shutil.ignore_patterns("__pycache__", "tests", "*.ipynb"))
     for name in GRADED_MODULES:
         text = (SOLUTIONS_DIR / f"{name}.py").read_text(encoding="utf-8")
         for target, variant in mistake.overrides.items():
             module, function = target.split(".")
             if module == name:
-                text += (f"\n\nimport sys as _sys\n_sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+                text += ("\n\nimport os as _os, sys as _sys\n"
+                         "_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), '_repo'))\n"
                          f"from {variant.__module__} import {variant.__name__} as {function}\n")
         (dest / f"{name}.py").write_text(text, encoding="utf-8")
     return dest
