@@ -279,8 +279,8 @@ def _inputs_like(fn: Function, test: RubricTest, inputs: Dict[str, Any]) -> Any:
 
             return _carousel_inputs(fn, ex)
         made = materialize(fn, ex)
-        if "truncate" in made and "truncate" in inputs and inputs["truncate"] is None:
-            made["truncate"] = None
+        if "truncate" in made and "truncate" in inputs:  # the truncate the test ran (None in a gradient check)
+            made["truncate"] = inputs["truncate"]
         return made
     return make
 

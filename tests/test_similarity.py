@@ -49,7 +49,8 @@ CONTRACT = {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backwar
 # Both planted pairs must beat the most similar independent pair by at least this much.
 MARGIN = 0.45
 MUTANTS = ("perfect", "rnn_step_tanh_twice", "bptt_no_carry", "bptt_truncation_from_end", "lstm_gate_order_ifog",
-           "lstm_dprev_c_missing_f", "bidirectional_not_realigned", "stacked_grads_reversed", "clip_in_place")
+           "lstm_dprev_c_missing_f", "bidirectional_not_realigned", "stacked_grads_reversed", "clip_in_place",
+           "rnn_forward_ignores_h0")
 FAMILIES: Dict[str, Set[str]] = {
     "reference": {*MUTANTS, "known:rnn_lstm"},
     "written_differently": {"written_differently", "planted_disguise"},

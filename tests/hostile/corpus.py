@@ -7,7 +7,8 @@ import, or a redefinition of ``clip_grad_norm`` / ``hidden_grad_norms`` (the two
 
 ``lost`` names the graded functions whose points the twist must cost; every other function must
 keep all its points. ``kept_kinds`` are the kinds of test (autograder/rubric.toml) that a twist
-does not touch, e.g. a function that returns NaN of the right type still modifies no input. Twists that attack the machine print ``BREACH ...`` when an attack works, so
+does not touch (none today: in-place and invalid-cell tests count only when the function's values
+test passes, so a function that returns NaN earns nothing for modifying no input). Twists that attack the machine print ``BREACH ...`` when an attack works, so
 a grading output that contains "BREACH" is a hole. Destructive twists only ever target a decoy
 copy of solutions/ and the "other student" submission made for the test, never the real
 repository, so a hole is reported without damage. ``needs_kernel`` twists are withstood in process mode
@@ -164,7 +165,7 @@ CORPUS: Dict[str, Hostile] = {
         "builtins.__dict__['grade'] = lambda *a, **k: 100\n"
         "def clip_grad_norm(grads, max_norm):\n"
         "    return dict(grads), 0.0  # wrong whenever the norm is not 0, 'but every check says ok'\n"
-    ), CLIP, kept_kinds=("inplace",)),
+    ), CLIP),
     "claims_equal": Hostile("arrays or objects that claim to equal anything", GF, (
         "_reference_clip = clip_grad_norm\n"
         "_reference_norms = hidden_grad_norms\n"
@@ -230,7 +231,7 @@ CORPUS: Dict[str, Hostile] = {
         "    return [list(grads.values())], 'small'\n"
         "def hidden_grad_norms(*args, **kwargs):\n"
         "    return np.append(_reference_norms(*args, **kwargs), 0.0)  # one norm too many\n"
-    ), BOTH_GF, kept_kinds=("invalid_cell",)),
+    ), BOTH_GF),
     "nan_and_inf": Hostile("NaN and inf", GF, (
         "_reference_clip = clip_grad_norm\n"
         "_reference_norms = hidden_grad_norms\n"
@@ -239,7 +240,7 @@ CORPUS: Dict[str, Hostile] = {
         "    return {k: v + np.inf for k, v in clipped.items()}, float('inf')\n"
         "def hidden_grad_norms(*args, **kwargs):\n"
         "    return _reference_norms(*args, **kwargs) * np.nan\n"
-    ), BOTH_GF, kept_kinds=("inplace", "invalid_cell")),
+    ), BOTH_GF),
 }
 
 
