@@ -370,7 +370,6 @@ KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
 # invalid-cell tests check a property of working code (a function that computes nothing must not earn
 # them); "truncate >= T is full BPTT" holds trivially for a function that ignores truncate.
 REQUIRES: Dict[str, str] = {"inplace": "values", "invalid_cell": "values", "truncate_full": "truncate_chunks"}
-NEEDS_VALUES = tuple(k for k, v in REQUIRES.items() if v == "values")
 # Hidden tests show the inputs of a failing example only when they are visible to students.
 SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate_chunks", "carousel"}
 TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")

@@ -2,10 +2,9 @@
 
 - :func:`modules` gives fresh reference modules (``rnn_layers``, ``lstm_layers``, ``deep_layers``,
   ``gradient_flow``), optionally with some functions replaced (``overrides``, visible to the
-  reference's own internal calls too). :func:`composed` replaces a function's parts (spec's
-  ``parts``, e.g. rnn_forward for stacked_forward) by proxies that run the *student's* functions
-  in the worker: that is how deep layers, gradient-flow and sequence functions are graded against
-  the reference composition of the student's own cells, so a cell bug is not paid twice.
+  reference's own internal calls too). :func:`trace` records the part calls a composite makes, so
+  the grader can check the student's parts at those very calls (autograder/dependencies.py), and
+  :func:`serve_part` answers a part the worker asks for while a composite is tested alone.
 - :func:`scenario` runs the computation a hidden test runs (for a backward function: forward on
   the inputs, then backward on the upstream gradient) and returns the named outputs.
 - :func:`run_scenario` is that, on the pure reference with overrides, for the mistakes catalogue.
@@ -22,14 +21,6 @@ import numpy as np
 from .paths import GRADED_MODULES, SOLUTIONS_DIR
 from .spec import Function, function
 from .strategies import flatten
-
-class PartFailure(Exception):
-    """A student function called by the reference composition failed (it raised, timed out, crashed)."""
-
-    def __init__(self, failure: Any) -> None:
-        super().__init__(failure.describe())
-        self.failure = failure
-
 
 @lru_cache(maxsize=None)
 def _code(name: str) -> types.CodeType:
@@ -125,33 +116,6 @@ def run_scenario(function_name: str, inputs: dict, overrides: Optional[dict] = N
     fn = function(function_name)
     with np.errstate(all="ignore"):
         return named_outputs(fn, scenario(modules(overrides), fn, inputs))
-
-
-def student_parts(client: Any, fn: Function) -> Dict[str, Callable[..., Any]]:
-    """Overrides that replace ``fn``'s parts by proxies running the student's functions in the worker."""
-    return {f"{function(p).module}.{p}": _proxy(client, function(p)) for p in fn.parts}
-
-
-def _proxy(client: Any, fn: Function) -> Callable[..., Any]:
-    from .client import Ok, plain
-
-    opaque = [fn.cache_index] if fn.cache_index is not None else []
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        outcome = client.run([{"module": fn.module, "function": fn.name, "args": list(args),
-                               "kwargs": kwargs, "opaque": opaque, "echo": False}])[0]
-        if not isinstance(outcome, Ok):
-            raise PartFailure(outcome)
-        return plain(outcome.value)
-
-    call.__name__ = fn.name
-    return call
-
-
-def composed(client: Any, fn: Function, inputs: Mapping[str, Any]) -> Any:
-    """The raw result of the reference ``fn`` built on the student's cells (may raise anything)."""
-    with np.errstate(all="ignore"):
-        return scenario(modules(student_parts(client, fn)), fn, inputs)
 
 
 def trace(fn: Function, inputs: Mapping[str, Any]) -> Tuple[Any, List[Tuple[Function, tuple, dict, Any]]]:
