@@ -30,6 +30,8 @@ class CheckFailed(Exception):
     mistakes: List[Any] = field(default_factory=list)
     nonfinite: bool = False  # raised because an output holds NaN or inf
     expected: Optional[Dict[str, np.ndarray]] = None  # what the outputs were compared with (None: the reference)
+    outcome: Any = None  # the worker's Failure, when the function raised (client.Failure)
+    contract: str = ""  # the contract problem (type, shape, NaN) as unpack said it, when that is the failure
 
     def __str__(self) -> str:
         return self.message
@@ -46,7 +48,7 @@ def type_name(value: Any) -> str:
 
 
 def failure(outcome: Failure, what: str = "") -> CheckFailed:
-    return CheckFailed(f"{what}{outcome.describe()}")
+    return CheckFailed(f"{what}{outcome.describe()}", outcome=outcome)
 
 
 # ---------------------------------------------------------------- types and shapes

@@ -6,6 +6,7 @@ grader itself cannot run (no such directory, a broken rubric, no sandbox).
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import localize, messages, mistakes, reference, sandbox, submission as submission_checks
-from .checks import CheckFailed, unpack
+from .checks import CheckFailed, failure as checks_failure, unpack
 from .client import Failure, WorkerClient
 from .hidden_tests import REQUIRES, SHOW_INPUT_KINDS, Grader, TestOutcome, run_test
 from .score import RubricTest, function_scores, load_rubric
@@ -177,7 +178,39 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
         if found is not None and not hidden:
             sentence = found.sentence
             extra["mistake"], extra["mistake_sentence"] = found.key, found.sentence
+    elif test.kind in LOCALIZED_KINDS and grader is not None and not hidden:
+        fact = _breakage(fn, failure)
+        if fact is not None and _breakage_again(fn, test, fact, ex, inputs, grader):
+            extra["facts"] = [fact.as_dict()]
     return messages.failure_text(outcome.message, header, dump, extra["facts"], sentence)
+
+
+def _breakage(fn: Function, failure: CheckFailed) -> Optional[localize.Fact]:
+    """Where a call that returned no comparable arrays broke (the line that raised, or the contract)."""
+    problem = failure.outcome
+    if problem is not None:
+        return localize.breakage(fn, problem.kind, problem.type, problem.traceback)
+    if failure.contract:
+        return localize.breakage(fn, "contract", problem=failure.contract, output=failure.output)
+    return None
+
+
+def _breakage_again(fn: Function, test: RubricTest, fact: localize.Fact, ex: Any, inputs: Dict[str, Any],
+                    grader: Grader) -> bool:
+    """True when the scenario breaks the same way on a second example (another seed, the same sizes)."""
+    ex2 = dataclasses.replace(ex, seed=(ex.seed + localize.SECOND_SEED_OFFSET) % (2**16 + 1))
+    try:
+        grader.client.clear_handles()
+        outcome = grader.run_scenario(fn, _inputs_like(fn, test, inputs)(ex2))[-1]
+        if isinstance(outcome, Failure):
+            return _breakage(fn, checks_failure(outcome)) == fact
+        unpack(fn, outcome.value, ex2.size, ex2.cell)
+    except CheckFailed as exc:
+        exc.contract = exc.message
+        return _breakage(fn, exc) == fact
+    except Exception:  # noqa: BLE001 - no second example, no verified fact
+        return False
+    return False
 
 
 def _explain(fn: Function, test: RubricTest, failure: Any, ex: Any, inputs: Dict[str, Any], extra: Dict[str, Any],

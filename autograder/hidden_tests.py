@@ -18,7 +18,8 @@ dependency is wrong everywhere). Kinds:
   is graded by these tests alone (the other tests of rnn_backward use full BPTT);
 - ``carousel``: an LSTM step with the forget gate saturated open and the input gate shut carries c
   (next_c = prev_c), and its gradient (dprev_c = dnext_c), unchanged;
-- ``invalid_cell``: an unknown cell name raises ValueError.
+- ``invalid_cell``: an unknown cell name raises ValueError;
+- ``cache``: a forward's cache carries what the student's own backward reads (:func:`check_cache`).
 
 Every values and truncation test also runs fixed boundary examples after its draws
 (strategies.boundary_examples). A
@@ -31,16 +32,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 
 from . import reference
 from .checks import FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted, unpack
-from .client import Batch, Ok, WorkerClient
-from .dependencies import UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate
-from .spec import Function, function
+from .client import Batch, Failure, Ok, WorkerClient
+from .dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
+from .spec import FUNCTIONS, Function, function
 from .strategies import BOUNDARY_PROFILES, Example, boundary_examples, describe_special, examples, materialize
 
 
@@ -247,6 +248,7 @@ def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
     inputs = materialize(fn, ex)
     sent = copy.deepcopy(inputs)
     run = Run(g.client, fn, ex, inputs, mode)
+    run.compares_values = False
     target = run.scenario(echo=True)
     run.execute()
 
@@ -306,6 +308,7 @@ def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rul
     except CheckFailed as exc:
         raise Rejected(fn.name, f"{fn.name} with truncate=None (full BPTT) is wrong on this input "
                                 f"({exc.output})", ex) from None
+    run.compares_values = False  # full BPTT was right with this cache: a truncation mistake is not the cache's
     try:
         run.charge(lambda: judge(run, run.outputs(truncated), run.expected(inputs), inputs, inputs["truncate"]))
     except CheckFailed as exc:
@@ -341,7 +344,8 @@ def check_carousel(g: Grader, fn: Function, ex: Example) -> None:
     except CheckFailed as exc:
         raise CheckFailed(f"with the forget gate saturated open (f = 1) and the input gate shut (i = 0), {what}: "
                           f"{exc.message}", output=exc.output, max_abs=exc.max_abs, max_rel=exc.max_rel,
-                          actual=exc.actual, inputs=_carousel_inputs(fn, ex), expected=exc.expected) from None
+                          actual=exc.actual, inputs=_carousel_inputs(fn, ex), expected=exc.expected,
+                          outcome=exc.outcome, contract=exc.contract) from None
 
 
 def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
@@ -356,6 +360,103 @@ def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
         raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but: {outcome.describe()}")
 
 
+def backward_of(fn: Function) -> Function:
+    """The graded backward function whose forward is ``fn``."""
+    return next(f for f in FUNCTIONS if f.forward == fn.name)
+
+
+def check_cache(g: Grader, fn: Function, ex: Example) -> None:
+    """A forward's cache carries what the student's own backward reads.
+
+    The cache is opaque (only the student's backward reads it), so it is judged through that
+    backward B, on examples where the forward's outputs are right: a pass where B is right with
+    this cache, or where B does the same with it as with the reference forward's cache (the same
+    outputs, or the same exception at the same line: the cache is as good as the reference's for the
+    code that reads it, and a wrong or missing B is charged in B's own tests, not here); a failure
+    only where B is right with the reference cache but not with this one (the mistake then lives in
+    the cache). Where B is wrong with both, differently, the example proves nothing about the cache.
+    """
+    back = backward_of(fn)
+    inputs = materialize(back, ex)
+    run = Run(g.client, back, ex, inputs, Mode())
+    own_parts = served_parts(g.mode(fn).serve)  # judged as F's other tests judge it
+    own = run.call_backward(run.call_forward(serve=own_parts))
+    run.forward_index = 0
+    served = run.call_backward(run.call_forward(serve=own_parts + run.forward_key()))
+    run.execute()
+    try:
+        got = run.forward_outputs()
+    except CheckFailed as exc:
+        _forward_wrong(g, fn, ex, inputs, f"{fn.name} fails on this input ({exc.message.splitlines()[0]})")
+    with np.errstate(all="ignore"):
+        wrong = mismatch(got, run.reference_forward(), fn.tol)
+    if wrong is not None:
+        _forward_wrong(g, fn, ex, inputs, f"{fn.name} is wrong on this input ({wrong.output})")
+    expected = run.expected()
+    try:
+        mine: Optional[Dict[str, np.ndarray]] = run.outputs(own)
+    except CheckFailed as exc:
+        mine, problem = None, exc.message.splitlines()[0]
+    else:
+        with np.errstate(all="ignore"):
+            wrong = mismatch(mine, expected, back.tol)
+        if wrong is None:
+            _require_informative(run, expected)
+            return
+        problem = f"{wrong.output} is wrong"
+    if _same_failure(run.outcomes[own], run.outcomes[served]):
+        return  # B fails the same way with the reference cache: the cache makes no difference to it
+    try:
+        theirs = run.outputs(served)
+    except CheckFailed as exc:
+        if mine is None and exc.contract and exc.message.splitlines()[0] == problem:
+            return  # B returns the same malformed value with the reference cache
+        theirs = None
+    with np.errstate(all="ignore"):
+        if theirs is not None and mine is not None and mismatch(mine, theirs, back.tol) is None:
+            return  # the same as with the reference cache: this cache is as good for B
+        if theirs is None or mismatch(theirs, expected, back.tol) is not None:
+            raise Rejected(back.name, f"{back.name} is wrong on this input, even with the reference {fn.name}'s cache",
+                           ex)
+    if fn.parts and not own_parts:
+        _require_part_caches(g, fn, back, ex, inputs, expected)
+    raise CheckFailed(f"your {back.name} is right with the reference {fn.name}'s cache but not with yours "
+                      f"({problem}): your {fn.name}'s cache misses or garbles something {back.name} reads")
+
+
+def _forward_wrong(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], problem: str) -> NoReturn:
+    """Set aside an example of a cache test where the forward F itself is wrong: charged to the graded part
+    of F that is wrong on it (F's mode then serves that part, as in F's other tests), or else to F's
+    values tests (Rejected with F's own name)."""
+    Run(g.client, fn, ex, inputs, Mode(serve=g.mode(fn).serve)).require_dependencies()
+    raise Rejected(fn.name, problem, ex)
+
+
+def _same_failure(a: Any, b: Any) -> bool:
+    """Both calls failed, with the same kind of failure, exception type and innermost line."""
+    return (isinstance(a, Failure) and isinstance(b, Failure) and (a.kind, a.type, a.traceback[-1:])
+            == (b.kind, b.type, b.traceback[-1:]))
+
+
+def _require_part_caches(g: Grader, fn: Function, back: Function, ex: Example, inputs: Dict[str, Any],
+                         expected: Dict[str, np.ndarray]) -> None:
+    """Raise Rejected when the backward is right once F's graded parts are served: the cache that is
+    wrong is a part's (charged by that part's own cache test), not the one F assembles."""
+    run = Run(g.client, back, ex, inputs, Mode())
+    index = run.call_backward(run.call_forward(serve=served_parts(fn.parts)))
+    run.execute()
+    try:
+        got = run.outputs(index)
+    except CheckFailed:
+        return
+    with np.errstate(all="ignore"):
+        if mismatch(got, expected, back.tol) is not None:
+            return
+    parts = [p for p in fn.parts if ex.cell in function(p).cells] or list(fn.parts)
+    raise Rejected(parts[0], f"the cache of your {' or '.join(parts)} is wrong on this input (your {back.name} is "
+                             f"right when the reference's replace them)", ex, cache=True)
+
+
 KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
     "values": check_values,
     "gradcheck": check_gradcheck,
@@ -364,12 +465,14 @@ KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
     "truncate_chunks": check_truncate_chunks,
     "carousel": check_carousel,
     "invalid_cell": check_invalid_cell,
+    "cache": check_cache,
 }
 
 # Kinds whose points count only when another test of the same function passes: in-place and
 # invalid-cell tests check a property of working code (a function that computes nothing must not earn
 # them); "truncate >= T is full BPTT" holds trivially for a function that ignores truncate.
-REQUIRES: Dict[str, str] = {"inplace": "values", "invalid_cell": "values", "truncate_full": "truncate_chunks"}
+REQUIRES: Dict[str, str] = {"inplace": "values", "invalid_cell": "values", "truncate_full": "truncate_chunks",
+                            "cache": "values"}
 # Hidden tests show the inputs of a failing example only when they are visible to students.
 SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate_chunks", "carousel"}
 TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
@@ -406,9 +509,10 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
             g.modes[(fn.name, profile)] = dataclasses.replace(mode, strict=True)
             continue
         useless_special = bool(mode.special and notes.uninformative)  # the structured inputs prove nothing here
-        if notes.counted or outcome.failure is not None or not (dependencies or useless_special):
+        if not notes.trial_failed and (notes.counted or outcome.failure is not None
+                                       or not (dependencies or useless_special)):
             break
-        following = escalate(mode, fn, dependencies, cells)
+        following = escalate(mode, fn, dependencies, cells, notes.cache_wrong)
         if following is None:
             break
         first = notes.first_dependency()
@@ -486,7 +590,9 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             check(g, fn, ex)
         except Rejected as rejection:
             notes.add(rejection)
-            if not mode.strict and rejection.dependency not in (fn.name, UNINFORMATIVE):
+            if rejection.dependency == TRIAL:
+                state["stopped"] = True  # the reference cache does not suit F: run_test escalates
+            if not mode.strict and rejection.dependency not in (fn.name, UNINFORMATIVE, TRIAL):
                 state["stopped"] = True  # a dependency is wrong: run_test judges again, strictly
             escalating = notes.by_dependencies + (notes.uninformative if mode.special else 0)
             if not notes.counted and (escalating >= (reject_limit or 10**9) or notes.by_self >= REJECT_LIMIT):

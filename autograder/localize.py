@@ -45,7 +45,8 @@ class Fact:
 
     ``kind``: outputs | gates | steps | shifted | reversed | halves | halves_swapped | layers_reversed |
     scale | transpose | other_output | intermediate | plus_intermediate | changed_input | missing_tanh |
-    squared | h_follows_c | one_da | clip_scaled | clip_not_scaled | size_one | size_from. ``outputs``: the output names (spec) it is about (for a
+    squared | h_follows_c | one_da | clip_scaled | clip_not_scaled | size_one | size_from | raised |
+    contract (:func:`breakage`). ``outputs``: the output names (spec) it is about (for a
     half, ``h[..., :H]``). ``detail``: sorted (key, value) pairs, values JSON-friendly.
     """
 
@@ -372,8 +373,8 @@ def _lstm_gates(case: Case) -> Tuple[np.ndarray, ...]:
 def _lstm_h_follows_c(case: Case) -> Tuple[str, Tuple[str, ...]]:
     """next_c is wrong but next_h = o ⊙ tanh(next_c) holds with the student's next_c."""
     act = case.actual
-    if agree(act["next_c"], case.expected["next_c"]):
-        return "h_follows_c", ()
+    if "next_h" not in act or "next_c" not in act or agree(act["next_c"], case.expected["next_c"]):
+        return "h_follows_c", ()  # (a test that judges next_c alone, the carousel, cannot show the tie)
     o = _lstm_gates(case)[3]
     ok = agree(act["next_h"], o * np.tanh(act["next_c"]))
     return "h_follows_c", ("next_c", "next_h") if ok else ()
@@ -382,6 +383,8 @@ def _lstm_h_follows_c(case: Case) -> Tuple[str, Tuple[str, ...]]:
 def _rnn_one_da(case: Case) -> Tuple[str, Tuple[str, ...]]:
     """All five gradients come from one (wrong) da: dx = da Wxᵀ, dprev_h = da Whᵀ, dWx = xᵀ da, ..."""
     i, act = case.inputs, case.actual
+    if any(n not in act for n in ("dx", "dprev_h", "dWx", "dWh", "db")):
+        return "one_da", ()
     M = np.concatenate([i["Wx"].T, i["Wh"].T], axis=1)  # (H, D + H): da @ M = [dx | dprev_h]
     if np.linalg.matrix_rank(M) < M.shape[0]:
         return "one_da", ()
@@ -672,14 +675,45 @@ def _verify_time_or_halves(fact: Fact, case: Case) -> bool:
     return True
 
 
-LOCALIZING_KINDS = frozenset(ORDER) | {"size_one", "size_from"}
+# ---------------------------------------------------------------- where a function breaks
+
+BREAKING_KINDS = ("raised", "contract")
+_FRAME = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+) in (?P<function>[\w<>]+): (?P<code>.*)$")
 
 
-def localized(results: Mapping[str, Any], function_name: str,
-              visibilities: Sequence[str] = ("visible", "after_due_date")) -> bool:
-    """True when a failing test of ``results`` shown with ``visibilities`` carries, about
-    ``function_name``, at least one verified localization fact (other than "every output is wrong")
-    or a catalogue sentence (the mutation report's share of localized mutants)."""
+def breakage(fn: Function, kind: str, exception: str = "", traceback: Sequence[str] = (),
+             problem: str = "", output: Optional[str] = None) -> Optional[Fact]:
+    """The fact about a call of ``fn`` that returned no comparable arrays.
+
+    ``kind`` "exception": a ``raised`` fact naming the innermost line of the student's code in the
+    ``traceback`` (worker format ``file:line in function: code``) and the ``exception`` type; its
+    ``function`` is the student function that line belongs to, which may be a helper or a part.
+    ``kind`` "contract": a ``contract`` fact, the return value's ``problem`` (its first line).
+    None when there is nothing to say (a timeout, a crash, a traceback outside the student's code)."""
+    if kind == "exception":
+        frame = _FRAME.match(traceback[-1]) if traceback else None
+        if frame is None:
+            return None
+        return Fact("raised", frame["function"], (), tuple(sorted({
+            "type": exception, "file": frame["file"], "line": int(frame["line"]), "code": frame["code"]}.items())))
+    if kind == "contract" and problem:
+        return _fact("contract", fn, (output,) if output else (), problem=problem.splitlines()[0])
+    return None
+
+
+LOCALIZING_KINDS = frozenset(ORDER) | {"size_one", "size_from"} | frozenset(BREAKING_KINDS)
+
+
+DIAGNOSES = ("catalogue", "values", "breakage")  # best first
+
+
+def diagnosis(results: Mapping[str, Any], function_name: str,
+              visibilities: Sequence[str] = ("visible", "after_due_date")) -> Optional[str]:
+    """How the feedback of ``results`` locates a mistake of ``function_name``, best first: a
+    "catalogue" sentence, a verified fact about its "values" (other than "every output is wrong"),
+    or where it "breaks" (the line that raises, the return value that breaks the contract), in a
+    failing test shown with ``visibilities``; None when it only says that the function is wrong."""
+    found = set()
     for test in results.get("tests", []):
         extra = test.get("extra_data") or {}
         if test.get("status") == "passed" or test.get("visibility") not in visibilities:
@@ -687,13 +721,19 @@ def localized(results: Mapping[str, Any], function_name: str,
         if extra.get("function") != function_name:
             continue
         if extra.get("mistake"):
-            return True
+            found.add("catalogue")
         for fact in extra.get("facts") or []:
             if fact.get("function") == function_name and fact.get("kind") in LOCALIZING_KINDS and not (
                     fact.get("kind") == "outputs" and not fact.get("right")):
-                return True
-    return False
+                found.add("breakage" if fact.get("kind") in BREAKING_KINDS else "values")
+    return next((d for d in DIAGNOSES if d in found), None)
 
 
-__all__ = ["Fact", "Case", "Localization", "agree", "detect", "localize", "verify", "localized", "intermediates",
-           "output_symbols"]
+def localized(results: Mapping[str, Any], function_name: str,
+              visibilities: Sequence[str] = ("visible", "after_due_date")) -> bool:
+    """True when the feedback locates a mistake of ``function_name`` (:func:`diagnosis`)."""
+    return diagnosis(results, function_name, visibilities) is not None
+
+
+__all__ = ["Fact", "Case", "Localization", "agree", "breakage", "detect", "diagnosis", "localize", "verify",
+           "localized", "intermediates", "output_symbols"]

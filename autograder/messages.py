@@ -134,6 +134,15 @@ def fact_sentence(fact: Fact) -> str:
                 "below the threshold they must be returned unchanged.")
     if k == "clip_not_scaled":
         return "The gradients were returned unscaled although their total norm is above max_norm."
+    if k == "raised":
+        return (f"The error is raised in `{fact.function}`, line {fact.get('line')} of {fact.get('file')}: "
+                f"`{fact.get('code')}` raises {fact.get('type')}, on a second input too.")
+    if k == "contract":
+        problem = fact.get("problem", "")
+        if problem.endswith("got NoneType"):
+            return (f"`{fact.function}` returns None, on a second input too: its `return` statement is missing "
+                    f"or never reached.")
+        return f"On a second input too, the value returned breaks the contract, before any number is compared: {problem}."
     if k == "size_one":
         size = fact.get("size")
         return (f"It fails with {size} = 1 and passes on the same input with {size} = 2: look at what your code does "

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from .localize import DIAGNOSES
 from .mutation import Mutant, fingerprint, generate_mutants, reference_sources, write_submission
 from .paths import REPO_ROOT
 
@@ -92,10 +93,10 @@ def _grade_one(args: tuple) -> Dict[str, Any]:
         if missing > 0:
             function = (t.get("extra_data") or {}).get("function") or t["name"].split(":")[0]
             lost[function] = lost.get(function, 0.0) + missing
-    from .localize import localized
+    from .localize import diagnosis
 
     return {"score": float(results.get("score", 0)), "max_score": max_score, "failed": failed, "lost": lost,
-            "localized": localized(results, mutant.function), "seconds": time.perf_counter() - start}
+            "localized": diagnosis(results, mutant.function), "seconds": time.perf_counter() - start}
 
 
 def grade_mutants(mutants: List[Mutant], *, jobs: int = 2, sandbox: str = "process", grader: str = GRADER,
@@ -156,7 +157,9 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
                     "over_collateral_cap": sum(r["lost_outside"] > COLLATERAL_CAP for r in graded),
                     "localized": sum(bool(r["localized"]) for r in graded),
                     "localized_share": round(sum(bool(r["localized"]) for r in graded) / len(graded), 4)
-                    if graded else 1.0},
+                    if graded else 1.0,
+                    # how: a catalogue sentence, a fact about the values, or where it breaks (localize.DIAGNOSES)
+                    "localized_by": {d: sum(r["localized"] == d for r in graded) for d in DIAGNOSES}},
         "stale_equivalents": sorted(i for i in explanations if i not in {r["id"] for r in rows if r["status"] != "killed"}),
         "mutants": rows,
     }
@@ -177,6 +180,14 @@ def reexplain(report: Dict[str, Any], mutants: List[Mutant], explanations: Dict[
                  "localized": r.get("localized")} for r in rows]
     return build_report(mutants, outcomes, explanations, sandbox=report["sandbox"], grader=report["grader"],
                         seconds=report.get("seconds", 0.0))
+
+
+def _diagnosed_by(summary: Dict[str, Any]) -> str:
+    by = summary.get("localized_by") or {}
+    words = {"catalogue": "by a catalogued mistake", "values": "by a verified fact about the values (gate block, "
+             "time steps, factor, ...) and no catalogued mistake", "breakage": "only by where it breaks (the line of "
+             "the function that raises, or the return value that breaks the contract)"}
+    return "; ".join(f"{by.get(d, 0)} {words[d]}" for d in DIAGNOSES)
 
 
 def render_markdown(report: Dict[str, Any]) -> str:
@@ -202,7 +213,7 @@ def render_markdown(report: Dict[str, Any]) -> str:
         f"{s['max_collateral']:g} (cap {COLLATERAL_CAP:g}; {s['over_collateral_cap']} over it).",
         f"- **Diagnosed**: {s['localized']} of {s['graded_killed']} ({s['localized_share']:.1%}) carry, in a failing "
         f"visible or after-due-date test of the mutated function, a verified localization or catalogue sentence "
-        f"about it.",
+        f"about it: {_diagnosed_by(s)}.",
         "",
         "## Survivors",
         "",
@@ -231,6 +242,13 @@ def render_markdown(report: Dict[str, Any]) -> str:
         counts[5] += r.get("lost_outside") or 0.0
         counts[6] += bool(r.get("localized")) and r["status"] == "killed"
     lines += [f"| `{name}` | {a} | {b} | {c} | {d:g} | {e} | {f:g} | {g} |" for name, (a, b, c, d, e, f, g) in per.items()]
+    undiagnosed = [r for r in report["mutants"] if r["status"] == "killed" and r["function"] not in HELPERS
+                   and not r.get("localized")]
+    if undiagnosed:
+        lines += ["", f"## Killed but not diagnosed ({len(undiagnosed)})", "",
+                  "The feedback of these says that the function is wrong, and where it fails, but not where in it the "
+                  "mistake lives.", ""]
+        lines += [f"- `{r['id'].replace('|', '¦')}`" for r in undiagnosed]
     worst = sorted((r for r in report["mutants"] if (r.get("lost_outside") or 0) > 0 and r["function"] not in HELPERS),
                    key=lambda r: -r["lost_outside"])[:15]
     if worst:

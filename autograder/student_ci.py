@@ -4,7 +4,8 @@ The Gradescope bundle carries the reference (``solutions/``), which a student wh
 workflow of their own repository could print. The student-CI bundle (``python -m autograder bundle
 --student-ci --out F.zip``, :func:`build_student_bundle`) instead carries, per rubric test, a
 fixed derandomized set of examples (``EXAMPLES_PER_TEST`` at most) with their inputs and, for
-``values``, ``carousel`` and truncation tests, the reference's outputs computed at build time; the
+``values``, ``carousel``, truncation and ``cache`` tests (a forward's cache, judged through the
+student's backward), the reference's outputs computed at build time; the
 other kinds need no reference values (the gradient checks compare the student's backward with
 central differences of the student's OWN forward, and a constant forward proves nothing there;
 the in-place and invalid-cell checks look at the student alone). As in the real grade, in-place,
@@ -125,7 +126,7 @@ def build_cases(per_test: int = EXAMPLES_PER_TEST) -> Tuple[Dict[str, Any], Dict
             inputs = _stored_inputs(fn, test.kind, ex)
             if inputs is not None:
                 with np.errstate(all="ignore"):
-                    expected = reference.expected(fn, inputs)
+                    expected = reference.expected(_judged(fn, test.kind), inputs)
                     if test.kind == "carousel":
                         expected = {k: v for k, v in expected.items() if k in ("next_c", "dprev_c")}
                     case["inputs"] = _encode(inputs, arrays)
@@ -149,7 +150,16 @@ def _stored_inputs(fn: Function, kind: str, ex: Any) -> Optional[Dict[str, Any]]
         return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate and ex.truncate >= T else T + ex.seed % 3)
     if kind == "truncate_chunks":
         return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate is not None else 1)
+    if kind == "cache":
+        return materialize(_judged(fn, kind), ex)
     return None
+
+
+def _judged(fn: Function, kind: str) -> Function:
+    """The function whose outputs a test compares: a forward's cache test compares its backward's."""
+    from .hidden_tests import backward_of
+
+    return backward_of(fn) if kind == "cache" else fn
 
 
 def student_bundle_files(repo: Path = REPO_ROOT) -> List[Tuple[str, Path]]:
@@ -272,13 +282,20 @@ def run_test(grader: Any, fn: Function, test: RubricTest, stored: List[Dict[str,
     from .dependencies import Rejected
 
     replay = {"gradcheck": _replay_gradcheck, "inplace": _replay_inplace, "invalid_cell": check_invalid_cell}
-    counted = 0
+    counted = cache_unsure = 0
     for index, case in enumerate(stored):
         ex = _example(case, arrays)
         grader.examples_run[fn.name] = grader.examples_run.get(fn.name, 0) + 1
         grader.client.clear_handles()
         try:
-            if "expected" in case:
+            if "expected" in case and test.kind == "cache":
+                try:
+                    _replay_values(grader, _judged(fn, test.kind), ex, _decode(case["inputs"], arrays),
+                                   _decode(case["expected"], arrays))
+                except CheckFailed:
+                    cache_unsure += 1  # the cache or the backward: only the real grade can tell (reference cache)
+                    continue
+            elif "expected" in case:
                 _replay_values(grader, fn, ex, _decode(case["inputs"], arrays), _decode(case["expected"], arrays))
             else:
                 replay[test.kind](grader, fn, ex)
@@ -292,6 +309,9 @@ def run_test(grader: Any, fn: Function, test: RubricTest, stored: List[Dict[str,
             return False, exc.message + where
         except Exception as exc:  # noqa: BLE001 - the same as the real grade: a test that cannot run fails
             return False, f"could not be checked: {type(exc).__name__}: {exc}"
+    if stored and not counted and cache_unsure:
+        return False, (f"could not be checked here: with your {fn.name}'s cache, your {_judged(fn, test.kind).name} is "
+                       f"wrong on every stored example; the real grade tells which of the two is wrong")
     if stored and not counted:
         return False, "could not be checked: on every stored example your functions' outputs were all zero"
     return True, ""

@@ -171,8 +171,10 @@ def test_an_lstm_forward_that_changes_prev_c_in_place_is_charged_there_only(tmp_
     folder = copy_solutions(tmp_path, {"lstm_layers": [
         ("    next_c = f * prev_c + i * g\n    tanh_c", "    prev_c *= f\n    next_c = prev_c + i * g\n    tanh_c")]})
     results = grade(folder)
+    # its cache holds the prev_c it changed, so the backward reading that cache goes wrong too: both
+    # failures are the forward's own
     assert [t["name"] for t in failed_tests(results, "lstm_step_forward")] == [
-        "lstm_step_forward: no in-place modification"]
+        "lstm_step_forward: no in-place modification", "lstm_step_forward: cache feeds your backward"]
     assert lost_outside(results, "lstm_step_forward") == {}
     assert "lstm_step_forward modified its input prev_c in place" in notes(results, "lstm_step_backward")
 
@@ -205,3 +207,37 @@ def test_the_example_student_with_a_forward_only_bug_keeps_full_marks_in_its_bac
     assert lost["rnn_forward"] > 0
     assert {name for name, points in lost.items() if points} == {"rnn_forward"}
     assert "rnn_forward is wrong on" in notes(results, "rnn_backward")
+
+
+def test_a_forward_that_drops_its_step_caches_is_charged_in_its_cache_test_only(tmp_path):
+    """rnn_forward's h is right but its cache is empty: rnn_backward (the reference's) raises on it. The mistake
+    lives in the cache, so rnn_forward's cache test charges it; rnn_backward, right with the reference cache,
+    and the layers built on rnn_forward lose nothing."""
+    folder = copy_solutions(tmp_path, {"rnn_layers": [("        step_caches.append(step_cache)\n", "")]})
+    results = grade(folder)
+    assert [t["name"] for t in failed_tests(results, "rnn_forward")] == ["rnn_forward: cache feeds your backward"]
+    assert lost_outside(results, "rnn_forward") == {}
+    said = [t["output"] for t in failed_tests(results, "rnn_forward")][0]
+    assert "your rnn_backward is right with the reference rnn_forward's cache but not with yours" in said
+
+
+def test_a_backward_right_for_a_right_cache_keeps_its_points_when_its_forward_is_wrong_everywhere(tmp_path):
+    """lstm_step_forward without the sigmoid of the forget gate is wrong on every input (no structured input
+    fixes it); lstm_step_backward is the reference's, so it is right with the reference forward's cache."""
+    folder = copy_solutions(tmp_path, {"lstm_layers": [("    f = sigmoid(a[:, H : 2 * H])", "    f = a[:, H : 2 * H]")]})
+    results = grade(folder)
+    assert function_points(results)["lstm_step_forward"] > 0
+    assert lost_outside(results, "lstm_step_forward") == {}
+    assert "lstm_step_backward was given the reference lstm_step_forward's cache" in notes(results, "lstm_step_backward")
+
+
+def test_a_cache_laid_out_differently_is_judged_by_the_students_own_backward(tmp_path):
+    """A step cache in another order than the reference's, read back in that order, and a forward bug (no
+    bias) on every input: the reference cache does not suit this backward, so it is judged by what
+    measures it alone (the reference backward at the student's next_h) and keeps full marks."""
+    folder = copy_solutions(tmp_path, {"rnn_layers": [
+        (STEP, STEP.replace("+ b)", ")").replace("(x, prev_h, Wx, Wh, next_h)", "(next_h, Wh, Wx, prev_h, x)")),
+        ("x, prev_h, Wx, Wh, next_h = cache", "next_h, Wh, Wx, prev_h, x = cache")]})
+    results = grade(folder)
+    assert function_points(results)["rnn_step_forward"] > 0
+    assert function_points(results)["rnn_step_backward"] == 0

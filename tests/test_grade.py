@@ -65,7 +65,7 @@ def test_reference_solutions_get_100_through_the_command_line(tmp_path):
     assert set(results["extra_data"]["examples"]) == {f.name for f in FUNCTIONS}
     assert all(n > 0 for n in results["extra_data"]["examples"].values())
     feedback = feedback_path.read_text()
-    assert "100 / 100" in feedback and "| `lstm_backward` | 9 / 9 |" in feedback
+    assert "100 / 100" in feedback and "| `lstm_backward` | 8 / 8 |" in feedback
 
 
 def test_missing_submission_directory_is_a_grader_error(tmp_path):

@@ -23,7 +23,7 @@ from autograder.grade import grade_submission
 from autograder.messages import fact_sentence
 from autograder.mistakes import diagnose
 from autograder.mutation import Mutant, generate_mutants, reference_sources
-from autograder.paths import GRADED_MODULES
+from autograder.paths import GRADED_MODULES, SOLUTIONS_DIR as SOLUTIONS
 from autograder.spec import BY_NAME, FUNCTIONS, Function
 from autograder.strategies import Example, materialize
 from test_grade import MODE, copy_solutions
@@ -53,6 +53,35 @@ def graded(tmp_path_factory) -> Dict[str, dict]:
     }
     root = tmp_path_factory.mktemp("localize")
     return {name: grade_submission(copy_solutions(root / name, e), sandbox=MODE) for name, e in edits.items()}
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory) -> Dict[str, dict]:
+    """Two bugs that return no array to compare: one raises, one returns None."""
+    edits = {
+        "index_past_the_end": {"gradient_flow": [("norms[t - 1] = np.linalg.norm(dh)", "norms[t + 1] = np.linalg.norm(dh)")]},
+        "no_return": {"rnn_layers": [("    return next_h, cache\n", "")]},
+    }
+    root = tmp_path_factory.mktemp("broken")
+    return {name: grade_submission(copy_solutions(root / name, e), sandbox=MODE) for name, e in edits.items()}
+
+
+def test_an_exception_names_the_line_that_raises(broken):
+    facts = [f for f in _facts(broken["index_past_the_end"], "hidden_grad_norms") if f["kind"] == "raised"]
+    assert facts, "no fact says where hidden_grad_norms breaks"
+    line = next(n for n, text in enumerate((SOLUTIONS / "gradient_flow.py").read_text().splitlines(), 1)
+                if "norms[t - 1] = np.linalg.norm(dh)" in text)
+    assert {(f["function"], f["file"], f["line"], f["type"]) for f in facts} == {
+        ("hidden_grad_norms", "gradient_flow.py", line, "IndexError")}
+    assert f"line {line} of gradient_flow.py" in facts[0]["sentence"]
+    assert localize.diagnosis(broken["index_past_the_end"], "hidden_grad_norms") == "breakage"
+
+
+def test_a_missing_return_is_named(broken):
+    facts = [f for f in _facts(broken["no_return"], "rnn_step_forward") if f["kind"] == "contract"]
+    assert facts and "returns None" in facts[0]["sentence"]
+    # rnn_forward, built on it, is not told that its own code breaks
+    assert localize.diagnosis(broken["no_return"], "rnn_forward") is None
 
 
 def test_a_gate_derivative_bug_names_the_gate_block(graded):
