@@ -25,6 +25,8 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -164,8 +166,22 @@ def _sites(tree: ast.Module) -> Iterator[Tuple[int, str, frozenset, ast.AST]]:
                     yield index, fn.name, loop_vars, node
 
 
-def _short(node: ast.AST) -> str:
+# ast.unparse of Python 3.10 parenthesizes tuple targets ("(a, b) = c", "for (k, v) in"); 3.11+ does not.
+# Mutant ids and sources are normalized to the 3.11+ form so that they, and the report's fingerprint,
+# are the same on every claimed Python (the two forms are the same code).
+_TUPLE_ASSIGN = re.compile(r"^(\s*)\(([^()\n]*)\) = ", re.MULTILINE)
+_TUPLE_FOR = re.compile(r"(^|\s)for \(([^()\n]*)\) in ", re.MULTILINE)
+
+
+def _unparse(node: ast.AST) -> str:
     text = ast.unparse(node)
+    if sys.version_info < (3, 11):
+        text = _TUPLE_FOR.sub(r"\1for \2 in ", _TUPLE_ASSIGN.sub(r"\1\2 = ", text))
+    return text
+
+
+def _short(node: ast.AST) -> str:
+    text = _unparse(node)
     first = text.splitlines()[0] if text else text
     return first + (" ..." if "\n" in text else "")
 
@@ -192,7 +208,7 @@ def _context(node: ast.AST, parents: Dict[ast.AST, ast.AST]) -> ast.AST:
     """The node to show for a mutation: the node itself, or for a tiny one (a constant, a slice) the
     nearest enclosing expression long enough to say where it is (``t % chunk == 0``, not ``0``)."""
     context = node
-    while (len(ast.unparse(context)) < 12 and not isinstance(context, (ast.stmt, ast.keyword))
+    while (len(_unparse(context)) < 12 and not isinstance(context, (ast.stmt, ast.keyword))
            and isinstance(parents.get(context), (ast.expr, ast.keyword))):
         context = parents[context]
     return context
@@ -206,7 +222,7 @@ def mutants_of_module(module: str, text: str) -> List[Mutant]:
     """
     tree = ast.parse(text)
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
-    pieces = [ast.unparse(statement) for statement in tree.body]
+    pieces = [_unparse(statement) for statement in tree.body]
     seen = set(pieces)
     mutants = []
     for index, function, loop_vars, node in list(_sites(tree)):
@@ -236,7 +252,7 @@ def _replace_and_unparse(function: ast.AST, node: ast.AST, replacement: ast.AST,
         getattr(parent, field)[index] = replacement
     try:
         shown = replacement if context is node else context
-        return ast.unparse(function), _short(shown)
+        return _unparse(function), _short(shown)
     finally:
         if index is None:
             setattr(parent, field, node)
