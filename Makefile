@@ -52,12 +52,13 @@ endef
 export CHECK_PYTHON
 
 # Regenerate constraints.txt from requirements.txt: one universal resolution valid from the oldest
-# claimed Python up, with python_full_version markers where a package's versions differ. The pins
+# claimed Python up. `--fork-strategy fewest` gives every package one version on every claimed Python
+# (markers only for packages some Pythons do not need), so a grade never depends on the Python. The pins
 # already there are kept unless a requirement forces a change; `make constraints UV_ARGS=--upgrade`
 # moves everything to the newest versions (then run `make test` and regrade the example class).
 constraints: $(TOOLS)/.installed
 	UV_PYTHON_DOWNLOADS=never $(UV) pip compile --quiet --universal --python-version $(firstword $(PYTHONS)) \
-		--custom-compile-command "make constraints" $(UV_ARGS) requirements.txt -o constraints.txt
+		--fork-strategy fewest --custom-compile-command "make constraints" $(UV_ARGS) requirements.txt -o constraints.txt
 
 # Every pin of constraints.txt installs (Requires-Python and wheels) on the first patch release of
 # each claimed Python, and every package needed there is pinned. Reads the index; installs nothing.

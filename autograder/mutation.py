@@ -169,11 +169,13 @@ def _sites(tree: ast.Module) -> Iterator[Tuple[int, str, frozenset, ast.AST]]:
 # ast.unparse of Python 3.10 parenthesizes tuple targets ("(a, b) = c", "for (k, v) in"); 3.11+ does not.
 # Mutant ids and sources are normalized to the 3.11+ form so that they, and the report's fingerprint,
 # are the same on every claimed Python (the two forms are the same code).
-_TUPLE_ASSIGN = re.compile(r"^(\s*)\(([^()\n]*)\) = ", re.MULTILINE)
-_TUPLE_FOR = re.compile(r"(^|\s)for \(([^()\n]*)\) in ", re.MULTILINE)
+_INSIDE = r"((?:[^()\n]|\([^()\n]*\))*)"  # a target, with one level of inner parentheses: "(a, b), c[f(i)]"
+_TUPLE_ASSIGN = re.compile(r"^(\s*)\(" + _INSIDE + r"\) = ", re.MULTILINE)
+_TUPLE_FOR = re.compile(r"(^|\s)for \(" + _INSIDE + r"\) in ", re.MULTILINE)
 
 
-def _unparse(node: ast.AST) -> str:
+def unparse(node: ast.AST) -> str:
+    """``ast.unparse(node)``, as Python 3.11+ writes it on every claimed Python."""
     text = ast.unparse(node)
     if sys.version_info < (3, 11):
         text = _TUPLE_FOR.sub(r"\1for \2 in ", _TUPLE_ASSIGN.sub(r"\1\2 = ", text))
@@ -181,7 +183,7 @@ def _unparse(node: ast.AST) -> str:
 
 
 def _short(node: ast.AST) -> str:
-    text = _unparse(node)
+    text = unparse(node)
     first = text.splitlines()[0] if text else text
     return first + (" ..." if "\n" in text else "")
 
@@ -208,7 +210,7 @@ def _context(node: ast.AST, parents: Dict[ast.AST, ast.AST]) -> ast.AST:
     """The node to show for a mutation: the node itself, or for a tiny one (a constant, a slice) the
     nearest enclosing expression long enough to say where it is (``t % chunk == 0``, not ``0``)."""
     context = node
-    while (len(_unparse(context)) < 12 and not isinstance(context, (ast.stmt, ast.keyword))
+    while (len(unparse(context)) < 12 and not isinstance(context, (ast.stmt, ast.keyword))
            and isinstance(parents.get(context), (ast.expr, ast.keyword))):
         context = parents[context]
     return context
@@ -222,7 +224,7 @@ def mutants_of_module(module: str, text: str) -> List[Mutant]:
     """
     tree = ast.parse(text)
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
-    pieces = [_unparse(statement) for statement in tree.body]
+    pieces = [unparse(statement) for statement in tree.body]
     seen = set(pieces)
     mutants = []
     for index, function, loop_vars, node in list(_sites(tree)):
@@ -230,7 +232,7 @@ def mutants_of_module(module: str, text: str) -> List[Mutant]:
             replacement = make(node)
             context = _context(node, parents)
             original = _short(context)
-            function_text, mutated = _replace_and_unparse(tree.body[index], node, replacement, context, parents)
+            function_text, mutated = _replace_andunparse(tree.body[index], node, replacement, context, parents)
             if function_text in seen:
                 continue
             seen.add(function_text)
@@ -241,7 +243,7 @@ def mutants_of_module(module: str, text: str) -> List[Mutant]:
     return mutants
 
 
-def _replace_and_unparse(function: ast.AST, node: ast.AST, replacement: ast.AST, context: ast.AST,
+def _replace_andunparse(function: ast.AST, node: ast.AST, replacement: ast.AST, context: ast.AST,
                          parents: Dict[ast.AST, ast.AST]) -> Tuple[str, str]:
     """(function source, context source) with ``node`` swapped for ``replacement``; then restored."""
     parent = parents[node]
@@ -252,7 +254,7 @@ def _replace_and_unparse(function: ast.AST, node: ast.AST, replacement: ast.AST,
         getattr(parent, field)[index] = replacement
     try:
         shown = replacement if context is node else context
-        return _unparse(function), _short(shown)
+        return unparse(function), _short(shown)
     finally:
         if index is None:
             setattr(parent, field, node)

@@ -70,6 +70,13 @@ def test_committed_constraints_pin_each_package_once_on_every_claimed_python():
             assert "numpy" in names and "hypothesis" in names
 
 
+def test_a_package_pinned_to_two_versions_is_named():
+    (problem,) = check_installs.pinned_twice(check_installs.parse_pins(CONSTRAINTS, "c"))
+    assert problem.startswith("soupsieve is pinned to 2.10 and 4.1.3")
+    committed = check_installs.parse_pins((REPO / "constraints.txt").read_text(), "constraints.txt")
+    assert check_installs.pinned_twice(committed) == []  # so numpy and Hypothesis are the same on every Python
+
+
 def test_claimed_pythons_start_where_pyproject_says():
     match = re.search(r'^requires-python\s*=\s*">=([\d.]+)"', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
     assert match, "pyproject.toml: no requires-python lower bound"

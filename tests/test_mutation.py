@@ -13,7 +13,8 @@ from typing import Any, Dict
 
 import pytest
 
-from autograder.mutation import GRADED_MODULES, fingerprint, generate_mutants, mutants_of_module, reference_sources, write_submission
+from autograder.mutation import (GRADED_MODULES, fingerprint, generate_mutants, mutants_of_module, reference_sources, unparse,
+                                 write_submission)
 from autograder.mutation_report import (EQUIVALENTS, REPORT_JSON, Explanation, ReportError, reexplain, build_report, grade_mutants,
                                         load_equivalents, load_report, render_markdown, report_problems)
 
@@ -155,3 +156,5 @@ def test_mutant_ids_and_sources_are_the_same_on_every_python():
     mutants = mutants_of_module("m", text)
     assert "m.f:2:4: statement dropped: a, b = c -> <dropped>" in {m.id for m in mutants}
     assert all("(a, b) =" not in m.source and "for (k, v)" not in m.source for m in mutants)
+    nested = "(n, t), (d, h) = c\nfor (k, v), w[f(0)] in z:\n    pass"  # as 3.11+ writes it
+    assert unparse(ast.parse(nested)) == nested

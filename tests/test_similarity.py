@@ -34,6 +34,7 @@ import pytest
 
 from autograder import cli
 from autograder.commands import similarity as command
+from autograder.mutation import unparse
 from autograder.paths import RELEASE_DIR, SOLUTIONS_DIR
 from autograder.similarity import FLOOR, Document, boilerplate_hashes, compare, fingerprint, measure, skeleton_text
 
@@ -119,20 +120,31 @@ def disguise(folder: Path, into: Path) -> Path:
         functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
         others = [n for n in tree.body if not isinstance(n, ast.FunctionDef)]
         tree.body = others + functions[::-1]
-        (into / name).write_text(ast.unparse(ast.fix_missing_locations(tree)) + "\n", encoding="utf-8")  # no comments
+        (into / name).write_text(unparse(ast.fix_missing_locations(tree)) + "\n", encoding="utf-8")  # no comments
     return into
 
 
 def light_edit(source: str, renames: Dict[str, str], keep_comments: bool = False, blank_before_def: bool = True) -> str:
-    """Drop comments, rename a few names, add a blank line before every def (tokenize)."""
-    out = []
+    """Drop comments, rename a few names, add a blank line before every def (tokenize).
+
+    Edits are made in place at the tokens' positions, not by ``tokenize.untokenize``, whose spacing
+    differs between Pythons (3.12 tokenizes inside f-strings, and untokenize then spaces them out);
+    names inside f-strings are left alone for the same reason. The disguise is the same text on
+    every claimed Python.
+    """
+    lines = source.splitlines(keepends=True)
+    edits = []
+    in_fstring = 0
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        kind = tokenize.tok_name[tok.type]
+        in_fstring += (kind == "FSTRING_START") - (kind == "FSTRING_END")
         if tok.type == tokenize.COMMENT and not keep_comments:
-            continue
-        if tok.type == tokenize.NAME and tok.string in renames:
-            tok = tok._replace(string=renames[tok.string])
-        out.append(tok[:2])
-    text = tokenize.untokenize(out)
+            edits.append((tok.start, tok.end, ""))
+        elif tok.type == tokenize.NAME and tok.string in renames and not in_fstring:
+            edits.append((tok.start, tok.end, renames[tok.string]))
+    for (row, start), (_, end), replacement in reversed(edits):  # one line each; later edits first
+        lines[row - 1] = lines[row - 1][:start] + replacement + lines[row - 1][end:]
+    text = "".join(lines)
     return text.replace("\ndef ", "\n\ndef ") if blank_before_def else text
 
 

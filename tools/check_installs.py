@@ -5,7 +5,8 @@ requirements.txt under constraints.txt for exactly that interpreter version on x
 wheels only, as `make setup` installs them. A pin whose Requires-Python excludes that version (like
 soupsieve 4.x, which needs 3.11.5) or that has no wheel for it fails the resolution, and uv's
 message names it. Every package the resolution needs must also have a pin in constraints.txt that
-applies to that version, so a requirement added without `make constraints` is caught too.
+applies to that version, so a requirement added without `make constraints` is caught too. And
+each package has one version on every Python (see :func:`pinned_twice`).
 
 With ``--code DIR ...`` it also checks that every ``import tomllib`` (3.11+) in those folders
 falls back to ``tomli`` when tomllib is missing; `make check-installs` runs vermin for the rest of
@@ -91,6 +92,21 @@ def unpinned(resolved: Sequence[Requirement], constraints: Sequence[Requirement]
     return problems
 
 
+def pinned_twice(constraints: Sequence[Requirement]) -> List[str]:
+    """Packages pinned to different versions on different Pythons, one sentence each.
+
+    A grade must not depend on the Python that computed it: numpy's arithmetic and Hypothesis'
+    draws are part of it, and so is everything that could change them. `make constraints` resolves
+    with uv's ``--fork-strategy fewest`` so that every package has one version on every claimed
+    Python; a package that exists only on some (a backport such as tomli) has one pin with a marker.
+    """
+    versions: Dict[str, List[str]] = {}
+    for pin in constraints:
+        versions.setdefault(canonicalize_name(pin.name), []).append(str(next(iter(pin.specifier)).version))
+    return [f"{name} is pinned to {' and '.join(found)} on different Pythons: a grade could depend on the Python"
+            for name, found in sorted(versions.items()) if len(set(found)) > 1]
+
+
 def _catches_import_error(node: ast.Try) -> bool:
     """Whether a handler of ``node`` catches ImportError (or ModuleNotFoundError, or everything)."""
     for handler in node.handlers:
@@ -140,7 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except InvalidVersion:
             parser.error(f"not a Python version: {version!r}")
     constraints = parse_pins((REPO / "constraints.txt").read_text(encoding="utf-8"), "constraints.txt")
-    failed = False
+    problems = pinned_twice(constraints)
+    for problem in problems:
+        print(f"check-installs: {problem} (run `make constraints`)")
+    failed = bool(problems)
     for version in args.versions:
         result = resolve(args.uv, version)
         if result.returncode != 0:
