@@ -236,21 +236,27 @@ def _nproc_limit(limits: Limits, uid: int) -> int:
 
 def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] = None,
                  dropper: Callable[[int, int], None] = sandbox_bwrap.drop_privileges) -> None:
-    """Runs in the child between fork and exec: own session, rlimits, then the unprivileged uid."""
+    """Runs in the child between fork and exec: own session, the unprivileged uid, then rlimits.
+
+    The address-space limit comes last, with nothing but the return to exec after it: the child is
+    a copy of the grader, whose address space may already be larger than the limit (a grader that
+    has loaded much, or runs many threads). Past RLIMIT_AS nothing may grow, not even the stack, and
+    a stack that cannot grow ends the child with SIGSEGV before it ever runs the worker.
+    """
     os.setsid()
+    if drop_to is not None:
+        dropper(*drop_to)
     for name, value in (
         (resource.RLIMIT_CPU, limits.cpu_seconds),
-        (resource.RLIMIT_AS, limits.memory_bytes),
         (resource.RLIMIT_FSIZE, limits.file_size_bytes),
         (resource.RLIMIT_NPROC, nproc),
         (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_AS, limits.memory_bytes),
     ):
         _, hard = resource.getrlimit(name)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(name, (value, value))
-    if drop_to is not None:
-        dropper(*drop_to)
 
 
 def _watch(proc: subprocess.Popen, seconds: float) -> None:

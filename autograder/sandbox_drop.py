@@ -4,7 +4,7 @@ Gradescope runs the autograder as root in a Docker container, where bubblewrap u
 create its namespaces, so ``--sandbox auto`` falls back to ``process`` mode. There the worker is
 a plain child process; left as root it could read the reference solutions and hidden tests, kill
 the grader and fork without limit (the kernel does not apply ``RLIMIT_NPROC`` to root). So, when
-the grader is root, the child sets its rlimits and then, before exec, drops to uid/gid
+the grader is root, the child drops, before it sets its rlimits and execs, to uid/gid
 ``65534/65534`` ("nobody"): ``setgroups([])``, ``setresgid``, ``setresuid`` and
 ``PR_SET_NO_NEW_PRIVS`` (no setuid program can give root back). Then:
 
@@ -59,7 +59,7 @@ def grader_is_root() -> bool:
 
 
 def drop(uid: int = DROP_UID, gid: int = DROP_GID) -> None:
-    """In the child, after the rlimits: become ``uid``/``gid`` for good, with no way back."""
+    """In the child, before the rlimits: become ``uid``/``gid`` for good, with no way back."""
     sandbox_bwrap.drop_privileges(uid, gid)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 

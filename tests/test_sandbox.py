@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import json
+import mmap
 import os
 import secrets
 import shutil
@@ -346,6 +347,19 @@ def test_memory_bomb_gets_memory_error(mode: str, submission: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", modes())
+def test_a_grader_larger_than_the_memory_limit_still_starts_workers(mode: str, submission: Path) -> None:
+    """The child between fork and exec is a copy of the grader: with RLIMIT_AS below the grader's size,
+    it must not run code that grows memory (on Python 3.10 its stack could not grow: SIGSEGV before exec).
+    A grader that has loaded much, or runs many threads (a whole test session, Dask), is that large."""
+    reserved = mmap.mmap(-1, 3 * 1024**3)  # 3 GiB of address space, never touched
+    try:
+        code, out, err = run("import numpy\nprint('ran')\n", submission, mode=mode, limits=Limits(memory_bytes=1024**3))
+    finally:
+        reserved.close()
+    assert (code, out.strip()) == (0, "ran"), err
+
+
+@pytest.mark.parametrize("mode", modes())
 def test_big_files_hit_the_file_size_limit(mode: str, submission: Path, tmp_path: Path) -> None:
     # process mode: a folder every uid may write to (a root grader's worker runs as uid 65534)
     folder = Path(tempfile.mkdtemp(prefix="sandbox-big-")) if mode == "process" else None
@@ -466,6 +480,14 @@ def test_megabytes_of_output_flow_through_without_blocking(submission: Path) -> 
 
 
 @needs_bwrap
+def _alive(process: psutil.Process) -> bool:
+    """Running and not a zombie; a process that ends between the two questions is not alive."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_worker_dies_when_only_bwrap_is_killed(submission: Path) -> None:
     """--die-with-parent: if the grader (or bwrap) dies without kill(), nothing stays behind."""
     proc = launch([sys.executable, "-I", "-c", "import time; time.sleep(60)"], submission=submission, mode="bwrap")
@@ -474,7 +496,7 @@ def test_worker_dies_when_only_bwrap_is_killed(submission: Path) -> None:
         workers = psutil.Process(proc.pid).children(recursive=True)
         os.kill(proc.pid, 9)  # bwrap alone, not its process group
         proc.wait()
-        assert wait_until(lambda: not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE])
+        assert wait_until(lambda: not [p for p in workers if _alive(p)])
     finally:
         kill(proc)
 
