@@ -10,6 +10,8 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from .paths import SOLUTIONS_DIR
 TARGET_SECONDS = 10.0  # per submission, on a 2-core machine
 TARGET_OVERHEAD = 0.30  # bwrap over process mode
 TARGET_SPEEDUP = 1.5  # grade-all with 2 jobs over 1 job
+TARGET_RATIO = 2.5  # grading the reference from the command line over starting Python and importing numpy, hypothesis
+TARGET_RATIO_BUGGY = 3.5  # the same for a buggy submission
 TARGET_SIMILARITY_SECONDS = 60.0  # a 100-student class compared, on 2 cores
 SIMILARITY_CLASS = 100
 GRADER = "autograder.grade:grade_submission"
@@ -83,6 +87,36 @@ def time_submission(path: Path, name: str, sandbox: str, reps: int, grader: str 
         timing.max_score = sum(float(t.get("max_score", 0)) for t in results.get("tests", []))
         timing.examples = dict((results.get("extra_data") or {}).get("examples") or {})
     return timing
+
+
+def _wall(argv: List[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def start_ratio(subjects: List[Tuple[str, Path]], reps: int, out: Callable[[str], None]) -> None:
+    """Print, per subject, one command-line grading over ``python -I -c "import numpy, hypothesis"``.
+
+    Both are timed side by side (interleaved, ``reps`` times, medians), so a busy machine slows
+    both alike. The grading is the whole command a TA or CI runs: interpreter start, imports,
+    worker start, every hidden test, results written (recorded draws warm: the first grading of a
+    checkout records them). Default sandbox.
+    """
+    baseline = [sys.executable, "-I", "-c", "import numpy, hypothesis"]
+    out(f"grading over starting Python (`python -I -c \"import numpy, hypothesis\"`), {reps} interleaved runs, medians:")
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
+        for name, path in subjects:
+            command = [sys.executable, "-m", "autograder", "grade", str(path), "--results", str(Path(tmp) / "r.json")]
+            _wall(command)  # warm: recorded draws, page cache
+            starts, grades = [], []
+            for _ in range(reps):
+                starts.append(_wall(baseline))
+                grades.append(_wall(command))
+            start, grading = statistics.median(starts), statistics.median(grades)
+            target = TARGET_RATIO if name == "solutions" else TARGET_RATIO_BUGGY
+            out(f"  {name:10s} grade {grading:5.2f} s / start-and-import {start:4.2f} s = {grading / start:4.1f}x  "
+                f"target <= {target}x [{_verdict(grading / start <= target)}]")
 
 
 def bwrap_available() -> Tuple[bool, str]:
@@ -220,6 +254,10 @@ def grading_bench(reps: int, class_size: int, grader: str, out: Callable[[str], 
         reference = timings[("solutions", "process")]
         if reference.error:
             return 1
+        if grader == GRADER:
+            start_ratio(subjects, reps, out)
+        else:
+            out(f"grading over starting Python: not measured (the command line grades with {GRADER}, not {grader})")
         if reference.examples:
             out("examples run per function (results extra_data.examples):")
             for function, count in reference.examples.items():

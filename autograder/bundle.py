@@ -66,6 +66,8 @@ python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 chmod -R a+rX "$VENV"
+# Record the hidden tests' draws once (autograder/draws.py), so that no submission pays for it.
+"$VENV/bin/python" -m autograder.draws || echo "setup.sh: draws not recorded; every grading will record them"
 # Fails the build when a root grader could not run student code as uid 65534 (runtime not readable).
 "$VENV/bin/python" -m autograder.bundle check
 """

@@ -11,6 +11,9 @@ import sys
 from typing import List, Optional
 
 COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook", "similarity")
+# Commands whose default sandbox tries bubblewrap: its trial run starts before the commands are
+# imported (most of a grading's start-up), and runs beside them.
+PROBE_FIRST = ("grade", "grade-all")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _will_probe(argv: List[str]) -> bool:
+    """Whether ``argv`` runs a command that will need bubblewrap's trial run (not with --sandbox process)."""
+    asked = [b for a, b in zip(argv, argv[1:] + [""]) if a == "--sandbox"] + [a.split("=", 1)[1] for a in argv
+                                                                                if a.startswith("--sandbox=")]
+    return bool(argv) and argv[0] in PROBE_FIRST and "process" not in asked and "-h" not in argv and "--help" not in argv
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _will_probe(argv):
+        from . import sandbox
+        sandbox.probe_in_background()
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

@@ -37,7 +37,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 
-from . import reference
+from . import draws, reference
 from .checks import FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted, unpack
 from .client import Batch, Failure, Ok, WorkerClient
 from .dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
@@ -478,6 +478,9 @@ SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate
 TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
 BOUNDARY_KINDS = ("values",) + TRUNCATION_KINDS  # the kinds that also run strategies.boundary_examples
 
+# Judge the examples Hypothesis would draw without running its engine, where they all pass
+# (autograder.draws); False runs Hypothesis for every test (the grades are the same).
+REPLAY_DRAWS = True
 SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smallest so far is reported)
 # Examples rejected with none counted, after which a dependency is taken to be wrong everywhere and the
 # mode escalates: generous in the ordinary mode (Hypothesis' first draws are small, where many bugs sit),
@@ -576,6 +579,15 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             ex = dataclasses.replace(ex, special=mode.special)
         return ex
 
+    def judge(ex: Example) -> Optional[Exception]:
+        """Run one (prepared) example's check: None, or what it raised (Rejected, CheckFailed...)."""
+        g.client.clear_handles()
+        try:
+            check(g, fn, ex)
+        except Exception as exc:  # noqa: BLE001 - raised again where the example is attempted
+            return exc
+        return None
+
     def attempt(ex: Example) -> bool:
         """Run one example; False when it does not count (rejected, or the budget is spent)."""
         ex = prepare(ex)
@@ -585,9 +597,14 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             return False
         state["spent"] += 1
         g.examples_run[fn.name] = g.examples_run.get(fn.name, 0) + 1
-        g.client.clear_handles()
+        if judged and judged[0][0] == ex:  # judged already, in this order, by the replay
+            outcome = judged.pop(0)[1]
+        else:
+            judged.clear()
+            outcome = judge(ex)
         try:
-            check(g, fn, ex)
+            if outcome is not None:
+                raise outcome
         except Rejected as rejection:
             notes.add(rejection)
             if rejection.dependency == TRIAL:
@@ -612,13 +629,28 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                 raise _StopProperty()  # no more draws: Hypothesis would keep generating (and rejecting) many
             reject()
 
-    prop = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-                    verbosity=Verbosity.quiet, print_blob=False,
-                    phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(examples(fn, profile))(body))
+    def build(test: Callable[[Example], None]) -> Callable[[], None]:
+        return settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
+                        suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                        verbosity=Verbosity.quiet, print_blob=False,
+                        phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(examples(fn, profile))(test))
+
+    # Replay: judge the examples Hypothesis draws when all pass, in order, until one does not pass.
+    # If none fails, that is the whole property; otherwise Hypothesis runs, and the examples judged
+    # here answer its first calls, so every check runs once, in the order it always has.
+    judged: List[Tuple[Example, Optional[Exception]]] = []
+    drawn = draws.drawn(body, build, fn.name, profile, max_examples) if REPLAY_DRAWS else None
+    for ex in drawn or ():
+        judged.append((prepare(ex), judge(prepare(ex))))
+        if judged[-1][1] is not None:
+            break
     try:
         try:
-            prop()
+            if drawn is not None and len(judged) == len(drawn) and all(o is None for _, o in judged):
+                for ex in drawn:
+                    attempt(ex)
+            else:
+                build(body)()
         except _StopProperty:
             pass
         except Exception as exc:  # noqa: BLE001 - Unsatisfiable: every example rejected

@@ -1,10 +1,13 @@
 """The wire format between the grader and the sandboxed worker (plain data only, never pickle).
 
 A message is ``[4-byte big-endian header length][JSON header][blob 0][blob 1]...``; the header's
-``"blobs"`` lists the blob lengths. Every blob is one array in numpy's ``.npy`` format, written and
-read with ``allow_pickle=False``. Values are JSON trees in which
+``"blobs"`` lists the blob lengths. Every blob is the raw bytes of one array, described in the
+tree (no ``.npy`` header to parse, no pickle: a dtype string that is not a plain numeric one, or
+bytes that do not fill the shape, are refused). Values are JSON trees in which
 
-- ``{"a": i}`` is array blob ``i`` (only an exact ``numpy.ndarray`` of a numeric dtype is sent),
+- ``{"a": i, "dtype": "<f8", "shape": [2, 3]}`` is array blob ``i`` in C order, or in Fortran
+  order with ``"order": "F"`` (as ``.npy`` keeps it); only an exact ``numpy.ndarray`` of a numeric
+  dtype is sent, and it arrives as a new, writable, aligned array of the same dtype, shape and order,
 - ``{"t": [...]}`` a tuple, ``{"l": [...]}`` a list, ``{"d": {key: ...}}`` a dict with str keys,
 - ``{"s": number, "type": name}`` a real scalar (Python or numpy) and its type name,
 - ``{"str": text}``, ``{"none": 1}``,
@@ -17,9 +20,9 @@ This module imports only the standard library and numpy, because the worker runs
 """
 from __future__ import annotations
 
-import io
 import json
 import os
+import re
 import select
 import struct
 import time
@@ -92,21 +95,40 @@ def read_message(fd: int, deadline: Optional[float] = None) -> Tuple[dict, List[
 # ---------------------------------------------------------------- arrays
 
 
-def array_to_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+MAX_DIMS = 32
+# A plain numeric dtype as ``dtype.str`` spells it: byte order, kind, item size ("<f8", "|b1", ">i4").
+_DTYPE = re.compile(r"[<>|][biuf][0-9]{1,2}")
 
 
-def bytes_to_array(blob: bytes) -> np.ndarray:
-    """Read one ``.npy`` blob; only numeric dtypes are accepted (never pickled objects)."""
-    try:
-        array = np.load(io.BytesIO(blob), allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any malformed blob is a protocol error
-        raise ProtocolError(f"invalid array: {exc}") from None
-    if type(array) is not np.ndarray or array.dtype.kind not in NUMERIC_KINDS:
-        raise ProtocolError(f"array of dtype {array.dtype} refused")
-    return array
+def array_to_wire(array: np.ndarray) -> Tuple[dict, bytes]:
+    """The tree node (without the blob index) and the raw bytes of a plain array."""
+    fortran = not array.flags.c_contiguous and array.flags.f_contiguous  # as np.save decides
+    node = {"dtype": array.dtype.str, "shape": list(array.shape)}
+    if fortran:
+        node["order"] = "F"
+    return node, array.tobytes(order="F" if fortran else "C")
+
+
+def wire_to_array(node: dict, blob: bytes) -> np.ndarray:
+    """The array a node and its blob describe; anything but a plain numeric array is refused."""
+    dtype_text, shape, order = node.get("dtype"), node.get("shape"), node.get("order", "C")
+    if type(dtype_text) is not str or not _DTYPE.fullmatch(dtype_text):
+        raise ProtocolError(f"array of dtype {str(dtype_text)[:40]!r} refused")
+    dtype = np.dtype(dtype_text)
+    if dtype.kind not in NUMERIC_KINDS or dtype.hasobject or dtype.str != dtype_text:
+        raise ProtocolError(f"array of dtype {dtype_text!r} refused")
+    if (type(shape) is not list or len(shape) > MAX_DIMS or any(type(n) is not int or n < 0 for n in shape)
+            or order not in ("C", "F")):
+        raise ProtocolError("invalid array: malformed shape or order")
+    count = 1
+    for n in shape:
+        count *= n
+    if count * dtype.itemsize != len(blob):
+        raise ProtocolError(f"invalid array: {len(blob)} bytes for shape {tuple(shape)} of {dtype_text}")
+    flat = np.frombuffer(blob, dtype=dtype).copy()  # a copy: writable and aligned, as np.load gives
+    if order == "F":
+        return flat.reshape(shape[::-1]).transpose()
+    return flat.reshape(shape)
 
 
 def is_plain_array(value: Any) -> bool:
@@ -131,8 +153,9 @@ def encode(value: Any, blobs: List[bytes], other: Callable[[Any], dict], budget:
     if kind is np.ndarray:
         if not is_plain_array(value):
             return other(value)
-        blobs.append(array_to_bytes(value))
-        return {"a": len(blobs) - 1}
+        node, blob = array_to_wire(value)
+        blobs.append(blob)
+        return dict(node, a=len(blobs) - 1)
     if kind is tuple:
         return {"t": [encode(v, blobs, other, budget) for v in value]}
     if kind is list:
@@ -158,13 +181,13 @@ def decode(tree: Any, blobs: List[bytes], special: Callable[[dict], Any], scalar
 
     Scalars become :class:`Scalar` (grader side) or ``scalar(value, type_name)`` when given.
     """
-    if depth > 100 or not isinstance(tree, dict) or len(tree) > 2 and "d" not in tree:
+    if depth > 100 or not isinstance(tree, dict) or len(tree) > 2 and "d" not in tree and "a" not in tree:
         raise ProtocolError("malformed value")
     if "a" in tree:
         index = tree["a"]
-        if type(index) is not int or not 0 <= index < len(blobs):
+        if type(index) is not int or not 0 <= index < len(blobs) or len(tree) > 4:
             raise ProtocolError("bad array index")
-        return bytes_to_array(blobs[index])
+        return wire_to_array(tree, blobs[index])
     if "t" in tree:
         return tuple(decode(v, blobs, special, scalar, depth + 1) for v in _list(tree["t"]))
     if "l" in tree:

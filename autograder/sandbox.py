@@ -27,6 +27,7 @@ and caps; stdin is closed) whose whole process tree :func:`kill` ends. A watchdo
 """
 from __future__ import annotations
 
+import atexit
 import os
 import resource
 import shutil
@@ -161,6 +162,15 @@ def bwrap_status() -> Tuple[bool, str]:
         if _probe_result is None:
             _probe_result = _probe_bwrap()
         return _probe_result
+
+
+def probe_in_background() -> None:
+    """Start bwrap's trial run on a thread now, so that it overlaps with the caller's imports and
+    setup (it is a Python start and a numpy import of its own, on another core); whoever needs the
+    answer waits for it in :func:`bwrap_status`. The process waits for it before exiting."""
+    thread = threading.Thread(target=bwrap_status, name="bwrap-probe", daemon=True)
+    thread.start()
+    atexit.register(thread.join, 60)
 
 
 def _probe_bwrap() -> Tuple[bool, str]:

@@ -68,6 +68,7 @@ class Worker:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.submission = os.path.realpath(submission)
+        self._student_paths: Dict[str, bool] = {}
         self.handles: Dict[int, Any] = {}
         self.next_handle = 1
         self.import_errors: Dict[str, dict] = {}
@@ -196,9 +197,17 @@ class Worker:
         found = []
         for module in list(sys.modules.values()):
             path = getattr(module, "__file__", None)
-            if isinstance(path, str) and os.path.realpath(path).startswith(self.submission + os.sep):
+            if isinstance(path, str) and self._in_submission(path):
                 found.append(module)
         return found
+
+    def _in_submission(self, path: str) -> bool:
+        """Whether a module file is the student's (memoized: realpath costs a syscall per path part,
+        and every served call asks it of every module numpy has loaded)."""
+        known = self._student_paths.get(path)
+        if known is None:
+            known = self._student_paths[path] = os.path.realpath(path).startswith(self.submission + os.sep)
+        return known
 
     def part_proxy(self, key: str) -> Any:
         worker = self

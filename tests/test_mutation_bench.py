@@ -43,5 +43,6 @@ def test_bench_prints_every_measurement_beside_its_target():
     assert "solutions  process  median" in text and "buggy      process  median" in text
     assert "score 90/100" in text  # the buggy submission really is graded as buggy
     assert "rnn_step_backward        7" in text
+    assert "grading over starting Python: not measured" in text  # the command line would not use the stand-in
     assert "grade-all of 2 submissions: 1 job" in text and "target >= 1.5x" in text
     assert "similarity of a 6-student class and 1 known solution, 2 jobs:" in text and "target < 60 s" in text

@@ -157,8 +157,42 @@ def test_echo_shows_inputs_modified_in_place(client):
 def test_protocol_refuses_pickled_objects():
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(protocol.ProtocolError):
-        protocol.bytes_to_array(buffer.getvalue())
+    pickled = buffer.getvalue()
+    for dtype in ("|O", "|O8", "<U3", "|V8", "<c16", "<m8", "<M8[s]", "f8", "=f8", "float64", "[('a', '<f8')]",
+                  "(2,)<f8", "<f8 ", 8, None):
+        with pytest.raises(protocol.ProtocolError, match="dtype"):
+            protocol.wire_to_array({"dtype": dtype, "shape": [len(pickled)]}, pickled)
+
+
+@pytest.mark.parametrize("node, size", [
+    ({"dtype": "<f8", "shape": [3]}, 16),  # bytes that do not fill the shape
+    ({"dtype": "<f8", "shape": [2]}, 24),  # or more bytes than it holds
+    ({"dtype": "<f8", "shape": [-1]}, 8),
+    ({"dtype": "<f8", "shape": [2.0]}, 16),
+    ({"dtype": "<f8", "shape": "2"}, 16),
+    ({"dtype": "<f8", "shape": [1] * 33}, 8),
+    ({"dtype": "<f8", "shape": [2 ** 62, 2 ** 62]}, 16),  # no overflow to a size that matches
+    ({"dtype": "<f8", "shape": [2], "order": "X"}, 16),
+])
+def test_protocol_refuses_malformed_arrays(node, size):
+    with pytest.raises(protocol.ProtocolError, match="invalid array"):
+        protocol.wire_to_array(node, bytes(size))
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(6.0).reshape(2, 3), np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.arange(12.0).reshape(3, 4)[:, ::2],
+    np.zeros((0, 3)), np.array(2.5), np.array([True, False]), np.arange(5, dtype=">i4"),
+    np.arange(3, dtype=np.float32), np.array([np.nan, -np.inf, -0.0, 5e-324])])
+def test_protocol_arrays_arrive_exactly_as_np_save_and_np_load_keep_them(array):
+    blobs: list = []
+    tree = protocol.encode(array, blobs, lambda v: {"h": 0})
+    got = protocol.decode(tree, blobs, lambda node: None)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    loaded = np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False)
+    assert got.dtype == loaded.dtype and got.shape == loaded.shape and got.tobytes("A") == loaded.tobytes("A")
+    assert got.flags.c_contiguous == loaded.flags.c_contiguous and got.flags.f_contiguous == loaded.flags.f_contiguous
+    assert got.flags.writeable and got.flags.aligned
 
 
 def test_protocol_sends_only_exact_numeric_ndarrays():
@@ -166,7 +200,7 @@ def test_protocol_sends_only_exact_numeric_ndarrays():
     others: list = []
     tree = protocol.encode([np.ones(2), np.ma.masked_array([1.0]), np.array(["a"])], blobs,
                            lambda v: others.append(v) or {"h": len(others)})
-    assert tree["l"][0] == {"a": 0} and len(blobs) == 1 and len(others) == 2
+    assert tree["l"][0] == {"a": 0, "dtype": "<f8", "shape": [2]} and len(blobs) == 1 and len(others) == 2
 
 
 def test_import_time_failures_are_attributed_to_their_module(tmp_path):

@@ -1,0 +1,87 @@
+"""Replayed draws (autograder/draws.py) change how fast a grade is computed, never the grade.
+
+Every student of the example class is graded twice in this process: with the recorded draws
+replayed (the default) and with Hypothesis' engine run for every test. The two results must be
+identical apart from ``execution_time``: the same scores, the same feedback, the same failing
+examples after shrinking, the same counts of examples run.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+from autograder import draws, hidden_tests
+from autograder.grade import grade_submission
+from autograder.strategies import Example
+
+pytestmark = pytest.mark.slow  # the example class graded twice: about two minutes
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "submissions"
+STUDENTS = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
+
+
+def _grade(submission: Path, replay: bool, monkeypatch: pytest.MonkeyPatch) -> Dict[str, Any]:
+    monkeypatch.setattr(hidden_tests, "REPLAY_DRAWS", replay)
+    results = grade_submission(submission, sandbox="process")
+    results.pop("execution_time")
+    return results
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_replayed_draws_give_the_same_results_as_hypothesis(student: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    replayed = _grade(EXAMPLES / student, True, monkeypatch)
+    engine = _grade(EXAMPLES / student, False, monkeypatch)
+    assert json.dumps(replayed, sort_keys=True) == json.dumps(engine, sort_keys=True)
+
+
+def test_the_twin_draws_what_hypothesis_gives_the_real_body() -> None:
+    """The recording twin has the body's code, so the same derandomized seed and examples."""
+    seen = []
+
+    def build(test):
+        return hidden_tests.settings(max_examples=7, derandomize=True, database=None)(
+            hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
+
+    def make_body():
+        state = {"stopped": False, "spent": 0, "budget": 100}
+        failures: dict = {}
+
+        def attempt(ex: Example) -> bool:
+            seen.append(ex)
+            return True
+
+        def body(ex: Example) -> None:
+            if not attempt(ex) and (state["stopped"] or failures):
+                raise AssertionError
+        return body
+
+    body = make_body()
+    build(body)()
+    assert len(seen) == 7 and draws.record(body, build) == tuple(seen)
+    assert draws.key(body, "f", "general", 7) != draws.key(build, "f", "general", 7)  # another source, another key
+    assert draws.key(body, "f", "general", 7) != draws.key(body, "f", "general", 8)
+
+
+def test_a_damaged_cache_file_is_recorded_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(draws, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(draws, "_memory", {})
+    clean = _grade(EXAMPLES / "bptt_no_carry", True, monkeypatch)
+    files = sorted(tmp_path.glob("*.json"))
+    assert files, "no draws were kept"
+    files[0].write_text("[{\"dims\": 3}]")
+    files[-1].write_text("not json")
+    monkeypatch.setattr(draws, "_memory", {})
+    assert _grade(EXAMPLES / "bptt_no_carry", True, monkeypatch) == clean
+    assert all(isinstance(row["seed"], int) for row in json.loads(files[0].read_text()))
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setattr(draws, "CACHE_DIR", blocked / "draws")  # under a file: mkdir fails
+    monkeypatch.setattr(draws, "_memory", {})
+    assert _grade(EXAMPLES / "perfect", True, monkeypatch)["score"] == 100
