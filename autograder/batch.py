@@ -202,18 +202,30 @@ NOT_GRADING = {"batch.py", "gradebook.py", "summary.py", "html.py", "distributed
                "similarity.py", "similarity_report.py", "similarity.html.j2"}
 
 
-def grader_fingerprint() -> str:
-    """sha256 of what decides a grade: the grader's code, rubric and templates, and the reference.
+# Installed packages that are part of a grade: numpy's arithmetic and Hypothesis' draws.
+GRADING_PACKAGES = ("numpy", "hypothesis")
 
-    Part of every submission's key, so a changed rubric or hidden test regrades the class on the
-    next run instead of mixing old and new grades.
+
+def package_versions() -> str:
+    """``numpy==2.2.6;hypothesis==6.168.5``: the installed versions of :data:`GRADING_PACKAGES`."""
+    from importlib import metadata
+
+    return ";".join(f"{name}=={metadata.version(name)}" for name in GRADING_PACKAGES)
+
+
+def grader_fingerprint() -> str:
+    """sha256 of what decides a grade: the grader's code, rubric and templates, the reference, and
+    the versions of the packages that compute it.
+
+    Part of every submission's key, so a changed rubric, hidden test or pin regrades the class on
+    the next run instead of mixing old and new grades.
     """
     package = Path(__file__).resolve().parent
     files = [p for p in package.rglob("*") if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts
              and "commands" not in p.relative_to(package).parts and not p.name.startswith("mutation")
              and p.name not in NOT_GRADING]
     files += sorted(SOLUTIONS_DIR.glob("*.py"))
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(package_versions().encode())
     for path in sorted(files):
         digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -184,6 +184,13 @@ def test_the_fingerprint_follows_the_reference(tmp_path, monkeypatch):
     assert len(before) == 64 and before != after
 
 
+def test_the_fingerprint_follows_the_grading_packages(monkeypatch):
+    before = batch.grader_fingerprint()
+    assert "numpy==" in batch.package_versions() and "hypothesis==" in batch.package_versions()
+    monkeypatch.setattr(batch, "package_versions", lambda: "numpy==0.0;hypothesis==0.0")  # a new pin
+    assert batch.grader_fingerprint() != before
+
+
 def test_a_results_file_from_elsewhere_is_not_trusted(tmp_path):
     subs = _class(tmp_path)
     out = tmp_path / "out"
