@@ -6,7 +6,6 @@ grader itself cannot run (no such directory, a broken rubric, no sandbox).
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -198,7 +197,7 @@ def _breakage(fn: Function, failure: CheckFailed) -> Optional[localize.Fact]:
 def _breakage_again(fn: Function, test: RubricTest, fact: localize.Fact, ex: Any, inputs: Dict[str, Any],
                     grader: Grader) -> bool:
     """True when the scenario breaks the same way on a second example (another seed, the same sizes)."""
-    ex2 = dataclasses.replace(ex, seed=(ex.seed + localize.SECOND_SEED_OFFSET) % (2**16 + 1))
+    ex2 = localize.second_example(ex)
     try:
         grader.client.clear_handles()
         outcome = grader.run_scenario(fn, _inputs_like(fn, test, inputs)(ex2))[-1]

@@ -640,8 +640,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
     # here answer its first calls, so every check runs once, in the order it always has.
     judged: List[Tuple[Example, Optional[Exception]]] = []
     drawn = draws.drawn(body, build, fn.name, profile, max_examples) if REPLAY_DRAWS else None
-    for ex in drawn or ():
-        judged.append((prepare(ex), judge(prepare(ex))))
+    for ex in map(prepare, drawn or ()):
+        judged.append((ex, judge(ex)))
         if judged[-1][1] is not None:
             break
     try:

@@ -486,6 +486,11 @@ class Localization:
     second: Optional[Case] = None
 
 
+def second_example(example: Example) -> Example:
+    """The example a fact is verified on again: the same sizes and options, another seed."""
+    return dataclasses.replace(example, seed=(example.seed + SECOND_SEED_OFFSET) % (2**16 + 1))
+
+
 def localize(fn: Function, example: Example, first: Case, rerun: Rerun, expect: Expect,
              make_inputs: MakeInputs, counterfactual: Optional[Expect] = None) -> Localization:
     """The facts of :func:`detect` that hold on the failing example AND on a second one (same sizes,
@@ -496,7 +501,7 @@ def localize(fn: Function, example: Example, first: Case, rerun: Rerun, expect: 
     facts = detect(first, counterfactual)
     if not facts:
         return Localization([])
-    ex2 = dataclasses.replace(example, seed=(example.seed + SECOND_SEED_OFFSET) % (2**16 + 1))
+    ex2 = second_example(example)
     second = _case(fn, ex2, rerun, expect, make_inputs)
     if second is None:
         return Localization([])

@@ -230,7 +230,7 @@ def _verify_all(fn: Function, ex: Example, result: localize.Localization, first:
 
 
 def _second(ex: Example) -> Example:
-    return dataclasses.replace(ex, seed=(ex.seed + localize.SECOND_SEED_OFFSET) % (2**16 + 1))
+    return localize.second_example(ex)
 
 
 def _resize(ex: Example, symbol: str, value: int) -> Example:
