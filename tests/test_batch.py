@@ -18,10 +18,10 @@ import psutil
 import pytest
 
 import test_batch_standin as standin
-from autograder import batch
-from autograder.batch import BatchInputError, GraderSpec, discover, grade_all
-from autograder.html import markdown_to_html
-from autograder.sandbox import resolve_mode
+from autograder.classroom import batch
+from autograder.classroom.batch import BatchInputError, GraderSpec, discover, grade_all
+from autograder.feedback.html import markdown_to_html
+from autograder.sandbox.launch import resolve_mode
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions" / "rnn_lstm"
@@ -291,7 +291,7 @@ def test_feedback_html_escapes_raw_html_and_unsafe_links():
 
 
 def test_gradebook_table_shows_every_student(tmp_path, capsys):
-    from autograder.commands.grade_all import print_table
+    from autograder.cli.grade_all import print_table
 
     subs = _class(tmp_path)
     grade_all(subs, tmp_path / "out", jobs=1, spec=SPEC, progress=False, summary=False)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from test_batch import SPEC, _class, _rows
-from autograder.batch import grade_all
+from autograder.classroom.batch import grade_all
 
 distributed = pytest.importorskip("distributed")
 

@@ -1,7 +1,7 @@
 """grade-all with the real grader: the gradebook equals single-submission grading.
 
 Three students of the example class (correct but written differently, one bug, the skeleton),
-graded by grade-all with 2 jobs and then one by one with autograder.grade.grade_submission.
+graded by grade-all with 2 jobs and then one by one with autograder.engine.grade.grade_submission.
 """
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade, sandbox_drop
-from autograder.batch import grade_all
+from autograder.engine import grade
+
+from autograder.sandbox import drop as sandbox_drop
+from autograder.classroom.batch import grade_all
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "submissions"

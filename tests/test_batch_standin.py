@@ -1,4 +1,4 @@
-"""A stand-in for the single-submission grader (autograder.grade / autograder.report), for batch tests.
+"""A stand-in for the single-submission grader (autograder.engine.grade / autograder.feedback.report), for batch tests.
 
 It honours the interface that batch grading codes to: ``grade_submission(path, *, sandbox)`` returns
 a results.json dict whose tests are named ``"<function>: ..."`` with per-test ``extra_data``, and
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict
 
-from autograder.sandbox import resolve_mode
+from autograder.sandbox.launch import resolve_mode
 
 MODULE_OF = {
     "rnn_layers": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"),

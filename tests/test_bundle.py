@@ -2,7 +2,7 @@
 student-CI bundle: no solution code in it (AST comparison), and its formative feedback.
 
 setup.sh's pip install is not run here: run_autograder finds this repository's .venv python
-because the test puts .venv/bin first on PATH (see autograder/bundle.py for the overrides).
+because the test puts .venv/bin first on PATH (see autograder/integrations/bundle.py for the overrides).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import test_batch_standin as standin
-from autograder.bundle import build_bundle, find_submission
+from autograder.integrations.bundle import build_bundle, find_submission
 from autograder.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,14 +61,14 @@ def test_layout(bundle):
     assert names[:2] == ["setup.sh", "run_autograder"]
     for script in ("setup.sh", "run_autograder"):
         assert infos[script].external_attr >> 16 & stat.S_IXUSR, f"{script} is not executable"
-    assert "autograder/__main__.py" in names and "autograder/bundle.py" in names
+    assert "autograder/__main__.py" in names and "autograder/integrations/bundle.py" in names
     assert "solutions/rnn_lstm/rnn_layers.py" in names and "solutions/rnn_lstm/gradient_flow.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("assignments/", "examples/", "source/", "tests/"))]
     assert "-r requirements.txt -c constraints.txt" in setup
     # the venv outside source/, readable by the worker's uid; the build fails if that uid cannot run it
     assert 'VENV="${AUTOGRADER_VENV:-/opt/rnn-lstm-venv}"' in setup and 'chmod -R a+rX "$VENV"' in setup
-    assert setup.rstrip().endswith('"$VENV/bin/python" -m autograder.bundle check')
+    assert setup.rstrip().endswith('"$VENV/bin/python" -m autograder.integrations.bundle check')
     assert "numpy" in requirements and "hypothesis" in requirements
     assert any(line.startswith("numpy==") for line in constraints.splitlines())
 
@@ -111,7 +111,7 @@ def test_run_autograder_plumbing_with_a_stand_in_grader(bundle, tmp_path):
 
 
 def test_run_autograder_grades_like_the_grader(bundle, tmp_path):
-    from autograder import grade
+    from autograder.engine import grade
 
     root = _gradescope(tmp_path, bundle, "bptt_no_carry", nested="rnn_lstm")
     done = _run(root)
@@ -164,18 +164,18 @@ def test_student_ci_bundle_holds_no_solution_code(student_bundle, bundle):
     assert not [n for n in names if n.startswith("solutions/") or "/mistakes/" in n or "mutation" in n]
     assert not [n for n in names if n.endswith((".pyc", ".so", ".pyd", ".dylib", ".o"))]
     assert not [n for n in names if n in ("setup.sh", "run_autograder")]
-    assert "autograder/student_ci_data/cases.json" in names and "requirements.txt" in names
+    assert "autograder/integrations/student_ci_data/cases.json" in names and "requirements.txt" in names
 
 
 def test_student_ci_feedback_has_the_real_grades_names_and_says_it_is_formative(student_bundle, tmp_path):
-    from autograder.score import load_rubric
+    from autograder.engine.score import load_rubric
 
     with zipfile.ZipFile(student_bundle) as archive:
         archive.extractall(tmp_path / "b")
     runs = {}
     for student in ("perfect", "bptt_no_carry"):
         results = tmp_path / f"{student}.json"
-        done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "autograder.student_ci",
+        done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "autograder.integrations.student_ci",
                                str(EXAMPLES / student), "--results", str(results), "--feedback",
                                str(tmp_path / f"{student}.md"), "--sandbox", "process"],
                               cwd=tmp_path / "b", capture_output=True, text=True, timeout=600,

@@ -10,8 +10,8 @@ from typing import Dict
 
 import pytest
 
-from autograder.grade import grade_submission
-from autograder.score import load_rubric
+from autograder.engine.grade import grade_submission
+from autograder.engine.score import load_rubric
 from test_grade import MODE, copy_solutions, failed_tests
 
 STEP = "    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)\n    cache = (x, prev_h, Wx, Wh, next_h)"

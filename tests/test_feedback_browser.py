@@ -16,10 +16,10 @@ from typing import List, Optional
 
 import pytest
 
-from autograder.grade import grade_submission
-from autograder.html import markdown_to_html
+from autograder.engine.grade import grade_submission
+from autograder.feedback.html import markdown_to_html
 from autograder.paths import REPO_ROOT
-from autograder.report import feedback_markdown
+from autograder.feedback.report import feedback_markdown
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 STUDENT = REPO_ROOT / "examples" / "submissions" / "lstm_dprev_c_missing_f"

@@ -10,10 +10,10 @@ from typing import Dict
 
 import pytest
 
-from autograder.grade import GraderError, grade_submission
+from autograder.engine.grade import GraderError, grade_submission
 from autograder.paths import GRADED_MODULES, RELEASE_DIR, REPO_ROOT, SOLUTIONS_DIR
-from autograder.report import feedback_markdown, write_results
-from autograder.spec import FUNCTIONS
+from autograder.feedback.report import feedback_markdown, write_results
+from autograder.engine.spec import FUNCTIONS
 
 DATA = Path(__file__).resolve().parent / "grade_data"
 MODE = "process"  # the sandbox hardening is tested elsewhere; process mode runs everywhere
@@ -161,12 +161,12 @@ def test_broken_submissions_get_clear_messages(tmp_path):
 
 
 def test_hidden_tests_show_no_inputs():
-    from autograder.checks import CheckFailed
-    from autograder.grade import _test_result
-    from autograder.hidden_tests import TestOutcome
-    from autograder.score import RubricTest
-    from autograder.spec import function
-    from autograder.strategies import Example
+    from autograder.engine.checks import CheckFailed
+    from autograder.engine.grade import _test_result
+    from autograder.engine.hidden_tests import TestOutcome
+    from autograder.engine.score import RubricTest
+    from autograder.engine.spec import function
+    from autograder.engine.strategies import Example
 
     fn = function("rnn_forward")
     failure = CheckFailed("h is wrong: max abs error 1, max rel error 1", output="h")

@@ -2,7 +2,7 @@
 
 Every submission is solutions/rnn_lstm with one change: a textual edit (``copy_solutions`` of
 test_grade) or variants from the mistakes catalogue (``write_mistake_submission`` of
-test_mistakes_grading, which imports them from autograder.mistakes: `process` sandbox mode only).
+test_mistakes_grading, which imports them from autograder.packs.rnn_lstm.mistakes: `process` sandbox mode only).
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Dict, List
 import numpy as np
 import pytest
 
-from autograder.grade import grade_submission
-from autograder.mistakes import MISTAKES, Mistake
+from autograder.engine.grade import grade_submission
+from autograder.packs.rnn_lstm.mistakes import MISTAKES, Mistake
 from test_grade import MODE, copy_solutions, failed_tests, full
 from test_mistakes_grading import write_mistake_submission
 
@@ -109,8 +109,8 @@ def test_a_sequence_function_returning_nan_where_the_composed_reference_is_finit
 
 
 def test_equal_nan_comparison_wants_the_same_nan_and_inf_and_close_finite_values():
-    from autograder.checks import mismatch
-    from autograder.spec import Tol
+    from autograder.engine.checks import mismatch
+    from autograder.engine.spec import Tol
 
     want = {"dx": np.array([1.0, np.nan, np.inf, -np.inf])}
     assert mismatch({"dx": want["dx"] + 1e-12}, want, Tol(), equal_nan=True) is None

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import Outcome
-from autograder.gradebook import alembic_on_path, function_scores, gradebook_rows, merge_files, read_gradebook, write_gradebook
+from autograder.classroom.batch import Outcome
+from autograder.classroom.gradebook import alembic_on_path, function_scores, gradebook_rows, merge_files, read_gradebook, write_gradebook
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -116,7 +116,7 @@ def test_nbgrader_export_uses_our_plugin(tmp_path, course_db):
     url = _nbgrader_db(tmp_path / "gradebook.db", course_db)
     modules = _modules_csv(tmp_path / "modules.csv")
     env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([str(BIN / "nbgrader"), "export", "--exporter=autograder.gradebook.ModuleGradesExportPlugin",
+    done = subprocess.run([str(BIN / "nbgrader"), "export", "--exporter=autograder.classroom.gradebook.ModuleGradesExportPlugin",
                            f"--ModuleGradesExportPlugin.modules={modules}", f"--CourseDirectory.db_url={url}",
                            f"--CourseDirectory.root={tmp_path}", "--to", str(tmp_path / "export.csv")],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
@@ -153,7 +153,7 @@ def test_course_config_points_nbgrader_at_this_repository():
     course = config.CourseDirectory
     assert course.root == str(REPO) and course.source_directory == "source"
     assert course.db_url == f"sqlite:///{REPO / 'gradebook.db'}"
-    assert config.ExportApp.plugin_class == "autograder.gradebook.ModuleGradesExportPlugin"
+    assert config.ExportApp.plugin_class == "autograder.classroom.gradebook.ModuleGradesExportPlugin"
     ignored = (REPO / ".gitignore").read_text().split()
     for folder in ("submitted", "autograded", "feedback", course.release_directory):
         assert f"/{folder}/" in ignored, folder

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import grade_all
-from autograder.gradebook import alembic_on_path
+from autograder.classroom.batch import grade_all
+from autograder.classroom.gradebook import alembic_on_path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -1,4 +1,4 @@
-"""Localization (autograder/localize.py): hand-written buggy submissions graded end to end, and no
+"""Localization (autograder/engine/localize.py): hand-written buggy submissions graded end to end, and no
 false sentence over the mutants of the reference.
 
 The end-to-end submissions are solutions/rnn_lstm with one textual edit (test_grade.copy_solutions).
@@ -17,15 +17,17 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import pytest
 
-from autograder import localize, reference
-from autograder.checks import CheckFailed, unpack
-from autograder.grade import grade_submission
-from autograder.messages import fact_sentence
-from autograder.mistakes import diagnose
-from autograder.mutation import Mutant, generate_mutants, reference_sources
+from autograder.engine import localize
+
+from autograder.engine import reference
+from autograder.engine.checks import CheckFailed, unpack
+from autograder.engine.grade import grade_submission
+from autograder.feedback.messages import fact_sentence
+from autograder.packs.rnn_lstm.mistakes import diagnose
+from autograder.quality.mutation import Mutant, generate_mutants, reference_sources
 from autograder.paths import GRADED_MODULES, SOLUTIONS_DIR as SOLUTIONS
-from autograder.spec import BY_NAME, FUNCTIONS, Function
-from autograder.strategies import Example, materialize
+from autograder.engine.spec import BY_NAME, FUNCTIONS, Function
+from autograder.engine.strategies import Example, materialize
 from test_grade import MODE, copy_solutions
 
 
@@ -127,7 +129,7 @@ def test_hidden_tests_stay_vague(graded):
 
 def test_grades_do_not_depend_on_localization(graded, tmp_path, monkeypatch):
     """Localization only adds text: with it switched off the scores and statuses are the same."""
-    import autograder.grade as grade
+    import autograder.engine.grade as grade
 
     folder = copy_solutions(tmp_path / "again", {"lstm_layers": [("db = da.sum(axis=0)", "db = da.mean(axis=0)")]})
     monkeypatch.setattr(grade.localize, "localize", lambda *a, **k: localize.Localization([]))

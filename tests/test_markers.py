@@ -1,12 +1,12 @@
-"""nbgrader's marker semantics applied to .py files (autograder.markers) and the release's safety."""
+"""nbgrader's marker semantics applied to .py files (autograder.authoring.markers) and the release's safety."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from autograder import release
-from autograder.markers import MarkerError, has_markers, release_text, solution_text
+from autograder.authoring import release
+from autograder.authoring.markers import MarkerError, has_markers, release_text, solution_text
 
 SOURCE = """def f(x):
     \"\"\"Docstring stays.\"\"\"

@@ -1,7 +1,7 @@
 """Each catalogued mistake, written into a submission, costs points in its own function and is named.
 
 A submission is the reference with the mistake's variant swapped in (the variant is imported from
-autograder.mistakes, so this runs in the grader's `process` sandbox mode only). Graded with the
+autograder.packs.rnn_lstm.mistakes, so this runs in the grader's `process` sandbox mode only). Graded with the
 real grader: ~50 gradings, about a minute of CPU on two processes.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from autograder.mistakes import MISTAKES, Mistake
+from autograder.packs.rnn_lstm.mistakes import MISTAKES, Mistake
 from autograder.paths import GRADED_MODULES, REPO_ROOT, SOLUTIONS_DIR
 
 PRIMARY = [m for m in MISTAKES if "@" not in m.key]  # one submission per mistake, not per listing
@@ -45,7 +45,7 @@ def write_mistake_submission(mistake: Mistake, dest: Path) -> Path:
 
 
 def _grade(mistake: Mistake) -> Tuple[float, List[Tuple[str, List[str]]]]:
-    from autograder.grade import grade_submission
+    from autograder.engine.grade import grade_submission
 
     with tempfile.TemporaryDirectory(prefix="mistake-") as tmp:
         results: Dict[str, Any] = grade_submission(write_mistake_submission(mistake, Path(tmp) / "s"), sandbox="process")

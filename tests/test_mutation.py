@@ -2,7 +2,7 @@
 
 The committed report (reports/mutation.json) must be current: same fingerprint and mutant ids as
 what the mutator generates now, kill rate >= 95% of non-equivalent mutants, every survivor
-explained in autograder/mutation_equivalents.toml. `make mutation` regrades everything.
+explained in autograder/packs/rnn_lstm/mutation_equivalents.toml. `make mutation` regrades everything.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any, Dict
 
 import pytest
 
-from autograder.mutation import (GRADED_MODULES, fingerprint, generate_mutants, mutants_of_module, reference_sources, unparse,
+from autograder.quality.mutation import (GRADED_MODULES, fingerprint, generate_mutants, mutants_of_module, reference_sources, unparse,
                                  write_submission)
-from autograder.mutation_report import (EQUIVALENTS, REPORT_JSON, Explanation, ReportError, reexplain, build_report, grade_mutants,
+from autograder.quality.mutation_report import (EQUIVALENTS, REPORT_JSON, Explanation, ReportError, reexplain, build_report, grade_mutants,
                                         load_equivalents, load_report, render_markdown, report_problems)
 
 MUTANTS = generate_mutants()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
-from autograder.bench import buggy_mutant, run_bench, time_submission
+from autograder.quality.bench import buggy_mutant, run_bench, time_submission
 from autograder.paths import SOLUTIONS_DIR
 
 

@@ -18,9 +18,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder import release
-from autograder.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, has_markers
-from autograder.notebooks import cell_kinds, release_notebook, solution_notebook
+from autograder.authoring import release
+from autograder.authoring.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, has_markers
+from autograder.authoring.notebooks import cell_kinds, release_notebook, solution_notebook
 from autograder.paths import ASSIGNMENT, REPO_ROOT, SOURCE_DIR
 
 SOURCE_NB = SOURCE_DIR / f"{ASSIGNMENT}.ipynb"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder import release
+from autograder.authoring import release
 from autograder.paths import REPO_ROOT
 
 

@@ -1,4 +1,4 @@
-"""Replayed draws (autograder/draws.py) change how fast a grade is computed, never the grade.
+"""Replayed draws (autograder/engine/draws.py) change how fast a grade is computed, never the grade.
 
 Every student of the example class is graded twice in this process: with the recorded draws
 replayed (the default) and with Hypothesis' engine run for every test. The two results must be
@@ -13,9 +13,11 @@ from typing import Any, Dict
 
 import pytest
 
-from autograder import draws, hidden_tests
-from autograder.grade import grade_submission
-from autograder.strategies import Example
+from autograder.engine import draws
+
+from autograder.engine import hidden_tests
+from autograder.engine.grade import grade_submission
+from autograder.engine.strategies import Example
 
 pytestmark = pytest.mark.slow  # the example class graded twice: about two minutes
 

@@ -21,9 +21,15 @@ from typing import List, Sequence, Tuple
 import psutil
 import pytest
 
-from autograder import confine, sandbox, sandbox_bwrap, sandbox_drop
+from autograder.sandbox import confine
+
+from autograder.sandbox import launch as sandbox
+
+from autograder.sandbox import bwrap as sandbox_bwrap
+
+from autograder.sandbox import drop as sandbox_drop
 from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
-from autograder.sandbox import Limits, kill, launch
+from autograder.sandbox.launch import Limits, kill, launch
 
 HERE = Path(__file__).resolve().parent
 PROBE = (HERE / "hostile" / "inside_probe.py").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Process mode with the worker's kernel confinement (Landlock + seccomp, autograder/confine.py),
+"""Process mode with the worker's kernel confinement (Landlock + seccomp, autograder/sandbox/confine.py),
 graded as ROOT and as an ORDINARY USER (issue 13's "done when").
 
 tests/hostile/confined_driver.py is the grader side: it starts tests/hostile/confined_probe.py
@@ -30,7 +30,7 @@ from typing import Dict, Optional
 
 import pytest
 
-from autograder import confine
+from autograder.sandbox import confine
 from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
 
 HERE = Path(__file__).resolve().parent
@@ -153,7 +153,7 @@ def as_user() -> Dict:
 
 
 def _lost(name: str) -> float:
-    with open(REPO_ROOT / "autograder" / "rubric.toml", "rb") as handle:
+    with open(REPO_ROOT / "autograder" / "packs" / "rnn_lstm" / "rubric.toml", "rb") as handle:
         rubric = tomllib.load(handle)
     hostile = corpus.CORPUS[name]
     return sum(t["points"] for fn in hostile.lost for t in rubric[fn]["tests"] if t["kind"] not in hostile.kept_kinds)

@@ -23,8 +23,14 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from autograder import confine, sandbox, sandbox_bwrap, sandbox_drop
-from autograder.bundle import build_bundle
+from autograder.sandbox import confine
+
+from autograder.sandbox import launch as sandbox
+
+from autograder.sandbox import bwrap as sandbox_bwrap
+
+from autograder.sandbox import drop as sandbox_drop
+from autograder.integrations.bundle import build_bundle
 from autograder.paths import REPO_ROOT
 from test_sandbox_user import reveal_runtime_command
 
@@ -176,7 +182,7 @@ def test_hostile_example_in_gradescope_layout_scores_as_under_bwrap(base: Path) 
     """auto in a Docker-like namespace (no bubblewrap, runtime readable): process mode, worker uid
     65534, the bundle's reference closed by run_autograder: the same score as under bwrap. The
     control grades the same submission before the bundle is closed: without Landlock the theft is then
-    seen; with it (autograder/confine.py) the open reference stays out of reach too."""
+    seen; with it (autograder/sandbox/confine.py) the open reference stays out of reach too."""
     _requirements()
     if not sandbox.bwrap_status()[0]:
         pytest.skip(f"bubblewrap does not work here, so there is no bwrap score to compare: {sandbox.bwrap_status()[1]}")
@@ -192,7 +198,7 @@ def test_hostile_example_in_gradescope_layout_scores_as_under_bwrap(base: Path) 
 
     root = _layout(base, "gradescope")
     control = _in_namespace([sys.executable, "-c", (
-        "import json, sys; from autograder import grade; "
+        "import json, sys; from autograder.engine import grade; "
         "r = grade.grade_submission(sys.argv[1], sandbox='auto'); print(json.dumps([r['score'], r['extra_data']['sandbox']]))"),
         str(root / "submission")], base, {**env, "PYTHONPATH": str(REPO_ROOT), "HOME": str(base)}, hide_bwrap=True)
     assert control.returncode == 0, control.stderr[-3000:]
@@ -223,10 +229,10 @@ def test_bundle_check_refuses_a_runtime_the_dropped_uid_cannot_run(base: Path) -
     if not sandbox_drop.closed_paths():
         pytest.skip("the runtime is readable by every user on this machine: the refusal cannot be shown")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "HOME": str(base)}
-    outside = subprocess.run([sys.executable, "-m", "autograder.bundle", "check"], capture_output=True, text=True,
+    outside = subprocess.run([sys.executable, "-m", "autograder.integrations.bundle", "check"], capture_output=True, text=True,
                              env=env, timeout=120)
     assert outside.returncode == 1 and "AS ROOT" in outside.stderr and "/opt/rnn-lstm-venv" in outside.stderr
-    inside = _in_namespace([sys.executable, "-m", "autograder.bundle", "check"], base, env)
+    inside = _in_namespace([sys.executable, "-m", "autograder.integrations.bundle", "check"], base, env)
     assert inside.returncode == 0, inside.stderr
     assert "runs student code as uid 65534" in inside.stdout
 

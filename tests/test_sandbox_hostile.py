@@ -9,7 +9,7 @@ not appear), nothing reaches the listener on 127.0.0.1, and no secret of the gra
 environment and no "BREACH" appears in the results.
 
 To keep the suite fast, the rubric's example counts are capped at 3 (points and tests stay
-those of autograder/rubric.toml) and the worker's memory at 1 GiB instead of 2. Every twist runs in bwrap mode
+those of autograder/packs/rnn_lstm/rubric.toml) and the worker's memory at 1 GiB instead of 2. Every twist runs in bwrap mode
 and in process mode (as whatever user runs the tests; tests/test_sandbox_confined.py grades the attacks
 in process mode as root and as an ordinary user).
 """
@@ -36,7 +36,11 @@ from typing import Dict, List
 import psutil
 import pytest
 
-from autograder import confine, grade, sandbox
+from autograder.sandbox import confine
+
+from autograder.engine import grade
+
+from autograder.sandbox import launch as sandbox
 from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +58,7 @@ pytestmark = pytest.mark.slow  # about a minute: 28 gradings, a few of them wait
 
 def expected_loss(hostile) -> float:
     """Points the twist must cost, read from the rubric file itself (not through the grader)."""
-    with open(REPO_ROOT / "autograder" / "rubric.toml", "rb") as handle:
+    with open(REPO_ROOT / "autograder" / "packs" / "rnn_lstm" / "rubric.toml", "rb") as handle:
         rubric = tomllib.load(handle)
     return sum(t["points"] for name in hostile.lost for t in rubric[name]["tests"]
                if t["kind"] not in hostile.kept_kinds)
@@ -96,7 +100,7 @@ def arena(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("hostile")
     decoy = base / "decoy"
     corpus.copy_tree(SOLUTIONS_DIR, decoy / "solutions")
-    (decoy / "rubric.toml").write_bytes((REPO_ROOT / "autograder" / "rubric.toml").read_bytes())
+    (decoy / "rubric.toml").write_bytes((REPO_ROOT / "autograder" / "packs" / "rnn_lstm" / "rubric.toml").read_bytes())
     other = corpus.copy_tree(SOLUTIONS_DIR, base / "other_submission")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

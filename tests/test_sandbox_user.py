@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox, sandbox_bwrap
+from autograder.sandbox import launch as sandbox
+
+from autograder.sandbox import bwrap as sandbox_bwrap
 from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
 
 USER = "agsandbox"
@@ -204,7 +206,7 @@ def test_ordinary_user_grades_a_cheating_submission_with_the_cli(user_run) -> No
         done = subprocess.run(as_user_command(user, argv, env, hold), capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         results = json.loads((out / "results.json").read_text())
-        with open(REPO_ROOT / "autograder" / "rubric.toml", "rb") as handle:
+        with open(REPO_ROOT / "autograder" / "packs" / "rnn_lstm" / "rubric.toml", "rb") as handle:
             clip_points = sum(t["points"] for t in tomllib.load(handle)["clip_grad_norm"]["tests"])
         assert results["extra_data"]["sandbox"] == "bwrap"
         assert results["score"] == 100 - clip_points

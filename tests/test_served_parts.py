@@ -2,7 +2,7 @@
 
 The worker replaces the student's part by a proxy that asks the grader; the grader answers only
 for the parts the call under way was given, only with arrays, and the reference never enters the
-worker (autograder/worker.py, autograder/client.py).
+worker (autograder/worker/program.py, autograder/worker/client.py).
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import reference
-from autograder.client import Batch, Failure, Ok, WorkerClient
+from autograder.engine import reference
+from autograder.worker.client import Batch, Failure, Ok, WorkerClient
 from test_grade import MODE, copy_solutions
 
 ZERO_STEP = ("    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)\n    cache", "    next_h = 0 * np.tanh(x @ Wx + prev_h @ Wh + b)\n    cache")

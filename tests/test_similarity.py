@@ -33,10 +33,10 @@ import numpy as np
 import pytest
 
 from autograder import cli
-from autograder.commands import similarity as command
-from autograder.mutation import unparse
+from autograder.cli import similarity as command
+from autograder.quality.mutation import unparse
 from autograder.paths import RELEASE_DIR, SOLUTIONS_DIR
-from autograder.similarity import FLOOR, Document, boilerplate_hashes, compare, fingerprint, measure, skeleton_text
+from autograder.quality.similarity import FLOOR, Document, boilerplate_hashes, compare, fingerprint, measure, skeleton_text
 
 from conftest import load_tree
 
@@ -345,7 +345,7 @@ def test_html_report_renders_in_headless_chromium(run: Dict[str, object]) -> Non
 
 def test_grade_all_similarity_adds_a_summary_section(run: Dict[str, object], tmp_path: Path) -> None:
     """grade-all --similarity: after grading, the report files and a section at the end of summary.md."""
-    from autograder.commands import grade_all
+    from autograder.cli import grade_all
 
     (tmp_path / "summary.md").write_text("# Class summary\n\nwritten by grade-all\n", encoding="utf-8")
     args = argparse.Namespace(submissions=run["class"], out=tmp_path, jobs=1, against=[SOLUTIONS_DIR])
@@ -358,7 +358,7 @@ def test_grade_all_similarity_adds_a_summary_section(run: Dict[str, object], tmp
 
 
 def test_grade_all_rejects_bad_similarity_arguments_before_grading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from autograder.commands import grade_all
+    from autograder.cli import grade_all
 
     parser = argparse.ArgumentParser()
     grade_all.add_arguments(parser)
@@ -386,7 +386,7 @@ def test_matmul_spacing_and_docstrings_do_not_change_tokens() -> None:
     """``a@b`` (which pygments reads as a decorator) and ``a @ b`` give the same tokens; a docstring gives none."""
     from copydetect.utils import filter_code
 
-    from autograder.similarity import normalise
+    from autograder.quality.similarity import normalise
 
     tight = 'def f(x, W):\n    """Doc."""\n    return x@W@W\n'
     spaced = "def f(x, W):\n    return x @ W @ W  # no docstring\n"

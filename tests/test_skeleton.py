@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Set, Tuple
 import numpy as np
 import pytest
 
-from autograder.markers import ALL_MARKERS, BEGIN_HIDDEN, BEGIN_SOLUTION, CODE_STUB, END_HIDDEN, END_SOLUTION
+from autograder.authoring.markers import ALL_MARKERS, BEGIN_HIDDEN, BEGIN_SOLUTION, CODE_STUB, END_HIDDEN, END_SOLUTION
 from autograder.paths import GRADED_MODULES, RELEASE_DIR, SOLUTIONS_DIR, SOURCE_DIR
 
 # ASSIGNMENT_API.md, "Modules a submission contains", in the order students implement them.

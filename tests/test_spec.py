@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from autograder import reference
+from autograder.engine import reference
 from autograder.paths import SOLUTIONS_DIR
-from autograder.score import load_rubric
-from autograder.spec import FUNCTIONS, function, scenario_args
-from autograder.strategies import Example, examples, expected_structure, materialize
+from autograder.engine.score import load_rubric
+from autograder.engine.spec import FUNCTIONS, function, scenario_args
+from autograder.engine.strategies import Example, examples, expected_structure, materialize
 
 SEQ = Example(dims=(('D', 2), ('H', 3), ('N', 2), ('T', 4)), cell='rnn', seed=5, scale=1.0, truncate=2)
 DEEP = Example(dims=(('D', 2), ('H', 3), ('H@0', 2), ('H@1', 3), ('L', 2), ('N', 2), ('T', 3)), cell='rnn', seed=6, scale=1.0)

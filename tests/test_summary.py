@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.batch import Outcome
-from autograder.summary import FUNCTIONS_PNG, HISTOGRAM_PNG, frequent_mistakes, function_stats, summary_markdown, write_summary
+from autograder.classroom.batch import Outcome
+from autograder.classroom.summary import FUNCTIONS_PNG, HISTOGRAM_PNG, frequent_mistakes, function_stats, summary_markdown, write_summary
 
 
 def _results(per_function: dict, mistakes: dict = {}) -> dict:
@@ -72,7 +72,7 @@ def test_only_the_mistake_the_student_was_told_is_counted():
 @pytest.mark.parametrize("student, mistake", [("bptt_no_carry", "rnn.bptt_no_carry"),
                                               ("bptt_truncation_from_end", "rnn.truncate_chunks_from_end")])
 def test_example_students_are_counted_for_the_mistake_they_have_only(student, mistake):
-    from autograder.grade import grade_submission
+    from autograder.engine.grade import grade_submission
     from autograder.paths import REPO_ROOT
 
     results = grade_submission(REPO_ROOT / "examples" / "submissions" / student, sandbox="process")

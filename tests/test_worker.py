@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import protocol
-from autograder.client import Batch, Failure, Handle, Ok, WorkerClient
+from autograder.worker import protocol
+from autograder.worker.client import Batch, Failure, Handle, Ok, WorkerClient
 
 STUDENT = '''
 import os, sys, time

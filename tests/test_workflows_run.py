@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder.student_ci import build_student_bundle
+from autograder.integrations.student_ci import build_student_bundle
 from test_workflows import GITHUB_DIR, FakeGitHub
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
 """Run by tests/test_sandbox_confined.py as root or AS AN ORDINARY USER: the grader side of process
-mode with the worker's kernel confinement (Landlock and seccomp, autograder/confine.py).
+mode with the worker's kernel confinement (Landlock and seccomp, autograder/sandbox/confine.py).
 
 Usage: python confined_driver.py REQUEST_JSON (see confined_probe.py; plus ``submission``, and
 ``grade``: folders of hostile submissions to grade with the real grader). Prints one JSON line:
@@ -13,7 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import confine, grade, sandbox
+from autograder.sandbox import confine
+
+from autograder.engine import grade
+
+from autograder.sandbox import launch as sandbox
 
 request = json.loads(sys.argv[1])
 probe = (Path(__file__).resolve().parent / "confined_probe.py").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Run INSIDE a confined process-mode worker start-up (autograder/confine.py's prelude first): try
+"""Run INSIDE a confined process-mode worker start-up (autograder/sandbox/confine.py's prelude first): try
 what a hostile submission would, print one JSON line. argv: REQUEST_JSON SUBMISSION_DIR.
 
 The request: ``tcp_port``/``udp_port`` (listeners of the test on 127.0.0.1), ``read`` (files that

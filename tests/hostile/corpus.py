@@ -6,13 +6,13 @@ import, or a redefinition of ``clip_grad_norm`` / ``hidden_grad_norms`` (the two
 ``gradient_flow.py``, which no other module imports, so a twist there cannot spill over).
 
 ``lost`` names the graded functions whose points the twist must cost; every other function must
-keep all its points. ``kept_kinds`` are the kinds of test (autograder/rubric.toml) that a twist
+keep all its points. ``kept_kinds`` are the kinds of test (autograder/packs/rnn_lstm/rubric.toml) that a twist
 does not touch (none today: in-place and invalid-cell tests count only when the function's values
 test passes, so a function that returns NaN earns nothing for modifying no input). Twists that attack the machine print ``BREACH ...`` when an attack works, so
 a grading output that contains "BREACH" is a hole. Destructive twists only ever target a decoy
 copy of solutions/ and the "other student" submission made for the test, never the real
 repository, so a hole is reported without damage. ``needs_kernel`` twists are withstood in process mode
-only where the worker gets Landlock and seccomp (autograder/confine.py); elsewhere that case is skipped.
+only where the worker gets Landlock and seccomp (autograder/sandbox/confine.py); elsewhere that case is skipped.
 
 Placeholders in twists (``string.Template``): ``$repo``, ``$port`` (a listener of the test on
 127.0.0.1), ``$decoy``, ``$other`` (another student's submission), ``$results`` (the grader's
@@ -136,7 +136,7 @@ CORPUS: Dict[str, Hostile] = {
     "vandal": Hostile("deleting or changing files of the repository or of other submissions", GF, (
         "import os, shutil\n"
         "for _action, _path in (('rmtree', '$decoy/solutions'), ('remove', '$other/rnn_layers.py'),\n"
-        "                       ('truncate', '$decoy/rubric.toml'), ('append', '$repo/autograder/rubric.toml'),\n"
+        "                       ('truncate', '$decoy/rubric.toml'), ('append', '$repo/autograder/packs/rnn_lstm/rubric.toml'),\n"
         "                       ('append', '$repo/solutions/rnn_lstm/rnn_layers.py')):\n"
         "    try:\n"
         "        if _action == 'rmtree':\n"
@@ -158,7 +158,7 @@ CORPUS: Dict[str, Hostile] = {
         "np.array_equal = lambda *a, **k: True\n"
         "np.testing.assert_allclose = lambda *a, **k: None\n"
         "np.testing.assert_array_equal = lambda *a, **k: None\n"
-        "for _name in ('pytest', 'hypothesis', 'autograder', 'autograder.checks', 'autograder.grade'):\n"
+        "for _name in ('pytest', 'hypothesis', 'autograder', 'autograder.engine.checks', 'autograder.engine.grade'):\n"
         "    _fake = types.ModuleType(_name)\n"
         "    _fake.__getattr__ = lambda attr: (lambda *a, **k: True)\n"
         "    sys.modules[_name] = _fake\n"
@@ -215,7 +215,7 @@ CORPUS: Dict[str, Hostile] = {
     ), needs_kernel=True),
     "symlinked_module": Hostile(
         "reading hidden files through a module that is a symbolic link", GF, "", BOTH_GF,
-        symlink_to="$repo/autograder/rubric.toml", secret_text="visibility ="),
+        symlink_to="$repo/autograder/packs/rnn_lstm/rubric.toml", secret_text="visibility ="),
     "protocol_bomb": Hostile("forging the worker's replies (a JSON header nested 200000 deep)", GF, (
         "def clip_grad_norm(grads, max_norm):\n"
         "    import os, struct, sys, time\n"

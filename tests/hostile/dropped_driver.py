@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder import sandbox, sandbox_drop
+from autograder.sandbox import launch as sandbox
+
+from autograder.sandbox import drop as sandbox_drop
 
 WORKER = r'''
 import json, os, resource, signal, sys, time

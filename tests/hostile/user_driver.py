@@ -13,7 +13,9 @@ from pathlib import Path
 
 import psutil
 
-from autograder import sandbox, sandbox_bwrap
+from autograder.sandbox import launch as sandbox
+
+from autograder.sandbox import bwrap as sandbox_bwrap
 
 submission = Path(sys.argv[1])
 request = sys.argv[2]

@@ -1,0 +1,1 @@
+"""Grading a class: jobs, local and Dask runners, the gradebook and its summary."""

@@ -1,0 +1,47 @@
+"""``python -m autograder COMMAND``: one sub-command per module in :mod:`autograder.cli`.
+
+Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``,
+the way pytest plugins contribute hooks: adding a command is adding a module to ``COMMANDS``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook", "similarity")
+# Commands whose default sandbox tries bubblewrap: its trial run starts before the commands are
+# imported (most of a grading's start-up), and runs beside them.
+PROBE_FIRST = ("grade", "grade-all")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f".{name}", __package__)
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def _will_probe(argv: List[str]) -> bool:
+    """Whether ``argv`` runs a command that will need bubblewrap's trial run (not with --sandbox process)."""
+    asked = [b for a, b in zip(argv, argv[1:] + [""]) if a == "--sandbox"] + [a.split("=", 1)[1] for a in argv
+                                                                                if a.startswith("--sandbox=")]
+    return bool(argv) and argv[0] in PROBE_FIRST and "process" not in asked and "-h" not in argv and "--help" not in argv
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _will_probe(argv):
+        from autograder.sandbox import launch as sandbox
+        sandbox.probe_in_background()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

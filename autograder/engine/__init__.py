@@ -1,0 +1,1 @@
+"""The grading engine: load a submission, draw examples from a pack's spec, check, score."""

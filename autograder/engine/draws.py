@@ -1,0 +1,136 @@
+"""The examples Hypothesis draws for a property that passes every example, recorded once and kept.
+
+Hidden tests are derandomized Hypothesis properties: for a given property (the test body's source,
+the strategy, the settings and Hypothesis' version) the examples drawn while every one of them
+passes are always the same sequence. Running Hypothesis' engine for each test of each submission
+costs more than most checks, so the sequence is recorded once (by running the same property with
+a body that accepts everything), kept on disk, and replayed: the checks run on the recorded
+examples in order, and Hypothesis itself runs only when one of them fails or is set aside
+(:func:`autograder.engine.hidden_tests._run_property`), to draw on and shrink exactly as it would have.
+Grades are the same with and without replay (``tests/test_replay.py`` grades the example class
+both ways).
+
+The cache key holds everything the sequence depends on: Hypothesis' version, the source of the
+test body (its derandomized seed), of the strategies and of the spec, the function, size profile
+and number of examples. A file that cannot be read, or that does not hold examples, is recorded
+again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import os
+import sys
+import tempfile
+import types
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import hypothesis
+
+from autograder.engine import spec
+
+from autograder.engine import strategies
+from autograder.engine.strategies import Example
+
+# Where recorded draws are kept (one small JSON file per property); AUTOGRADER_CACHE moves it.
+CACHE_DIR = Path(os.environ.get("AUTOGRADER_CACHE") or Path(__file__).resolve().parent.parent / ".cache") / "draws"
+
+_memory: Dict[str, Tuple[Example, ...]] = {}
+_SOURCES = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (spec, strategies))).hexdigest()  # type: ignore[arg-type]
+
+
+def key(body: Callable[..., Any], function: str, profile: str, max_examples: int) -> str:
+    """The cache key of one property's draws (see the module docstring)."""
+    text = json.dumps([hypothesis.__version__, sys.version_info[:2], inspect.getsource(body), _SOURCES,
+                       function, profile, max_examples])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def drawn(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callable[[], None]], function: str,
+          profile: str, max_examples: int) -> Optional[Tuple[Example, ...]]:
+    """The examples ``build(body)`` (a Hypothesis property) draws when every example passes (None
+    if they could not be recorded).
+
+    ``body`` is the test body: a function whose free variables ``attempt``, ``state`` and
+    ``failures`` are its judge, its counters and its failures. It is recorded through a twin with
+    the same code (so the same source and derandomized seed) whose ``attempt`` accepts everything.
+    """
+    name = key(body, function, profile, max_examples)
+    if name not in _memory:
+        found = _load(CACHE_DIR / f"{name}.json")
+        if found is None:
+            try:
+                found = record(body, build)
+            except Exception:  # noqa: BLE001 - no replay then: Hypothesis runs the test as it always did
+                return None
+            _store(CACHE_DIR / f"{name}.json", found)
+        _memory[name] = found
+    return _memory[name]
+
+
+def record(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callable[[], None]]) -> Tuple[Example, ...]:
+    """Run the property ``build`` makes of ``body``'s twin; the examples it drew, in order."""
+    seen: List[Example] = []
+    free = {"attempt": lambda ex: seen.append(ex) or True,
+            "state": {"stopped": False, "spent": 0, "budget": 10**9}, "failures": {}}
+    twin = types.FunctionType(body.__code__, body.__globals__, body.__name__, body.__defaults__,
+                              tuple(types.CellType(free[v]) for v in body.__code__.co_freevars))
+    twin.__annotations__ = dict(body.__annotations__)
+    twin.__qualname__, twin.__module__ = body.__qualname__, body.__module__
+    build(twin)()
+    return tuple(seen)
+
+
+def _load(path: Path) -> Optional[Tuple[Example, ...]]:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        found = tuple(_example(row) for row in rows)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return found
+
+
+def _example(row: Dict[str, Any]) -> Example:
+    values = {f.name: row[f.name] for f in dataclasses.fields(Example)}
+    example = Example(**dict(values, dims=tuple((str(k), int(v)) for k, v in values["dims"])))
+    if [type(getattr(example, f.name)).__name__ for f in dataclasses.fields(Example)] != row["types"]:
+        raise ValueError("field types differ")
+    return example
+
+
+def _store(path: Path, found: Tuple[Example, ...]) -> None:
+    """Write atomically; a cache that cannot be written is only slower, never wrong."""
+    rows = []
+    for ex in found:
+        row = dataclasses.asdict(ex)
+        row["types"] = [type(getattr(ex, f.name)).__name__ for f in dataclasses.fields(Example)]
+        rows.append(row)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as out:
+            json.dump(rows, out)
+        os.replace(out.name, path)
+    except OSError:
+        pass
+
+
+def warm() -> int:
+    """Record every hidden test's draws now, by grading the reference once (trusted code, process mode).
+
+    Gradescope's setup.sh runs it (``python -m autograder.engine.draws``) so that no submission pays for
+    recording; elsewhere the first grading of a checkout records them.
+    """
+    from autograder.engine.grade import grade_submission
+    from autograder.paths import SOLUTIONS_DIR
+
+    results = grade_submission(SOLUTIONS_DIR, sandbox="process")
+    kept = len(list(CACHE_DIR.glob("*.json"))) if CACHE_DIR.is_dir() else 0
+    print(f"draws: the reference graded {results['score']:g}/100; {kept} properties' draws kept in {CACHE_DIR}")
+    return 0 if kept else 1
+
+
+if __name__ == "__main__":
+    sys.exit(warm())

@@ -1,0 +1,671 @@
+"""The hidden tests: one check per test kind, run as a derandomized Hypothesis property.
+
+A rubric test names a ``kind`` (below), a size ``profile`` (strategies.PROFILES) and a number of
+``examples``. Every point is evidence of a correct behaviour of the function the test grades, and
+a mistake is charged once, in the function that has it: an example counts for a function F only
+when F's dependencies (its forward, its graded parts) are right on it, and otherwise Hypothesis
+draws another one (:mod:`autograder.engine.dependencies`, which also says how F is judged when a
+dependency is wrong everywhere). Kinds:
+
+- ``values``: F's outputs equal the reference's (for a backward function: the student's forward
+  then backward, judged against the reference backward);
+- ``gradcheck``: a backward function agrees with central differences of the student's OWN forward
+  along random directions, on examples where that forward is right;
+- ``inplace``: no input array is modified;
+- ``truncate_full`` (truncate >= T is full BPTT) and ``truncate_chunks`` (truncated BPTT equals
+  BPTT chunk by chunk, as the reference computes it): judged only on examples where the
+  student's full BPTT is right, so a BPTT bug is charged to the tests of full BPTT and truncation
+  is graded by these tests alone (the other tests of rnn_backward use full BPTT);
+- ``carousel``: an LSTM step with the forget gate saturated open and the input gate shut carries c
+  (next_c = prev_c), and its gradient (dprev_c = dnext_c), unchanged;
+- ``invalid_cell``: an unknown cell name raises ValueError;
+- ``cache``: a forward's cache carries what the student's own backward reads (:func:`check_cache`).
+
+Every values and truncation test also runs fixed boundary examples after its draws
+(strategies.boundary_examples). A
+test passes only when at least one example counted and none failed; ``inplace`` and
+``invalid_cell`` points count only for a function whose first ``values`` test passes (see
+:func:`autograder.engine.grade.grade_submission`).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
+
+from autograder.engine import draws
+
+from autograder.engine import reference
+from autograder.engine.checks import FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted, unpack
+from autograder.worker.client import Batch, Failure, Ok, WorkerClient
+from autograder.engine.dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
+from autograder.engine.spec import FUNCTIONS, Function, function
+from autograder.engine.strategies import BOUNDARY_PROFILES, Example, boundary_examples, describe_special, examples, materialize
+
+
+@dataclass
+class TestOutcome:
+    passed: bool
+    message: str = ""
+    failure: Optional[CheckFailed] = None
+    examples: int = 0
+    note: str = ""  # what the feedback should say about F's dependencies (wrong forward, parts served)
+
+
+@dataclass
+class Grader:
+    """What the checks need: the worker client, each function's judging mode, and counters."""
+
+    client: WorkerClient
+    examples_run: Dict[str, int] = field(default_factory=dict)
+    # (function, size profile) -> how its examples are judged: a dependency may be wrong only for
+    # some sizes (e.g. only for large ones), so each profile escalates on its own.
+    modes: Dict[Tuple[str, str], Mode] = field(default_factory=dict)
+    profile: str = "general"  # the profile of the test under way
+
+    def __post_init__(self) -> None:
+        self.client.part_server = reference.serve_part
+
+    def mode(self, fn: Function) -> Mode:
+        return self.modes.get((fn.name, self.profile), Mode())
+
+    def run_scenario(self, fn: Function, inputs: Dict[str, Any], echo: bool = False) -> List[Any]:
+        """The student's outcome(s) on a scenario: [forward] or [forward, backward] (for feedback)."""
+        batch = Batch(self.client)
+        if fn.forward:
+            fwd = function(fn.forward)
+            args, kwargs = reference.call_arguments(fwd, inputs)
+            ref = batch.call(fwd.module, fwd.name, *args, opaque=[fwd.cache_index], **kwargs)
+            args, kwargs = reference.backward_arguments(fn, inputs, ref[fwd.cache_index])
+            batch.call(fn.module, fn.name, *args, echo=echo, **kwargs)
+        else:
+            args, kwargs = reference.call_arguments(fn, inputs)
+            opaque = [fn.cache_index] if fn.cache_index is not None else []
+            batch.call(fn.module, fn.name, *args, opaque=opaque, echo=echo, **kwargs)
+        return batch.run()
+
+
+# ---------------------------------------------------------------- judging F's outputs
+
+
+def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarray],
+          inputs: Optional[Dict[str, Any]] = None, truncate: Any = None,
+          consistency: Optional[Callable[[], Optional[CheckFailed]]] = None) -> None:
+    """Raise CheckFailed unless ``actual`` is right (see dependencies: the ``own`` mode's yardsticks)."""
+    fn = run.fn
+    with np.errstate(all="ignore"):
+        wrong = mismatch(actual, expected, fn.tol)
+    if wrong is None:
+        _require_informative(run, expected)
+        return
+    if run.mode.own:
+        at_outputs = reference.backward_at_outputs(fn, inputs or run.inputs, run.forward_outputs(), truncate)
+        if at_outputs is not None:
+            with np.errstate(all="ignore"):
+                if mismatch(actual, {k: at_outputs[k] for k in expected}, fn.tol) is None:
+                    return
+        if consistency is not None and consistency() is None:
+            return
+    wrong.expected = expected
+    raise wrong
+
+
+def _require_informative(run: Run, expected: Dict[str, np.ndarray]) -> None:
+    """A pass proves nothing where the expected gradients are zero: such an example does not count."""
+    fn = run.fn
+    if fn.forward and not any(np.any(np.abs(value) > DEGENERATE) for value in expected.values()):
+        # saturated tanh/sigmoid: every true gradient vanishes, so a backward returning zeros would "pass"
+        raise Rejected(UNINFORMATIVE, "every expected gradient is zero on this input (saturated)", run.ex)
+    if run.mode.special:
+        flat = [name for name, value in expected.items() if not np.any(np.abs(value) > DEGENERATE)]
+        if flat:  # e.g. dWh with zero states: zeros there would prove nothing
+            raise Rejected(UNINFORMATIVE, f"on {describe_special(run.mode.special)} the expected "
+                                          f"{', '.join(flat)} is zero", run.ex)
+
+
+def _directions(fn: Function, inputs: Dict[str, Any], seed: int) -> List[Tuple[str, str, np.ndarray]]:
+    """One random direction per gradient leaf: (output leaf name, input leaf name, direction)."""
+    rng = np.random.default_rng(seed + 7919)
+    return [(_rename(in_name, out.grad_of, out.name), in_name, rng.standard_normal(leaf.shape))
+            for out in fn.array_outputs for in_name, leaf in leaves(inputs[out.grad_of], out.grad_of)]
+
+
+def _rename(leaf_name: str, old: str, new: str) -> str:
+    return new + leaf_name[len(old):]
+
+
+def _add_shifted_forwards(run: Run, pairs: List[Tuple[str, str, np.ndarray]]) -> List[Tuple[int, int]]:
+    indices = []
+    for _, in_name, v in pairs:
+        plus = run.call_forward(shifted(run.inputs, in_name, FD_STEP * v))
+        minus = run.call_forward(shifted(run.inputs, in_name, -FD_STEP * v))
+        indices.append((plus, minus))
+    return indices
+
+
+def _consistency(run: Run, grads: Dict[str, np.ndarray], pairs: List[Tuple[str, str, np.ndarray]],
+                 indices: List[Tuple[int, int]], require_signal: bool) -> Optional[CheckFailed]:
+    """The directional check of ``grads`` against the student's own forward (None: consistent).
+
+    ``require_signal``: an output whose central difference and analytic value are both zero
+    proves nothing (a constant forward and a zero backward agree): the example is rejected.
+    """
+    fwd = function(run.fn.forward)
+    try:
+        base = run.forward_outputs()
+        forwards = [(unpack(fwd, run.outcomes[p].value, run.ex.size, run.ex.cell),
+                     unpack(fwd, run.outcomes[m].value, run.ex.size, run.ex.cell))
+                    if isinstance(run.outcomes[p], Ok) and isinstance(run.outcomes[m], Ok) else None
+                    for p, m in indices]
+    except CheckFailed as exc:
+        return CheckFailed(f"the gradient check needs your forward function: {exc.message}", output=exc.output)
+    upstream = {fwd_out: run.inputs[up] for up, fwd_out in run.fn.upstream.items()}
+    signal: Dict[str, bool] = {}
+    with np.errstate(all="ignore"):
+        loss_0 = loss(base, upstream)
+        for (out_name, _, v), pair in zip(pairs, forwards):
+            if pair is None:
+                return CheckFailed("the gradient check needs your forward function, which failed on a shifted input")
+            plus, minus = loss(pair[0], upstream), loss(pair[1], upstream)
+            wrong = directional_check(out_name, grads[out_name], v, plus, minus, loss_0)
+            if wrong is not None:
+                wrong.actual = grads
+                return wrong
+            numeric = abs(plus - minus) / (2 * FD_STEP)
+            top = out_name.split(".")[0].split("[")[0]
+            signal[top] = signal.get(top, False) or numeric > 1e-7 or float(np.max(np.abs(grads[out_name]), initial=0)) > 1e-12
+    if require_signal:
+        silent = [name for name, seen in signal.items() if not seen]
+        if silent:  # this example proves nothing about those outputs: it does not count
+            raise Rejected(UNINFORMATIVE, f"{', '.join(silent)} and the central differences of your "
+                                        f"{fwd.name} are all zero on this input", run.ex)
+    return None
+
+
+# ---------------------------------------------------------------- kinds
+
+
+def check_values(g: Grader, fn: Function, ex: Example, only: Optional[Tuple[str, ...]] = None,
+                 inputs: Optional[Dict[str, Any]] = None) -> None:
+    mode = g.mode(fn)
+    inputs = inputs if inputs is not None else materialize(fn, ex)
+    run = Run(g.client, fn, ex, inputs, mode)
+    target = run.scenario()
+    pairs: List[Tuple[str, str, np.ndarray]] = []
+    indices: List[Tuple[int, int]] = []
+    if mode.own and fn.forward:
+        pairs = _directions(fn, inputs, ex.seed)
+        indices = _add_shifted_forwards(run, pairs)
+    run.execute()
+
+    def check() -> None:
+        actual = run.outputs(target)
+        expected = run.expected()
+        if only is not None:
+            actual, expected = {k: actual[k] for k in only}, {k: expected[k] for k in only}
+        consistency = (lambda: _consistency(run, run.outputs(target), pairs, indices, True)) if pairs else None
+        judge(run, actual, expected, consistency=consistency)
+
+    run.charge(check)
+
+
+def check_gradcheck(g: Grader, fn: Function, ex: Example) -> None:
+    mode = g.mode(fn)
+    inputs = materialize(fn, ex)
+    if "truncate" in inputs:
+        inputs["truncate"] = None  # truncated BPTT is not the true gradient; it has tests of its own
+    run = Run(g.client, fn, ex, inputs, mode)
+    target = run.scenario()
+    pairs = [] if mode.special else _directions(fn, inputs, ex.seed)
+    indices = _add_shifted_forwards(run, pairs)
+    run.execute()
+
+    def check() -> None:
+        grads = run.outputs(target)
+        if mode.special:  # the forward is right on the special inputs, not around them: no differences
+            judge(run, grads, run.expected())
+            return
+        if mode.own:
+            judge(run, grads, run.expected(), consistency=lambda: _consistency(run, grads, pairs, indices, True))
+            return
+        wrong = _consistency(run, grads, pairs, indices, require_signal=False)
+        if wrong is not None:
+            wrong.expected = run.expected()
+            raise wrong
+        _require_informative(run, run.expected())
+
+    try:
+        run.charge(check)
+    except CheckFailed as exc:
+        exc.inputs = inputs  # the feedback shows what ran (truncate None)
+        raise
+
+
+def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
+    mode = g.mode(fn)
+    inputs = materialize(fn, ex)
+    sent = copy.deepcopy(inputs)
+    run = Run(g.client, fn, ex, inputs, mode)
+    run.compares_values = False
+    target = run.scenario(echo=True)
+    run.execute()
+
+    def check() -> None:
+        outcome = run.outcomes[target]
+        if not isinstance(outcome, Ok):
+            raise failure(outcome)
+        unpack(fn, outcome.value, ex.size, ex.cell, strict=False)  # returning garbage earns nothing here
+        if fn.forward:
+            names = list(fn.upstream) + ["cache"]
+        else:
+            names = [n for n, _ in fn.args] + (["max_norm"] if "max_norm" in fn.options else [])
+        changed = modified(sent, outcome.args_after or [], names)
+        if changed is not None:
+            raise CheckFailed(f"{fn.name} modified its input {changed} in place (work on a copy: the caller's "
+                              f"arrays must not change)", output=changed)
+
+    run.charge(check)
+
+
+def _showing(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
+    """Run ``check``; a failure shows ``inputs`` (what ran, e.g. the truncate actually used)."""
+    try:
+        check()
+    except CheckFailed as exc:
+        if exc.inputs is None:
+            exc.inputs = inputs
+        raise
+
+
+def check_truncate_full(g: Grader, fn: Function, ex: Example) -> None:
+    T = ex.size["T"]
+    k = ex.truncate if ex.truncate is not None and ex.truncate >= T else T + ex.seed % 3
+    inputs = dict(materialize(fn, ex), truncate=k)
+    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k} >= T={T} the result must equal full "
+                                                           f"BPTT (truncate=None)", cuts=False))
+
+
+def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
+    k = ex.truncate if ex.truncate is not None else 1
+    inputs = dict(materialize(fn, ex), truncate=k)
+    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k}, the result must equal BPTT run "
+                                                           f"chunk by chunk ([0, k), [k, 2k), ... from t = 0), the "
+                                                           f"weight gradients summed", cuts=True))
+
+
+def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rule: str, cuts: bool) -> None:
+    """Judge truncated BPTT on an example where the student's full BPTT is right."""
+    mode = g.mode(fn)
+    full_inputs = dict(inputs, truncate=None)
+    run = Run(g.client, fn, ex, full_inputs, mode)
+    full = run.scenario()
+    truncated = run.call_backward(run.forward_index, inputs)
+    run.execute()
+    try:
+        run.charge(lambda: judge(run, run.outputs(full), run.expected(full_inputs), full_inputs, None))
+    except CheckFailed as exc:
+        raise Rejected(fn.name, f"{fn.name} with truncate=None (full BPTT) is wrong on this input "
+                                f"({exc.output})", ex) from None
+    run.compares_values = False  # full BPTT was right with this cache: a truncation mistake is not the cache's
+    try:
+        run.charge(lambda: judge(run, run.outputs(truncated), run.expected(inputs), inputs, inputs["truncate"]))
+    except CheckFailed as exc:
+        exc.message = f"{rule}: {exc.message}"
+        raise
+    T, k = ex.size["T"], inputs["truncate"]
+    if T == 1 or (cuts and k >= T):  # right, but nothing was cut: no evidence about truncation
+        raise Rejected(UNINFORMATIVE, f"truncate={k} cuts nothing in a sequence of T={T} steps", ex)
+
+
+SATURATE = 60.0
+DEGENERATE = 1e-8  # an expected output no larger than this everywhere is "zero" (proves nothing on specials)
+
+
+def _carousel_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
+    inputs = materialize(fn, ex)
+    H = ex.size["H"]
+    for name in ("Wx", "Wh"):
+        inputs[name][:, : 2 * H] = 0.0
+    inputs["b"][:H] = -SATURATE  # input gate shut
+    inputs["b"][H:2 * H] = SATURATE  # forget gate open
+    if "dnext_h" in inputs:
+        inputs["dnext_h"] = np.zeros_like(inputs["dnext_h"])
+    return inputs
+
+
+def check_carousel(g: Grader, fn: Function, ex: Example) -> None:
+    name = "dprev_c" if fn.forward else "next_c"
+    what = ("dprev_c must equal dnext_c (the gradient passes unchanged)" if fn.forward
+            else "next_c must equal prev_c (c is carried unchanged)")
+    try:
+        check_values(g, fn, ex, only=(name,), inputs=_carousel_inputs(fn, ex))
+    except CheckFailed as exc:
+        raise CheckFailed(f"with the forget gate saturated open (f = 1) and the input gate shut (i = 0), {what}: "
+                          f"{exc.message}", output=exc.output, max_abs=exc.max_abs, max_rel=exc.max_rel,
+                          actual=exc.actual, inputs=_carousel_inputs(fn, ex), expected=exc.expected,
+                          outcome=exc.outcome, contract=exc.contract) from None
+
+
+def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
+    inputs = dict(materialize(fn, ex), cell="gru")
+    batch = Batch(g.client)
+    args, kwargs = reference.call_arguments(fn, inputs)
+    batch.call(fn.module, fn.name, *args, opaque=[fn.cache_index] if fn.cache_index is not None else [], **kwargs)
+    outcome = batch.run()[0]
+    if isinstance(outcome, Ok):
+        raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but it returned")
+    if outcome.kind != "exception" or outcome.type != "ValueError":
+        raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but: {outcome.describe()}")
+
+
+def backward_of(fn: Function) -> Function:
+    """The graded backward function whose forward is ``fn``."""
+    return next(f for f in FUNCTIONS if f.forward == fn.name)
+
+
+def check_cache(g: Grader, fn: Function, ex: Example) -> None:
+    """A forward's cache carries what the student's own backward reads.
+
+    The cache is opaque (only the student's backward reads it), so it is judged through that
+    backward B, on examples where the forward's outputs are right: a pass where B is right with
+    this cache, or where B does the same with it as with the reference forward's cache (the same
+    outputs, or the same exception at the same line: the cache is as good as the reference's for the
+    code that reads it, and a wrong or missing B is charged in B's own tests, not here); a failure
+    only where B is right with the reference cache but not with this one (the mistake then lives in
+    the cache). Where B is wrong with both, differently, the example proves nothing about the cache.
+    """
+    back = backward_of(fn)
+    inputs = materialize(back, ex)
+    run = Run(g.client, back, ex, inputs, Mode())
+    own_parts = served_parts(g.mode(fn).serve)  # judged as F's other tests judge it
+    own = run.call_backward(run.call_forward(serve=own_parts))
+    run.forward_index = 0
+    served = run.call_backward(run.call_forward(serve=own_parts + run.forward_key()))
+    run.execute()
+    try:
+        got = run.forward_outputs()
+    except CheckFailed as exc:
+        _forward_wrong(g, fn, ex, inputs, f"{fn.name} fails on this input ({exc.message.splitlines()[0]})")
+    with np.errstate(all="ignore"):
+        wrong = mismatch(got, run.reference_forward(), fn.tol)
+    if wrong is not None:
+        _forward_wrong(g, fn, ex, inputs, f"{fn.name} is wrong on this input ({wrong.output})")
+    expected = run.expected()
+    try:
+        mine: Optional[Dict[str, np.ndarray]] = run.outputs(own)
+    except CheckFailed as exc:
+        mine, problem = None, exc.message.splitlines()[0]
+    else:
+        with np.errstate(all="ignore"):
+            wrong = mismatch(mine, expected, back.tol)
+        if wrong is None:
+            _require_informative(run, expected)
+            return
+        problem = f"{wrong.output} is wrong"
+    if _same_failure(run.outcomes[own], run.outcomes[served]):
+        return  # B fails the same way with the reference cache: the cache makes no difference to it
+    try:
+        theirs = run.outputs(served)
+    except CheckFailed as exc:
+        if mine is None and exc.contract and exc.message.splitlines()[0] == problem:
+            return  # B returns the same malformed value with the reference cache
+        theirs = None
+    with np.errstate(all="ignore"):
+        if theirs is not None and mine is not None and mismatch(mine, theirs, back.tol) is None:
+            return  # the same as with the reference cache: this cache is as good for B
+        if theirs is None or mismatch(theirs, expected, back.tol) is not None:
+            raise Rejected(back.name, f"{back.name} is wrong on this input, even with the reference {fn.name}'s cache",
+                           ex)
+    if fn.parts and not own_parts:
+        _require_part_caches(g, fn, back, ex, inputs, expected)
+    raise CheckFailed(f"your {back.name} is right with the reference {fn.name}'s cache but not with yours "
+                      f"({problem}): your {fn.name}'s cache misses or garbles something {back.name} reads")
+
+
+def _forward_wrong(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], problem: str) -> NoReturn:
+    """Set aside an example of a cache test where the forward F itself is wrong: charged to the graded part
+    of F that is wrong on it (F's mode then serves that part, as in F's other tests), or else to F's
+    values tests (Rejected with F's own name)."""
+    Run(g.client, fn, ex, inputs, Mode(serve=g.mode(fn).serve)).require_dependencies()
+    raise Rejected(fn.name, problem, ex)
+
+
+def _same_failure(a: Any, b: Any) -> bool:
+    """Both calls failed, with the same kind of failure, exception type and innermost line."""
+    return (isinstance(a, Failure) and isinstance(b, Failure) and (a.kind, a.type, a.traceback[-1:])
+            == (b.kind, b.type, b.traceback[-1:]))
+
+
+def _require_part_caches(g: Grader, fn: Function, back: Function, ex: Example, inputs: Dict[str, Any],
+                         expected: Dict[str, np.ndarray]) -> None:
+    """Raise Rejected when the backward is right once F's graded parts are served: the cache that is
+    wrong is a part's (charged by that part's own cache test), not the one F assembles."""
+    run = Run(g.client, back, ex, inputs, Mode())
+    index = run.call_backward(run.call_forward(serve=served_parts(fn.parts)))
+    run.execute()
+    try:
+        got = run.outputs(index)
+    except CheckFailed:
+        return
+    with np.errstate(all="ignore"):
+        if mismatch(got, expected, back.tol) is not None:
+            return
+    parts = [p for p in fn.parts if ex.cell in function(p).cells] or list(fn.parts)
+    raise Rejected(parts[0], f"the cache of your {' or '.join(parts)} is wrong on this input (your {back.name} is "
+                             f"right when the reference's replace them)", ex, cache=True)
+
+
+KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
+    "values": check_values,
+    "gradcheck": check_gradcheck,
+    "inplace": check_inplace,
+    "truncate_full": check_truncate_full,
+    "truncate_chunks": check_truncate_chunks,
+    "carousel": check_carousel,
+    "invalid_cell": check_invalid_cell,
+    "cache": check_cache,
+}
+
+# Kinds whose points count only when another test of the same function passes: in-place and
+# invalid-cell tests check a property of working code (a function that computes nothing must not earn
+# them); "truncate >= T is full BPTT" holds trivially for a function that ignores truncate.
+REQUIRES: Dict[str, str] = {"inplace": "values", "invalid_cell": "values", "truncate_full": "truncate_chunks",
+                            "cache": "values"}
+# Hidden tests show the inputs of a failing example only when they are visible to students.
+SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate_chunks", "carousel"}
+TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
+BOUNDARY_KINDS = ("values",) + TRUNCATION_KINDS  # the kinds that also run strategies.boundary_examples
+
+# Judge the examples Hypothesis would draw without running its engine, where they all pass
+# (autograder.engine.draws); False runs Hypothesis for every test (the grades are the same).
+REPLAY_DRAWS = True
+SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smallest so far is reported)
+# Examples rejected with none counted, after which a dependency is taken to be wrong everywhere and the
+# mode escalates: generous in the ordinary mode (Hypothesis' first draws are small, where many bugs sit),
+# short for a special (either the structured inputs fix the forward or they do not). The last mode never
+# stops early.
+REJECT_LIMIT = 10
+REJECT_LIMIT_SPECIAL = 4
+
+
+def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int) -> TestOutcome:
+    """Run one rubric test; when a dependency of ``fn`` is wrong on every example, escalate its mode.
+
+    The mode is kept per function (:attr:`Grader.modes`): the later tests of ``fn`` start where the
+    first one ended.
+    """
+    cells = function(fn.forward).cells if fn.forward else fn.cells
+    g.profile = profile
+    if (fn.name, profile) not in g.modes:  # start where another profile of fn ended (it escalates on if need be)
+        known = [m for (name, _), m in g.modes.items() if name == fn.name]
+        if known:
+            g.modes[(fn.name, profile)] = known[0]
+    while True:
+        mode = g.mode(fn)
+        last = escalate(mode, fn, list(fn.parts) + [fn.forward or ""], cells) is None
+        limit = None if last else REJECT_LIMIT_SPECIAL if mode.special else REJECT_LIMIT
+        outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit)
+        dependencies = [d for d in notes.dependencies if d not in (fn.name, UNINFORMATIVE)]
+        if dependencies and not mode.strict:  # judge again, counting only inputs where the dependencies are right
+            g.modes[(fn.name, profile)] = dataclasses.replace(mode, strict=True)
+            continue
+        useless_special = bool(mode.special and notes.uninformative)  # the structured inputs prove nothing here
+        if not notes.trial_failed and (notes.counted or outcome.failure is not None
+                                       or not (dependencies or useless_special)):
+            break
+        following = escalate(mode, fn, dependencies, cells, notes.cache_wrong)
+        if following is None:
+            break
+        first = notes.first_dependency()
+        reason = mode.reason or (first.problem if first else "")
+        g.modes[(fn.name, profile)] = dataclasses.replace(following, reason=reason)
+    outcome.note = _note(g, fn, notes)
+    if outcome.passed and not notes.counted:
+        outcome = TestOutcome(False, _not_judged(fn, notes), None, outcome.examples, outcome.note)
+    return outcome
+
+
+def _note(g: Grader, fn: Function, notes: Notes) -> str:
+    """What the feedback says about a dependency of ``fn`` that is wrong (never blames ``fn`` for it)."""
+    described = g.mode(fn).describe(fn)
+    if described:
+        return "Note: " + described
+    first = notes.first_dependency()
+    if first is not None:
+        return (f"Note: {first.problem}; {fn.name} is judged on inputs where your {first.dependency} "
+                f"is right ({notes.by_dependencies} input(s) set aside).")
+    return ""
+
+
+def _not_judged(fn: Function, notes: Notes) -> str:
+    dependency = notes.first_dependency()
+    if dependency is not None:
+        return (f"could not be judged: {dependency.dependency} is wrong on every input tried "
+                f"({dependency.problem}); fix it first")
+    itself = notes.firsts.get(fn.name)
+    if itself is not None:
+        return (f"could not be judged: {itself.problem} on every input tried, and this test counts only "
+                f"where it is right (its own tests charge that mistake)")
+    if notes.first is not None:
+        return f"could not be judged: no input tried could show {fn.name} right or wrong ({notes.first.problem})"
+    return f"could not be judged: no example ran for {fn.name}"
+
+
+class _StopProperty(BaseException):
+    """Ends a Hypothesis property at once (a BaseException, so Hypothesis neither records nor shrinks it)."""
+
+
+def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples: int,
+                  reject_limit: Optional[int]) -> Tuple[TestOutcome, Notes]:
+    """Run the test as a derandomized Hypothesis property, then its boundary examples.
+
+    Rejected examples (a dependency wrong on them) do not count; after ``reject_limit`` rejections
+    with nothing counted, the property stops early so the caller can escalate the mode. The
+    smallest failing example is kept. NB: derandomized Hypothesis seeds its draws with the source
+    of ``body``: editing ``body`` changes every example drawn (and so, maybe, grades).
+    """
+    check = KINDS[kind]
+    failures: Dict[Example, CheckFailed] = {}
+    notes = Notes(fn.name)
+    state = {"spent": 0, "budget": max_examples + SHRINK_BUDGET + max_examples, "stopped": False}
+    mode = g.mode(fn)
+
+    def prepare(ex: Example) -> Example:
+        if kind not in TRUNCATION_KINDS and ex.truncate is not None:
+            ex = dataclasses.replace(ex, truncate=None)  # full BPTT: truncation is graded by its own tests
+        if mode.special:
+            ex = dataclasses.replace(ex, special=mode.special)
+        return ex
+
+    def judge(ex: Example) -> Optional[Exception]:
+        """Run one (prepared) example's check: None, or what it raised (Rejected, CheckFailed...)."""
+        g.client.clear_handles()
+        try:
+            check(g, fn, ex)
+        except Exception as exc:  # noqa: BLE001 - raised again where the example is attempted
+            return exc
+        return None
+
+    def attempt(ex: Example) -> bool:
+        """Run one example; False when it does not count (rejected, or the budget is spent)."""
+        ex = prepare(ex)
+        if ex in failures:  # Hypothesis replays the smallest failure: answer it without the worker
+            raise failures[ex]
+        if state["stopped"] or state["spent"] >= state["budget"]:
+            return False
+        state["spent"] += 1
+        g.examples_run[fn.name] = g.examples_run.get(fn.name, 0) + 1
+        if judged and judged[0][0] == ex:  # judged already, in this order, by the replay
+            outcome = judged.pop(0)[1]
+        else:
+            judged.clear()
+            outcome = judge(ex)
+        try:
+            if outcome is not None:
+                raise outcome
+        except Rejected as rejection:
+            notes.add(rejection)
+            if rejection.dependency == TRIAL:
+                state["stopped"] = True  # the reference cache does not suit F: run_test escalates
+            if not mode.strict and rejection.dependency not in (fn.name, UNINFORMATIVE, TRIAL):
+                state["stopped"] = True  # a dependency is wrong: run_test judges again, strictly
+            escalating = notes.by_dependencies + (notes.uninformative if mode.special else 0)
+            if not notes.counted and (escalating >= (reject_limit or 10**9) or notes.by_self >= REJECT_LIMIT):
+                state["stopped"] = True
+            return False
+        except CheckFailed as exc:
+            exc.example = ex
+            failures[ex] = exc
+            notes.counted += 1
+            raise
+        notes.counted += 1
+        return True
+
+    def body(ex: Example) -> None:
+        if not attempt(ex):
+            if state["stopped"] or (state["spent"] >= state["budget"] and not failures):
+                raise _StopProperty()  # no more draws: Hypothesis would keep generating (and rejecting) many
+            reject()
+
+    def build(test: Callable[[Example], None]) -> Callable[[], None]:
+        return settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
+                        suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                        verbosity=Verbosity.quiet, print_blob=False,
+                        phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(examples(fn, profile))(test))
+
+    # Replay: judge the examples Hypothesis draws when all pass, in order, until one does not pass.
+    # If none fails, that is the whole property; otherwise Hypothesis runs, and the examples judged
+    # here answer its first calls, so every check runs once, in the order it always has.
+    judged: List[Tuple[Example, Optional[Exception]]] = []
+    drawn = draws.drawn(body, build, fn.name, profile, max_examples) if REPLAY_DRAWS else None
+    for ex in map(prepare, drawn or ()):
+        judged.append((ex, judge(ex)))
+        if judged[-1][1] is not None:
+            break
+    try:
+        try:
+            if drawn is not None and len(judged) == len(drawn) and all(o is None for _, o in judged):
+                for ex in drawn:
+                    attempt(ex)
+            else:
+                build(body)()
+        except _StopProperty:
+            pass
+        except Exception as exc:  # noqa: BLE001 - Unsatisfiable: every example rejected
+            if type(exc).__name__ != "Unsatisfiable":
+                raise
+        if state["stopped"]:
+            return TestOutcome(True, "", None, state["spent"]), notes
+        boundary = boundary_examples(fn, profile, kind) if profile in BOUNDARY_PROFILES and kind in BOUNDARY_KINDS else ()
+        state["budget"] = state["spent"] + len(boundary)
+        for ex in boundary:
+            attempt(ex)
+    except CheckFailed as exc:
+        return TestOutcome(False, exc.message, exc, state["spent"]), notes
+    except Exception as exc:  # noqa: BLE001 - e.g. Hypothesis errors on a nondeterministic submission
+        return TestOutcome(False, f"could not be graded: {type(exc).__name__}: {exc}", None, state["spent"]), notes
+    return TestOutcome(True, "", None, state["spent"]), notes

@@ -1,0 +1,744 @@
+"""Where a wrong output is wrong: verified facts about a student's outputs, derived from spec.py.
+
+A TA looking at a wrong array asks: which outputs are wrong, which LSTM gate block, which time
+steps, which half or layer, is it the expected value times 1/N, -1 or 0, another output's value,
+its transpose, the value without one input, or does it fail only at some size. :func:`detect`
+answers those questions for one example (the arrays of the student and the expected ones); every
+answer is a :class:`Fact` whose relation holds on those arrays. :func:`localize` keeps only the
+facts that hold again on a second example (another seed, the same sizes), and adds the size
+conditions, found by re-running the student's function with one size changed.
+
+Everything here is derived from the output templates of :mod:`autograder.engine.spec` (axes named ``T``,
+``G`` (4H for an LSTM), ``2H``, per-layer lists), so it applies to any graded function. The
+wording is in :mod:`autograder.feedback.messages`; facts are plain data (``Fact.as_dict``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from autograder.engine import reference
+from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template, function, scenario_args
+from autograder.engine.strategies import Example
+
+Arrays = Dict[str, np.ndarray]
+Rerun = Callable[[Example, Dict[str, Any]], Optional[Arrays]]  # the student's named outputs on other inputs, or None
+Expect = Callable[[Dict[str, Any]], Arrays]  # what the student's outputs are compared with
+MakeInputs = Callable[[Example], Dict[str, Any]]  # the inputs a test runs for an example
+
+GATES = ("i", "f", "g", "o")
+# Two arrays "agree" when max|a - b| <= ATOL + RTOL * max(|a|, |b|): far tighter than any real
+# difference and far looser than float64 rounding of equivalent formulas.
+RTOL, ATOL = 1e-6, 1e-9
+SECOND_SEED_OFFSET = 7919
+SIZE_SYMBOLS = ("N", "T", "D", "H")
+MAX_T_SCAN = 8  # the T condition is searched only for T up to this (each T is one more run)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One verified statement about the outputs of one graded function.
+
+    ``kind``: outputs | gates | steps | shifted | reversed | halves | halves_swapped | layers_reversed |
+    scale | transpose | other_output | intermediate | plus_intermediate | changed_input | missing_tanh |
+    squared | h_follows_c | one_da | clip_scaled | clip_not_scaled | size_one | size_from | raised |
+    contract (:func:`breakage`). ``outputs``: the output names (spec) it is about (for a
+    half, ``h[..., :H]``). ``detail``: sorted (key, value) pairs, values JSON-friendly.
+    """
+
+    kind: str
+    function: str
+    outputs: Tuple[str, ...]
+    detail: Tuple[Tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.detail).get(key, default)
+
+    def as_dict(self) -> Dict[str, Any]:
+        from autograder.feedback.messages import fact_sentence
+
+        return {"kind": self.kind, "function": self.function, "outputs": list(self.outputs),
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in self.detail},
+                "sentence": fact_sentence(self)}
+
+
+def _fact(kind: str, fn: Function, outputs: Iterable[str], **detail: Any) -> Fact:
+    return Fact(kind, fn.name, tuple(outputs), tuple(sorted(detail.items())))
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same shape and equal within RTOL/ATOL (NaN never agrees)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    if a.size == 0:
+        return True
+    with np.errstate(all="ignore"):
+        err = np.max(np.abs(a - b))
+        scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
+    return bool(np.isfinite(err) and err <= ATOL + RTOL * scale)
+
+
+def _nonzero(a: np.ndarray) -> bool:
+    return a.size > 0 and not agree(a, np.zeros_like(a))
+
+
+# ---------------------------------------------------------------- shape symbols of the outputs
+
+
+def output_symbols(fn: Function, size: Mapping[str, int]) -> Dict[str, Tuple[str, ...]]:
+    """Output name -> the shape symbols of each axis (``("N", "T", "H")``, ``("D", "G")``)."""
+    out: Dict[str, Tuple[str, ...]] = {}
+    for o in fn.array_outputs:
+        _symbols(o.template, o.name, size, out)
+    return out
+
+
+def _symbols(template: Template, name: str, size: Mapping[str, int], out: Dict[str, Tuple[str, ...]]) -> None:
+    if isinstance(template, A):
+        out[name] = template.dims
+    elif isinstance(template, (Params, GradDict)):
+        inp, hid = (template.inp, template.hid) if isinstance(template, Params) else ("D", "H")
+        gate = "G" if isinstance(template, Params) else "H"  # clip_grad_norm's dicts are RNN-shaped
+        out.update({f"{name}.Wx": (inp, gate), f"{name}.Wh": (hid, gate), f"{name}.b": (gate,)})
+    elif isinstance(template, Layers):
+        for layer in range(int(size.get("L", 0))):
+            _symbols(template.item, f"{name}[{layer}]", size, out)
+    else:
+        out[name] = ()  # a float
+
+
+# ---------------------------------------------------------------- one example
+
+
+@dataclass
+class Case:
+    """The arrays of one example: inputs, the student's outputs and the expected ones."""
+
+    fn: Function
+    inputs: Dict[str, Any]
+    actual: Arrays
+    expected: Arrays
+    size: Dict[str, int]
+    cell: str
+
+    @property
+    def wrong(self) -> List[str]:
+        return [n for n, e in self.expected.items() if n in self.actual and not agree(self.actual[n], e)]
+
+
+def detect(case: Case, counterfactual: Optional[Expect] = None) -> List[Fact]:
+    """Every fact that holds on this example, most specific first (none if nothing is wrong).
+
+    ``counterfactual(inputs)``: the expected outputs for other inputs (the "ignores an input" facts
+    are looked for only when it is given).
+    """
+    fn, wrong = case.fn, case.wrong
+    if not wrong:
+        return []
+    symbols = output_symbols(fn, case.size)
+    facts: List[Fact] = []
+    facts += _relations(case, wrong, counterfactual)
+    for name in wrong:
+        facts += _structure(case, name, symbols.get(name, ()))
+    facts += _layers(case, wrong)
+    facts += _clip(case)
+    facts += [_fact(kind, fn, outputs) for kind, outputs in [c(case) for c in CONSISTENT.get(fn.name, ())] if outputs]
+    right = [n for n in case.expected if n not in wrong]
+    if right:  # "every output is wrong" says nothing the message does not
+        facts.append(_fact("outputs", fn, wrong, right=tuple(right)))
+    return _merge(facts)
+
+
+def _merge(facts: List[Fact]) -> List[Fact]:
+    """One fact per (kind, detail), its outputs joined (``db`` and ``dWx`` are both 1/N times ...)."""
+    merged: Dict[Tuple[str, Tuple[Tuple[str, Any], ...]], List[str]] = {}
+    for f in facts:
+        names = merged.setdefault((f.kind, f.detail), [])
+        names.extend(n for n in f.outputs if n not in names)
+    function_name = facts[0].function if facts else ""
+    return [Fact(kind, function_name, tuple(names), detail) for (kind, detail), names in merged.items()]
+
+
+def _scales(size: Mapping[str, int]) -> List[Tuple[str, float]]:
+    n, t = size.get("N", 1), size.get("T", 1)
+    out = [("0", 0.0), ("-1", -1.0), ("1/N", 1.0 / n), ("1/T", 1.0 / t), ("1/(N*T)", 1.0 / (n * t)), ("2", 2.0)]
+    seen, unique = set(), []
+    for label, c in out:
+        if c != 1.0 and c not in seen:
+            seen.add(c)
+            unique.append((label, c))
+    return unique
+
+
+def _relations(case: Case, wrong: Sequence[str], counterfactual: Optional[Expect]) -> List[Fact]:
+    fn, facts = case.fn, []
+    others = {n: e for n, e in case.expected.items()}
+    inter = intermediates(fn, case.inputs)
+    blanks = _without_inputs(case, counterfactual) if counterfactual is not None else {}
+    for name in wrong:
+        act, exp = case.actual[name], case.expected[name]
+        if _nonzero(exp):
+            found = [label for label, c in _scales(case.size) if agree(act, c * exp)]
+            if found:
+                facts.append(_fact("scale", fn, [name], factor=found[0]))
+                continue
+        elif not _nonzero(act):
+            continue
+        if exp.ndim == 2 and exp.shape[0] == exp.shape[1] > 1 and not agree(exp, exp.T) and agree(act, exp.T):
+            facts.append(_fact("transpose", fn, [name]))
+            continue
+        other = next((o for o, e in others.items() if o != name and e.shape == exp.shape and not agree(e, exp)
+                      and agree(act, e)), None)
+        if other is not None:
+            facts.append(_fact("other_output", fn, [name], other=other))
+            continue
+        blank = next((k for k, outs in blanks.items() if name in outs and agree(act, outs[name])
+                      and not agree(outs[name], exp)), None)
+        if blank is not None:
+            facts.append(_fact("changed_input", fn, [name], input=blank[0], change=blank[1]))
+            continue
+        if _nonzero(exp) and bool(np.all(exp >= 0)) and agree(act, exp**2):
+            facts.append(_fact("squared", fn, [name]))
+            continue
+        if fn.name.endswith("forward") and _nonzero(exp):
+            with np.errstate(all="ignore"):
+                squashed = np.tanh(act)
+            if agree(squashed, exp):
+                facts.append(_fact("missing_tanh", fn, [name]))
+                continue
+        same = [(label, v) for label, v in inter if v.shape == exp.shape and _nonzero(v)]
+        hit = next((label for label, v in same if agree(act, v) and not agree(v, exp)), None)
+        if hit is not None:
+            facts.append(_fact("intermediate", fn, [name], value=hit))
+            continue
+        for sign in (1, -1):
+            hit = next((label for label, v in same if agree(act, exp + sign * v)), None)
+            if hit is not None:
+                facts.append(_fact("plus_intermediate", fn, [name], value=hit, sign="+" if sign > 0 else "-"))
+                break
+    return facts
+
+
+CHANGES = ("zero", "negated")
+
+
+def _changed(value: np.ndarray, change: str) -> np.ndarray:
+    return np.zeros_like(value) if change == "zero" else -value
+
+
+def _without_inputs(case: Case, counterfactual: Expect) -> Dict[Tuple[str, str], Arrays]:
+    """(input, change) -> the expected outputs with that input array zero or negated (the contract's
+    arguments of the function or of its forward; not the upstream gradients, which "scale" covers)."""
+    out: Dict[Tuple[str, str], Arrays] = {}
+    base = function(case.fn.forward) if case.fn.forward else case.fn
+    for name, _ in base.args:
+        value = case.inputs.get(name)
+        if not isinstance(value, np.ndarray) or not _nonzero(value):
+            continue
+        for change in CHANGES:
+            try:
+                with np.errstate(all="ignore"):
+                    out[(name, change)] = counterfactual(dict(case.inputs, **{name: _changed(value, change)}))
+            except Exception:  # noqa: BLE001 - no counterfactual, no fact
+                continue
+    return out
+
+
+def _structure(case: Case, name: str, symbols: Tuple[str, ...]) -> List[Fact]:
+    """Gate blocks, time steps and halves of one wrong output."""
+    fn, facts = case.fn, []
+    act, exp = case.actual[name], case.expected[name]
+    H = case.size.get("H", 0)
+    if "G" in symbols and case.cell == "lstm" and H:
+        axis = symbols.index("G")
+        bad = tuple(g for k, g in enumerate(GATES)
+                    if not agree(np.take(act, range(k * H, (k + 1) * H), axis), np.take(exp, range(k * H, (k + 1) * H), axis)))
+        if 0 < len(bad) < 4:
+            facts.append(_fact("gates", fn, [name], gates=bad))
+    views = [(name, act, exp)]
+    if "2H" in symbols and H:
+        axis = symbols.index("2H")
+        halves = [(f"{name}[..., :H]", np.take(act, range(H), axis), np.take(exp, range(H), axis)),
+                  (f"{name}[..., H:]", np.take(act, range(H, 2 * H), axis), np.take(exp, range(H, 2 * H), axis))]
+        if agree(halves[0][1], halves[1][2]) and agree(halves[1][1], halves[0][2]) and not agree(halves[0][2], halves[1][2]):
+            facts.append(_fact("halves_swapped", fn, [name]))
+            return facts
+        bad_halves = [v for v in halves if not agree(v[1], v[2])]
+        if len(bad_halves) == 1:
+            facts.append(_fact("halves", fn, [name], half="first" if bad_halves[0] is halves[0] else "second"))
+        views = bad_halves
+    if "T" in symbols:
+        axis = symbols.index("T")
+        for label, a, e in views:
+            facts += _time(case, label, np.moveaxis(a, axis, 0), np.moveaxis(e, axis, 0))
+    return facts
+
+
+def _time(case: Case, name: str, act: np.ndarray, exp: np.ndarray) -> List[Fact]:
+    """Facts about the time steps of one output (time moved to axis 0)."""
+    fn, T = case.fn, act.shape[0]
+    if T < 2:
+        return []
+    if agree(act, exp[::-1]) and not agree(exp, exp[::-1]):
+        return [_fact("reversed", fn, [name])]
+    facts = []
+    if agree(act[1:], exp[:-1]) and not agree(exp[1:], exp[:-1]):
+        facts.append(_fact("shifted", fn, [name], by=1))
+    elif agree(act[:-1], exp[1:]) and not agree(exp[1:], exp[:-1]):
+        facts.append(_fact("shifted", fn, [name], by=-1))
+    bad = [t for t in range(T) if not agree(act[t], exp[t])]
+    if not bad:
+        return facts
+    if len(bad) == T:
+        pattern: Dict[str, Any] = {"when": "every"}
+    elif bad == [0]:
+        pattern = {"when": "first"}
+    elif bad == [T - 1]:
+        pattern = {"when": "last"}
+    elif bad == list(range(bad[0], T)):
+        pattern = {"when": "from", "step": bad[0]}
+    elif bad == list(range(0, bad[-1] + 1)):
+        pattern = {"when": "until", "step": bad[-1]}
+    else:
+        pattern = {"when": "steps", "steps": tuple(bad)}
+    facts.append(_fact("steps", fn, [name], **pattern))
+    return facts
+
+
+_LAYER = re.compile(r"\[(\d+)\]")
+
+
+def _layers(case: Case, wrong: Sequence[str]) -> List[Fact]:
+    """Per-layer outputs that hold the expected layers in the other order."""
+    L = case.size.get("L", 0)
+    if L < 2:
+        return []
+    groups: Dict[str, List[str]] = {}
+    for name in case.expected:
+        if _LAYER.search(name):
+            groups.setdefault(_LAYER.sub("[*]", name, count=1), []).append(name)
+    facts = []
+    for pattern, names in groups.items():
+        if not any(n in wrong for n in names):
+            continue
+        flipped = [_LAYER.sub(f"[{L - 1 - int(_LAYER.search(n).group(1))}]", n, count=1) for n in names]
+        if all(f in case.expected and agree(case.actual[n], case.expected[f]) for n, f in zip(names, flipped)):
+            facts.append(_fact("layers_reversed", case.fn, [pattern.replace("[*]", "")]))
+    return facts
+
+
+def _clip(case: Case) -> List[Fact]:
+    """clip_grad_norm: scaled although the total norm is within max_norm, or not scaled although above."""
+    if "max_norm" not in case.inputs or "grads" not in case.inputs:
+        return []
+    grads = case.inputs["grads"]
+    names = [f"clipped.{k}" for k in grads]
+    if not all(n in case.actual for n in names):
+        return []
+    total = float(np.sqrt(sum(np.sum(np.asarray(g, dtype=np.float64) ** 2) for g in grads.values())))
+    unchanged = all(agree(case.actual[f"clipped.{k}"], g) for k, g in grads.items())
+    max_norm = float(case.inputs["max_norm"])
+    if total > max_norm and unchanged and total > 0:
+        return [_fact("clip_not_scaled", case.fn, names)]
+    if total <= max_norm and not unchanged and total > 0:
+        ratios = {k: float(np.sum(case.actual[f"clipped.{k}"] * g) / np.sum(g * g)) for k, g in grads.items() if _nonzero(g)}
+        if ratios:
+            c = next(iter(ratios.values()))
+            if all(agree(case.actual[f"clipped.{k}"], c * g) for k, g in grads.items()):
+                return [_fact("clip_scaled", case.fn, names)]
+    return []
+
+
+# ---------------------------------------------------------------- consistent outputs of a cell
+# Two cells have outputs tied to each other by the contract; when the student's outputs still satisfy
+# that tie, the error lives upstream of it (in next_c; in da = dL/da). Cell-specific, unlike the rest.
+
+
+def _lstm_gates(case: Case) -> Tuple[np.ndarray, ...]:
+    i = case.inputs
+    a = i["x"] @ i["Wx"] + i["prev_h"] @ i["Wh"] + i["b"]
+    H = case.size["H"]
+    sig = lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))  # noqa: E731 - the logistic sigmoid, overflow-free
+    return sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sig(a[:, 3 * H:])
+
+
+def _lstm_h_follows_c(case: Case) -> Tuple[str, Tuple[str, ...]]:
+    """next_c is wrong but next_h = o ⊙ tanh(next_c) holds with the student's next_c."""
+    act = case.actual
+    if "next_h" not in act or "next_c" not in act or agree(act["next_c"], case.expected["next_c"]):
+        return "h_follows_c", ()  # (a test that judges next_c alone, the carousel, cannot show the tie)
+    o = _lstm_gates(case)[3]
+    ok = agree(act["next_h"], o * np.tanh(act["next_c"]))
+    return "h_follows_c", ("next_c", "next_h") if ok else ()
+
+
+def _rnn_one_da(case: Case) -> Tuple[str, Tuple[str, ...]]:
+    """All five gradients come from one (wrong) da: dx = da Wxᵀ, dprev_h = da Whᵀ, dWx = xᵀ da, ..."""
+    i, act = case.inputs, case.actual
+    if any(n not in act for n in ("dx", "dprev_h", "dWx", "dWh", "db")):
+        return "one_da", ()
+    M = np.concatenate([i["Wx"].T, i["Wh"].T], axis=1)  # (H, D + H): da @ M = [dx | dprev_h]
+    if np.linalg.matrix_rank(M) < M.shape[0]:
+        return "one_da", ()
+    da = np.concatenate([act["dx"], act["dprev_h"]], axis=1) @ np.linalg.pinv(M)
+    implied = {"dx": da @ i["Wx"].T, "dprev_h": da @ i["Wh"].T, "dWx": i["x"].T @ da, "dWh": i["prev_h"].T @ da,
+               "db": da.sum(axis=0)}
+    ok = all(agree(act[n], v) for n, v in implied.items())
+    return "one_da", tuple(implied) if ok else ()
+
+
+CONSISTENT: Dict[str, Tuple[Callable[[Case], Tuple[str, Tuple[str, ...]]], ...]] = {
+    "lstm_step_forward": (_lstm_h_follows_c,),
+    "rnn_step_backward": (_rnn_one_da,),
+}
+
+
+# ---------------------------------------------------------------- reference intermediates
+
+
+def intermediates(fn: Function, inputs: Mapping[str, Any]) -> List[Tuple[str, np.ndarray]]:
+    """(label, array) for the values the reference computes on the way: the outputs and upstream
+    gradients of every graded function it calls, one per call, and per-step values stacked over
+    time into ``(N, T, ...)`` arrays (``next_c of lstm_step_forward at every step`` is the cell
+    state sequence). Labels name the function and the value (see messages.intermediate_label)."""
+    calls: List[Tuple[str, Arrays]] = []
+
+    def recorder(name: str, inner: Callable[..., Any]) -> Callable[..., Any]:
+        sub = function(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = inner(*args, **kwargs)
+            named = {k: np.array(v, dtype=np.float64) for k, v in reference.named_outputs(sub, result).items()}
+            for up, value in zip(sub.upstream, args):
+                named[up] = np.array(value, dtype=np.float64)
+            calls.append((name, named))
+            return result
+
+        return call
+
+    mods = reference.modules()  # a fresh copy, patched in place: internal calls are recorded too
+    parts = _all_parts(fn)
+    if not parts:
+        return []
+    wrapped = {p: recorder(p, getattr(mods[function(p).module], p)) for p in parts}
+    for module in mods.values():
+        for p, wrapper in wrapped.items():
+            if p in vars(module):  # defined here, or imported by name from another graded module
+                setattr(module, p, wrapper)
+    try:
+        with np.errstate(all="ignore"):
+            reference.scenario(mods, fn, dict(inputs))
+    except Exception:  # noqa: BLE001 - the reference cannot run here: no intermediates
+        return []
+    return _label(calls)
+
+
+def _all_parts(fn: Function) -> List[str]:
+    seen: List[str] = []
+    todo = list(fn.parts) + ([fn.forward] if fn.forward else [])
+    while todo:
+        name = todo.pop(0)
+        if name not in seen and name != fn.name:
+            seen.append(name)
+            todo.extend(function(name).parts)
+    return seen
+
+
+def _label(calls: List[Tuple[str, Arrays]]) -> List[Tuple[str, np.ndarray]]:
+    by_function: Dict[str, List[Arrays]] = {}
+    for name, named in calls:
+        by_function.setdefault(name, []).append(named)
+    out: List[Tuple[str, np.ndarray]] = []
+    for name, runs in by_function.items():
+        step = "_step_" in name  # one call per time step; any other function: one call per layer/direction
+        if step and function(name).is_backward:  # a backward loop calls its steps from t = T-1 down to 0
+            runs = runs[::-1]
+        for value in runs[0]:
+            if len(runs) == 1:
+                out.append((f"{value} of {name}", runs[0][value]))
+                continue
+            for k, run in enumerate(runs):
+                out.append((f"{value} of {name} {'at step' if step else 'in call'} {k if step else k + 1}", run[value]))
+            shapes = {r[value].shape for r in runs}
+            if step and len(shapes) == 1 and len(next(iter(shapes))) == 2:
+                stacked = np.stack([r[value] for r in runs], axis=1)
+                out.append((f"{value} of {name} at every step", stacked))
+                out.append((f"{value} of {name} at every step, in reverse order", stacked[:, ::-1]))
+    return out
+
+
+# ---------------------------------------------------------------- the verified facts
+
+
+@dataclass
+class Localization:
+    """The verified facts, and the second example's case (to verify other claims, e.g. a mistake)."""
+
+    facts: List[Fact]
+    second: Optional[Case] = None
+
+
+def second_example(example: Example) -> Example:
+    """The example a fact is verified on again: the same sizes and options, another seed."""
+    return dataclasses.replace(example, seed=(example.seed + SECOND_SEED_OFFSET) % (2**16 + 1))
+
+
+def localize(fn: Function, example: Example, first: Case, rerun: Rerun, expect: Expect,
+             make_inputs: MakeInputs, counterfactual: Optional[Expect] = None) -> Localization:
+    """The facts of :func:`detect` that hold on the failing example AND on a second one (same sizes,
+    another seed), most specific first, plus the size conditions (``size_one``: fails with a size 1
+    and passes with that size 2, ``size_from``: passes for T up to k-1, fails for T = k .. T), each
+    found on both examples. ``rerun`` runs the student's function; ``expect`` gives what its outputs
+    are compared with; ``make_inputs`` makes a test's inputs from an example."""
+    facts = detect(first, counterfactual)
+    if not facts:
+        return Localization([])
+    ex2 = second_example(example)
+    second = _case(fn, ex2, rerun, expect, make_inputs)
+    if second is None:
+        return Localization([])
+    again = set(detect(second, counterfactual))
+    kept = [f for f in facts if f in again] + _longer(fn, example, ex2, rerun, expect, make_inputs)
+    sizes = [f for f in _sizes(fn, example, rerun, expect, make_inputs)
+             if f in set(_sizes(fn, ex2, rerun, expect, make_inputs))]
+    return Localization(sizes + _ordered(kept), second)
+
+
+TIME_KINDS = ("steps", "shifted", "reversed")
+
+
+def _longer(fn: Function, example: Example, ex2: Example, rerun: Rerun, expect: Expect,
+            make_inputs: MakeInputs) -> List[Fact]:
+    """Time facts need T >= 2: when the failing example has T = 1, the time facts of both examples
+    run with T = 2 (detail ``at_T``), kept when they agree."""
+    if example.size.get("T") != 1:
+        return []
+    cases = [_case(fn, _resized(e, "T", 2), rerun, expect, make_inputs) for e in (example, ex2)]
+    if any(c is None for c in cases):
+        return []
+    first, second = (set(f for f in detect(c) if f.kind in TIME_KINDS) for c in cases)  # type: ignore[arg-type]
+    return [Fact(f.kind, f.function, f.outputs, tuple(sorted(f.detail + (("at_T", 2),)))) for f in _ordered(list(first & second))]
+
+
+ORDER = ("clip_scaled", "clip_not_scaled", "halves_swapped", "layers_reversed", "reversed", "shifted", "transpose",
+         "other_output", "changed_input", "missing_tanh", "squared", "h_follows_c", "one_da", "intermediate", "plus_intermediate", "scale", "gates", "halves", "steps",
+         "outputs")
+
+
+def _ordered(facts: List[Fact]) -> List[Fact]:
+    return sorted(facts, key=lambda f: ORDER.index(f.kind) if f.kind in ORDER else len(ORDER))
+
+
+def _case(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> Optional[Case]:
+    try:
+        inputs = make_inputs(ex)
+        actual = rerun(ex, inputs)
+        if actual is None:
+            return None
+        with np.errstate(all="ignore"):
+            expected = expect(inputs)
+    except Exception:  # noqa: BLE001 - no second example, no verified fact
+        return None
+    if set(expected) - set(actual):
+        return None
+    return Case(fn, inputs, actual, expected, ex.size, ex.cell)
+
+
+def _passes(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> Optional[bool]:
+    case = _case(fn, ex, rerun, expect, make_inputs)
+    return None if case is None else not case.wrong
+
+
+def _resized(ex: Example, symbol: str, value: int) -> Example:
+    dims = tuple((k, value if k == symbol else v) for k, v in ex.dims)
+    truncate = ex.truncate
+    return dataclasses.replace(ex, dims=dims, truncate=truncate)
+
+
+def _sizes(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> List[Fact]:
+    size = ex.size
+    if _passes(fn, ex, rerun, expect, make_inputs) is not False:
+        return []
+    facts = []
+    for symbol in SIZE_SYMBOLS:
+        if size.get(symbol) == 1 and _passes(fn, _resized(ex, symbol, 2), rerun, expect, make_inputs):
+            facts.append(_fact("size_one", fn, [], size=symbol))
+    T = size.get("T", 0)
+    if not facts and 2 <= T <= MAX_T_SCAN and _passes(fn, _resized(ex, "T", 1), rerun, expect, make_inputs):
+        first_bad = next((t for t in range(2, T) if not _passes(fn, _resized(ex, "T", t), rerun, expect, make_inputs)), T)
+        if all(not _passes(fn, _resized(ex, "T", t), rerun, expect, make_inputs) for t in range(first_bad + 1, T)):
+            facts.append(_fact("size_from", fn, [], size="T", value=first_bad, tried=T))
+    return facts
+
+
+# ---------------------------------------------------------------- for reports
+
+
+def verify(fact: Fact, case: Case, counterfactual: Optional[Expect] = None) -> bool:
+    """Re-check one non-size fact against a case's arrays (independently of :func:`detect`'s search)."""
+    act, exp = case.actual, case.expected
+    outs = fact.outputs
+    if fact.kind == "outputs":
+        return set(case.wrong) == set(outs) and all(agree(act[n], exp[n]) for n in fact.get("right", ()))
+    if fact.kind == "scale":
+        c = dict(_scales(case.size)).get(fact.get("factor"))
+        return c is not None and all(agree(act[n], c * exp[n]) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind == "transpose":
+        return all(agree(act[n], exp[n].T) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind == "other_output":
+        return all(agree(act[n], exp[fact.get("other")]) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind in ("intermediate", "plus_intermediate"):
+        values = dict(intermediates(case.fn, case.inputs))
+        v = values.get(fact.get("value"))
+        if v is None:
+            return False
+        want = v if fact.kind == "intermediate" else (lambda n: exp[n] + (1 if fact.get("sign") == "+" else -1) * v)
+        return all(agree(act[n], want(n) if callable(want) else want) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind == "changed_input":
+        if counterfactual is None:
+            return False
+        name = fact.get("input")
+        blank = counterfactual(dict(case.inputs, **{name: _changed(case.inputs[name], fact.get("change"))}))
+        return all(agree(act[n], blank[n]) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind == "squared":
+        return all(agree(act[n], exp[n] ** 2) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind in ("h_follows_c", "one_da"):
+        check = {"h_follows_c": _lstm_h_follows_c, "one_da": _rnn_one_da}[fact.kind]
+        return case.fn.name in CONSISTENT and bool(case.wrong) and check(case)[1] == outs
+    if fact.kind == "missing_tanh":
+        return all(agree(np.tanh(act[n]), exp[n]) and not agree(act[n], exp[n]) for n in outs)
+    if fact.kind == "gates":
+        H, bad = case.size["H"], set(fact.get("gates"))
+        symbols = output_symbols(case.fn, case.size)
+        for n in outs:
+            axis = symbols[n].index("G")
+            for k, g in enumerate(GATES):
+                block = range(k * H, (k + 1) * H)
+                if agree(np.take(act[n], block, axis), np.take(exp[n], block, axis)) == (g in bad):
+                    return False
+        return True
+    if fact.kind in ("halves", "halves_swapped", "steps", "shifted", "reversed"):
+        return _verify_time_or_halves(fact, case)
+    if fact.kind == "layers_reversed":
+        L = case.size["L"]
+        names = [n for n in exp if n.startswith(outs[0] + "[")]
+        return bool(names) and all(agree(act[n], exp[_LAYER.sub(f"[{L - 1 - int(_LAYER.search(n).group(1))}]", n, count=1)])
+                                   for n in names) and any(not agree(act[n], exp[n]) for n in names)
+    if fact.kind in ("clip_scaled", "clip_not_scaled"):
+        return fact in _clip(case)
+    raise ValueError(f"verify: unknown fact kind {fact.kind!r}")
+
+
+def _view(case: Case, label: str) -> Tuple[np.ndarray, np.ndarray, Tuple[str, ...]]:
+    base = label.split("[..., ")[0]
+    symbols = output_symbols(case.fn, case.size)[base]
+    act, exp = case.actual[base], case.expected[base]
+    if label.endswith(("[..., :H]", "[..., H:]")):
+        H, axis = case.size["H"], symbols.index("2H")
+        part = range(H) if label.endswith(":H]") else range(H, 2 * H)
+        act, exp = np.take(act, part, axis), np.take(exp, part, axis)
+    return act, exp, symbols
+
+
+def _verify_time_or_halves(fact: Fact, case: Case) -> bool:
+    for n in fact.outputs:
+        act, exp, symbols = _view(case, n)
+        if fact.kind in ("halves", "halves_swapped"):
+            H, axis = case.size["H"], symbols.index("2H")
+            a0, a1 = np.take(act, range(H), axis), np.take(act, range(H, 2 * H), axis)
+            e0, e1 = np.take(exp, range(H), axis), np.take(exp, range(H, 2 * H), axis)
+            if fact.kind == "halves_swapped":
+                ok = agree(a0, e1) and agree(a1, e0) and not agree(e0, e1)
+            else:
+                first_bad = fact.get("half") == "first"
+                ok = agree(a0, e0) != first_bad and agree(a1, e1) == first_bad
+            if not ok:
+                return False
+            continue
+        a, e = np.moveaxis(act, symbols.index("T"), 0), np.moveaxis(exp, symbols.index("T"), 0)
+        T = a.shape[0]
+        if fact.kind == "reversed":
+            ok = agree(a, e[::-1]) and not agree(a, e)
+        elif fact.kind == "shifted":
+            ok = agree(a[1:], e[:-1]) if fact.get("by") == 1 else agree(a[:-1], e[1:])
+        else:
+            bad = [t for t in range(T) if not agree(a[t], e[t])]
+            want = {"every": list(range(T)), "first": [0], "last": [T - 1],
+                    "from": list(range(fact.get("step", 0), T)), "until": list(range(0, fact.get("step", 0) + 1)),
+                    "steps": list(fact.get("steps", ()))}[fact.get("when")]
+            ok = bad == want
+        if not ok:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- where a function breaks
+
+BREAKING_KINDS = ("raised", "contract")
+_FRAME = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+) in (?P<function>[\w<>]+): (?P<code>.*)$")
+
+
+def breakage(fn: Function, kind: str, exception: str = "", traceback: Sequence[str] = (),
+             problem: str = "", output: Optional[str] = None) -> Optional[Fact]:
+    """The fact about a call of ``fn`` that returned no comparable arrays.
+
+    ``kind`` "exception": a ``raised`` fact naming the innermost line of the student's code in the
+    ``traceback`` (worker format ``file:line in function: code``) and the ``exception`` type; its
+    ``function`` is the student function that line belongs to, which may be a helper or a part.
+    ``kind`` "contract": a ``contract`` fact, the return value's ``problem`` (its first line).
+    None when there is nothing to say (a timeout, a crash, a traceback outside the student's code)."""
+    if kind == "exception":
+        frame = _FRAME.match(traceback[-1]) if traceback else None
+        if frame is None:
+            return None
+        return Fact("raised", frame["function"], (), tuple(sorted({
+            "type": exception, "file": frame["file"], "line": int(frame["line"]), "code": frame["code"]}.items())))
+    if kind == "contract" and problem:
+        return _fact("contract", fn, (output,) if output else (), problem=problem.splitlines()[0])
+    return None
+
+
+LOCALIZING_KINDS = frozenset(ORDER) | {"size_one", "size_from"} | frozenset(BREAKING_KINDS)
+
+
+DIAGNOSES = ("catalogue", "values", "breakage")  # best first
+
+
+def diagnosis(results: Mapping[str, Any], function_name: str,
+              visibilities: Sequence[str] = ("visible", "after_due_date")) -> Optional[str]:
+    """How the feedback of ``results`` locates a mistake of ``function_name``, best first: a
+    "catalogue" sentence, a verified fact about its "values" (other than "every output is wrong"),
+    or where it "breaks" (the line that raises, the return value that breaks the contract), in a
+    failing test shown with ``visibilities``; None when it only says that the function is wrong."""
+    found = set()
+    for test in results.get("tests", []):
+        extra = test.get("extra_data") or {}
+        if test.get("status") == "passed" or test.get("visibility") not in visibilities:
+            continue
+        if extra.get("function") != function_name:
+            continue
+        if extra.get("mistake"):
+            found.add("catalogue")
+        for fact in extra.get("facts") or []:
+            if fact.get("function") == function_name and fact.get("kind") in LOCALIZING_KINDS and not (
+                    fact.get("kind") == "outputs" and not fact.get("right")):
+                found.add("breakage" if fact.get("kind") in BREAKING_KINDS else "values")
+    return next((d for d in DIAGNOSES if d in found), None)
+
+
+def localized(results: Mapping[str, Any], function_name: str,
+              visibilities: Sequence[str] = ("visible", "after_due_date")) -> bool:
+    """True when the feedback locates a mistake of ``function_name`` (:func:`diagnosis`)."""
+    return diagnosis(results, function_name, visibilities) is not None
+
+
+__all__ = ["Fact", "Case", "Localization", "agree", "breakage", "detect", "diagnosis", "localize", "verify",
+           "localized", "intermediates", "output_symbols"]

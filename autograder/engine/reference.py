@@ -1,0 +1,176 @@
+"""The reference solutions, loaded in the grader process (never in the worker).
+
+- :func:`modules` gives fresh reference modules (``rnn_layers``, ``lstm_layers``, ``deep_layers``,
+  ``gradient_flow``), optionally with some functions replaced (``overrides``, visible to the
+  reference's own internal calls too). :func:`trace` records the part calls a composite makes, so
+  the grader can check the student's parts at those very calls (autograder/engine/dependencies.py), and
+  :func:`serve_part` answers a part the worker asks for while a composite is tested alone.
+- :func:`scenario` runs the computation a hidden test runs (for a backward function: forward on
+  the inputs, then backward on the upstream gradient) and returns the named outputs.
+- :func:`run_scenario` is that, on the pure reference with overrides, for the mistakes catalogue.
+"""
+from __future__ import annotations
+
+import sys
+import types
+from functools import lru_cache
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from autograder.paths import GRADED_MODULES, SOLUTIONS_DIR
+from autograder.engine.spec import Function, function
+from autograder.engine.strategies import flatten
+
+@lru_cache(maxsize=None)
+def _code(name: str) -> types.CodeType:
+    path = SOLUTIONS_DIR / f"{name}.py"
+    return compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+def _exec(name: str, deps: Mapping[str, types.ModuleType]) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__file__ = str(SOLUTIONS_DIR / f"{name}.py")
+    saved = {k: sys.modules.get(k) for k in deps}
+    sys.modules.update(deps)  # the reference's `from rnn_layers import ...` resolves to these
+    try:
+        exec(_code(name), module.__dict__)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    return module
+
+
+def modules(overrides: Optional[Mapping[str, Callable[..., Any]]] = None) -> Dict[str, types.ModuleType]:
+    """Fresh reference modules; ``overrides`` maps "module.function" to a replacement."""
+    overrides = dict(overrides or {})
+    loaded: Dict[str, types.ModuleType] = {}
+    for name in GRADED_MODULES:
+        loaded[name] = _exec(name, {k: v for k, v in loaded.items()})
+        for key, variant in overrides.items():
+            mod, _, fname = key.partition(".")
+            if mod == name:
+                setattr(loaded[name], fname, variant)
+    return loaded
+
+
+@lru_cache(maxsize=1)
+def pure() -> Dict[str, types.ModuleType]:
+    return modules()
+
+
+def call_arguments(fn: Function, inputs: Mapping[str, Any]) -> tuple:
+    """(args, kwargs) of a call of ``fn`` (a forward or plain function) on scenario inputs."""
+    args = [inputs[name] for name, _ in fn.args]
+    kwargs: Dict[str, Any] = {}
+    if "cell" in fn.options:
+        kwargs["cell"] = inputs["cell"]
+    if "max_norm" in fn.options:
+        args.append(inputs["max_norm"])
+    return args, kwargs
+
+
+def backward_arguments(fn: Function, inputs: Mapping[str, Any], cache: Any) -> tuple:
+    args = [inputs[name] for name in fn.upstream] + [cache]
+    kwargs = {"truncate": inputs["truncate"]} if "truncate" in fn.options and inputs.get("truncate") is not None else {}
+    return args, kwargs
+
+
+def scenario(mods: Mapping[str, types.ModuleType], fn: Function, inputs: Mapping[str, Any]) -> Any:
+    """The raw return value of ``fn`` on the scenario (forward first for a backward function)."""
+    if fn.forward:
+        fwd = function(fn.forward)
+        args, kwargs = call_arguments(fwd, inputs)
+        result = getattr(mods[fwd.module], fwd.name)(*args, **kwargs)
+        args, kwargs = backward_arguments(fn, inputs, result[fwd.cache_index])
+        return getattr(mods[fn.module], fn.name)(*args, **kwargs)
+    args, kwargs = call_arguments(fn, inputs)
+    return getattr(mods[fn.module], fn.name)(*args, **kwargs)
+
+
+def named_outputs(fn: Function, raw: Any) -> Dict[str, np.ndarray]:
+    """Flatten a (trusted, reference-shaped) return value into spec's output names."""
+    values = raw if len(fn.outputs) > 1 else (raw,)
+    named: Dict[str, np.ndarray] = {}
+    for out, value in zip(fn.outputs, values):
+        if out.name == "cache":
+            continue
+        for name, leaf in flatten(value, out.name):
+            named[name] = np.asarray(leaf, dtype=np.float64)
+    return named
+
+
+def expected(fn: Function, inputs: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """The reference answer for a scenario."""
+    return named_outputs(fn, scenario(pure(), fn, inputs))
+
+
+def run_scenario(function_name: str, inputs: dict, overrides: Optional[dict] = None) -> Dict[str, np.ndarray]:
+    """Run a hidden test's computation on the reference with ``overrides`` (the mistakes catalogue).
+
+    ``inputs`` and the returned names are documented in :mod:`autograder.engine.spec`.
+    """
+    fn = function(function_name)
+    with np.errstate(all="ignore"):
+        return named_outputs(fn, scenario(modules(overrides), fn, inputs))
+
+
+def trace(fn: Function, inputs: Mapping[str, Any]) -> Tuple[Any, List[Tuple[Function, tuple, dict, Any]]]:
+    """The reference scenario of ``fn`` and the calls it makes of ``fn``'s graded parts, in order.
+
+    Returns ``(raw result, [(part, args, kwargs, result), ...])``. A cache that a part returned is
+    the very object the reference later passes to another part (so it can be matched by identity).
+    """
+    calls: List[Tuple[Function, tuple, dict, Any]] = []
+    pure_modules = pure()
+
+    def recorder(part: Function) -> Callable[..., Any]:
+        original = getattr(pure_modules[part.module], part.name)
+
+        def record(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            calls.append((part, args, kwargs, result))
+            return result
+
+        record.__name__ = part.name
+        return record
+
+    overrides = {f"{function(p).module}.{p}": recorder(function(p)) for p in fn.parts}
+    with np.errstate(all="ignore"):
+        raw = scenario(modules(overrides), fn, inputs)
+    return raw, calls
+
+
+def serve_part(key: str, args: list, kwargs: dict) -> Any:
+    """A graded part answered by the reference for a worker that serves it (see autograder.worker.program)."""
+    module, _, name = key.partition(".")
+    with np.errstate(all="ignore"):
+        return getattr(pure()[module], name)(*args, **kwargs)
+
+
+def _rnn_step_cache(x: np.ndarray, prev_h: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, next_h: np.ndarray) -> tuple:
+    return (x, prev_h, Wx, Wh, next_h)  # the reference's cache format (solutions/rnn_layers.py)
+
+
+def backward_at_outputs(fn: Function, inputs: Mapping[str, Any], forward: Mapping[str, np.ndarray],
+                        truncate: Any = None) -> Optional[Dict[str, np.ndarray]]:
+    """The reference backward evaluated at the student's own forward outputs, where that is defined.
+
+    An RNN backward depends on its forward only through the hidden states and the inputs, so
+    "your backward is right for what your forward computed" can be checked exactly even when that
+    forward is wrong. None for functions whose backward reads the forward's internals (LSTM gates).
+    """
+    rnn = pure()["rnn_layers"]
+    with np.errstate(all="ignore"):
+        if fn.name == "rnn_step_backward":
+            cache = _rnn_step_cache(inputs["x"], inputs["prev_h"], inputs["Wx"], inputs["Wh"], forward["next_h"])
+            return named_outputs(fn, rnn.rnn_step_backward(inputs["dnext_h"], cache))
+        if fn.name == "rnn_backward":
+            h, x = forward["h"], inputs["x"]
+            caches = [_rnn_step_cache(x[:, t], inputs["h0"] if t == 0 else h[:, t - 1], inputs["Wx"], inputs["Wh"],
+                                      h[:, t]) for t in range(x.shape[1])]
+            return named_outputs(fn, rnn.rnn_backward(inputs["dh"], caches, truncate))
+    return None

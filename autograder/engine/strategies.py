@@ -1,0 +1,279 @@
+"""Hypothesis strategies derived from :mod:`autograder.engine.spec`.
+
+Hypothesis draws an :class:`Example` (sizes, cell, options, a seed and a value scale); the inputs
+are then made from it deterministically by :func:`materialize`. Drawing a seed rather than every
+float keeps inputs dense and generic (Hypothesis would shrink floats to zeros, which hide most
+bugs) while shrinking still finds the smallest failing sizes. Values are bounded float64: standard
+normal times a scale of 1, 0.25 or 4 (4 makes tanh/sigmoid pre-activations saturate).
+
+Coverage by construction: besides the draws, every test runs fixed **boundary examples**
+(:func:`boundary_examples`): every size 1; coinciding widths (D = H = every H@l); L at its maximum;
+T = 1; for truncated BPTT, truncate = 1, T-1, T and T+1; for clip_grad_norm, an all-zero gradient
+dict (total norm 0) at max_norm 0 and at max_norm 1.
+
+**Specials** (:data:`SPECIALS`, ``Example.special``) are structured inputs on which many wrong
+forward functions are right: zero initial states (a forward that ignores ``h0``, or starts the
+LSTM cell from ``h0``), zero biases, and LSTM gate blocks that are equal (a forward that orders
+the gates differently). A backward function whose forward is wrong on every ordinary input is
+judged on such inputs when its forward is right there (:mod:`autograder.engine.dependencies`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from hypothesis import strategies as st
+
+from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template, function, scenario_args
+
+SCALES = (1.0, 0.25, 4.0)
+MAX_NORM_RATIOS = (0.5, 2.0, 1.0, 0.0)
+
+# Size ranges per profile: (low, high) for each symbol.
+PROFILES: Dict[str, Dict[str, Tuple[int, int]]] = {
+    "general": {"N": (1, 3), "T": (1, 8), "D": (1, 4), "H": (1, 4), "L": (1, 3)},
+    "edge": {"N": (1, 2), "T": (1, 2), "D": (1, 2), "H": (1, 2), "L": (1, 2)},
+    "long": {"N": (1, 2), "T": (12, 24), "D": (1, 3), "H": (1, 3), "L": (1, 2)},
+    "realistic": {"N": (8, 16), "T": (30, 36), "D": (8, 16), "H": (8, 16), "L": (2, 3)},
+}
+
+# Profiles whose tests also run the boundary examples (the others draw large sizes on purpose).
+BOUNDARY_PROFILES: Tuple[str, ...] = ("general", "edge")
+
+# Structured inputs on which many wrong forward functions are right (see the module docstring).
+SPECIALS: Tuple[str, ...] = ("zero_state", "zero_bias", "equal_gates", "input_shut", "zero_state+zero_bias",
+                             "zero_state+equal_gates")
+LSTM_ONLY_SPECIALS = ("equal_gates", "input_shut")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One drawn test case; :func:`materialize` turns it into inputs."""
+
+    dims: Tuple[Tuple[str, int], ...]
+    cell: str
+    seed: int
+    scale: float
+    truncate: Optional[int] = None
+    max_norm_ratio: float = 2.0  # max_norm = ratio * the drawn total norm (or max_norm itself if zero_grads)
+    zero_grads: bool = False  # clip_grad_norm: every gradient array is zero (explicit examples only)
+    special: str = ""  # "+"-joined names of SPECIALS applied to the inputs ("" = none)
+
+    @property
+    def size(self) -> Dict[str, int]:
+        return dict(self.dims)
+
+
+def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Example]:
+    """Examples for ``fn`` (a backward function draws what its forward needs)."""
+    ranges = PROFILES[profile]
+    base = function(fn.forward) if fn.forward else fn
+
+    @st.composite
+    def draw_example(draw: Any) -> Example:
+        symbols = ("N", "T", "D") if base.layered else ("N", "T", "D", "H")  # layers draw their own H
+        dims = {k: draw(st.integers(*ranges[k]), label=k) for k in symbols}
+        if base.layered:
+            dims["L"] = draw(st.integers(*ranges["L"]), label="L")
+            for layer in range(dims["L"]):
+                dims[f"H@{layer}"] = draw(st.integers(*ranges["H"]), label=f"H@{layer}")
+        cell = draw(st.sampled_from(base.cells), label="cell")
+        truncate = None
+        if "truncate" in fn.options:
+            truncate = draw(st.one_of(st.none(), st.integers(1, dims["T"] + 2)), label="truncate")
+        ratio = draw(st.sampled_from(MAX_NORM_RATIOS), label="max_norm ratio") if "max_norm" in fn.options else 2.0
+        seed = draw(st.integers(0, 2**16), label="seed")
+        scale = draw(st.sampled_from(SCALES), label="scale")
+        return Example(tuple(sorted(dims.items())), cell, seed, scale, truncate, ratio)
+
+    return draw_example()
+
+
+def boundary_examples(fn: Function, profile: str = "general", kind: str = "values") -> Tuple[Example, ...]:
+    """Fixed examples every test of ``kind`` runs after its drawn ones (see the module docstring).
+
+    Sizes come from the profile's range: every size at its minimum, coinciding widths (D, H and
+    every H@l equal) at the maximum L, and T = 1. Truncation kinds run truncate = 1, T-1, T, T+1;
+    clip_grad_norm also runs all-zero gradients at max_norm 0 and 1.
+    """
+    ranges = PROFILES[profile]
+    base = function(fn.forward) if fn.forward else fn
+    lo = {k: r[0] for k, r in ranges.items()}
+    hi = {k: r[1] for k, r in ranges.items()}
+    width = min(max(lo["H"], 3), hi["H"], hi["D"])
+    shapes = [dict(lo), dict(lo, T=max(lo["T"], min(4, hi["T"])), D=width, H=width, L=hi["L"]),
+              dict(lo, T=lo["T"], N=min(2, hi["N"]), D=width, H=width, L=lo["L"])]
+    cells = base.cells
+    found: List[Example] = []
+    for n, dims in enumerate(shapes):
+        if not base.layered:
+            dims.pop("L", None)
+        else:
+            dims.update({f"H@{layer}": dims["H"] for layer in range(dims["L"])})
+            del dims["H"]
+        for cell in cells:
+            found.append(Example(tuple(sorted(dims.items())), cell, 1000 + n, 1.0))
+    if kind.startswith("truncate"):
+        T = max(lo["T"], min(5, hi["T"]))
+        dims = dict(lo, T=T, D=width, H=width)
+        dims.pop("L", None)
+        found = [Example(tuple(sorted(dims.items())), "rnn", 2000 + k, 1.0, truncate=k)
+                 for k in sorted({1, max(T - 1, 1), T, T + 1})]
+    if "max_norm" in fn.options:
+        dims = tuple(sorted((k, lo[k]) for k in ("N", "T", "D", "H")))
+        found += [Example(dims, "rnn", 0, 1.0, max_norm_ratio=m, zero_grads=True) for m in (0.0, 1.0)]
+    return tuple(found)
+
+
+def dim(symbol: str, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> int:
+    """The value of one shape symbol (see spec's module docstring)."""
+    if symbol == "G":
+        return size["H"] * (4 if cell == "lstm" else 1)
+    if symbol == "2H":
+        return 2 * size["H"]
+    if symbol == "H@top":
+        return size[f"H@{size['L'] - 1}"]
+    if symbol == "H@l":
+        return size[f"H@{layer}"]
+    if symbol == "IN@l":
+        return size["D"] if layer == 0 else size[f"H@{layer - 1}"]
+    return size[symbol]
+
+
+def shape(template: A, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> Tuple[int, ...]:
+    return tuple(dim(s, size, cell, layer) for s in template.dims)
+
+
+def params_shapes(template: Params, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> Dict[str, Tuple[int, ...]]:
+    inp, hid = dim(template.inp, size, cell, layer), dim(template.hid, size, cell, layer)
+    gates = hid * (4 if cell == "lstm" else 1)
+    return {"Wx": (inp, gates), "Wh": (hid, gates), "b": (gates,)}
+
+
+def expected_structure(template: Template, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> Any:
+    """The shapes a value of ``template`` must have: a shape tuple, a dict or list of them, or a marker."""
+    if isinstance(template, A):
+        return shape(template, size, cell, layer)
+    if isinstance(template, Params):
+        return params_shapes(template, size, cell, layer)
+    if isinstance(template, Layers):
+        return [expected_structure(template.item, size, cell, l) for l in range(size["L"])]
+    if isinstance(template, GradDict):
+        return params_shapes(Params(), size, "rnn")
+    return template  # FloatScalar / Cache markers
+
+
+def _make(structure: Any, rng: np.random.Generator, scale: float) -> Any:
+    if isinstance(structure, tuple):
+        return rng.standard_normal(structure) * scale
+    if isinstance(structure, dict):
+        return {k: _make(v, rng, scale) for k, v in structure.items()}
+    if isinstance(structure, list):
+        return [_make(v, rng, scale) for v in structure]
+    raise TypeError(structure)
+
+
+def materialize(fn: Function, ex: Example) -> Dict[str, Any]:
+    """The scenario inputs (named as in spec.scenario_args) for an example, deterministically."""
+    rng = np.random.default_rng(ex.seed)
+    size = ex.size
+    base = function(fn.forward) if fn.forward else fn
+    inputs: Dict[str, Any] = {}
+    for name, template in base.args:
+        inputs[name] = _make(expected_structure(template, size, ex.cell), rng, ex.scale)
+        if ex.zero_grads and isinstance(template, GradDict):
+            inputs[name] = {k: np.zeros_like(v) for k, v in inputs[name].items()}
+    for up, out_name in fn.upstream.items():
+        out = next(o for o in base.outputs if o.name == out_name)
+        inputs[up] = _make(expected_structure(out.template, size, ex.cell), rng, 1.0)
+    names = scenario_args(fn)
+    if "cell" in names:
+        inputs["cell"] = ex.cell
+    if "truncate" in names:
+        inputs["truncate"] = ex.truncate
+    if "max_norm" in names:
+        total = float(np.sqrt(sum(np.sum(g**2) for g in inputs["grads"].values())))
+        inputs["max_norm"] = float(ex.max_norm_ratio) if ex.zero_grads else ex.max_norm_ratio * total
+    for special in filter(None, ex.special.split("+")):
+        _apply_special(special, inputs, ex.cell)
+    return inputs
+
+
+STATE_NAMES = ("h0", "prev_h", "prev_c", "h0s", "h0_f", "h0_b")
+PARAM_NAMES = ("params", "params_f", "params_b")
+
+
+def _apply_special(special: str, inputs: Dict[str, Any], cell: str) -> None:
+    """Make ``inputs`` structured in place: zero states, zero biases, or equal LSTM gate blocks."""
+    def zero(value: Any) -> Any:
+        return [np.zeros_like(v) for v in value] if isinstance(value, list) else np.zeros_like(value)
+
+    def weight_sets() -> List[Dict[str, Any]]:
+        sets = [inputs] if "b" in inputs else []
+        for name in PARAM_NAMES:
+            value = inputs.get(name)
+            sets += value if isinstance(value, list) else ([value] if isinstance(value, dict) else [])
+        return sets
+
+    if special == "zero_state":
+        for name in STATE_NAMES:
+            if name in inputs:
+                inputs[name] = zero(inputs[name])
+    elif special == "zero_bias":
+        for params in weight_sets():
+            params["b"] = np.zeros_like(params["b"])
+    elif special == "equal_gates" and cell == "lstm":
+        for params in weight_sets():
+            for key in ("Wx", "Wh", "b"):
+                quarter = params[key].shape[-1] // 4
+                params[key] = np.concatenate([params[key][..., :quarter]] * 4, axis=-1)
+    elif special == "input_shut" and cell == "lstm":
+        for params in weight_sets():  # i = sigmoid(-60) ~ 1e-26: the candidate g is not written into c
+            hidden = params["Wh"].shape[0]
+            params["Wx"] = params["Wx"].copy()
+            params["Wh"] = params["Wh"].copy()
+            params["b"] = params["b"].copy()
+            params["Wx"][:, :hidden] = 0.0
+            params["Wh"][:, :hidden] = 0.0
+            params["b"][:hidden] = -60.0
+    elif special not in LSTM_ONLY_SPECIALS:
+        raise ValueError(f"unknown special {special!r}")
+
+
+def describe_special(special: str) -> str:
+    """Words for the feedback: on which structured inputs a function was judged."""
+    words = {"zero_state": "zero initial states", "zero_bias": "zero biases",
+             "equal_gates": "equal LSTM gate blocks", "input_shut": "the LSTM input gate shut"}
+    return " and ".join(words[s] for s in special.split("+") if s)
+
+
+def describe_inputs(inputs: Dict[str, Any], show_values: bool = True, max_values: int = 48) -> str:
+    """Shapes of the inputs, and their values when they are all small."""
+    leaves = list(flatten(inputs))
+    total = sum(v.size for _, v in leaves if isinstance(v, np.ndarray))
+    lines = []
+    for name, value in leaves:
+        if isinstance(value, np.ndarray):
+            text = f"{name}: shape {value.shape}"
+            if show_values and total <= max_values:
+                text += " = " + np.array2string(value, precision=4, separator=", ").replace("\n", "")
+            lines.append(text)
+        else:
+            lines.append(f"{name} = {value!r}")
+    return "\n".join(lines)
+
+
+def flatten(value: Any, prefix: str = "") -> Any:
+    """Yield (name, leaf) pairs: ``dh0s[1]``, ``grads[0].Wx``, ``clipped.b`` (spec's output names)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from flatten(item, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+__all__ = ["LSTM_ONLY_SPECIALS", "Example", "examples", "boundary_examples", "BOUNDARY_PROFILES", "SPECIALS", "describe_special", "materialize", "expected_structure", "flatten", "describe_inputs"]

@@ -1,0 +1,1 @@
+"""What students read: messages (all student-facing wording), the report and its HTML."""

@@ -1,0 +1,201 @@
+"""All student-facing wording of the feedback that grade.py assembles, in one place.
+
+The checks raise structured failures and :mod:`autograder.engine.localize` returns structured facts;
+this module turns them into sentences. The catalogue's sentences stay next to their variants in
+:mod:`autograder.packs.rnn_lstm.mistakes`; the page layout is ``templates/feedback.md.j2``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from autograder.engine.localize import GATES, Fact
+
+GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
+FACTORS = {"0": "zero", "-1": "the expected value with the sign flipped (times -1)",
+           "1/N": "1/N times the expected value (a mean over the batch where the contract asks for a sum)",
+           "1/T": "1/T times the expected value (a mean over time where the contract asks for a sum)",
+           "1/(N*T)": "1/(N·T) times the expected value (a mean where the contract asks for a sum)",
+           "2": "twice the expected value (a term counted twice)"}
+SIZE_NAMES = {"N": "the batch size N", "T": "the number of time steps T", "D": "the input width D",
+              "H": "the hidden width H"}
+
+
+def names(items: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (each in backticks)."""
+    quoted = [f"`{n}`" for n in items]
+    if not quoted:
+        return ""
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _is(outputs: Sequence[str]) -> str:
+    return "is" if len(outputs) == 1 else "are"
+
+
+def gate_block(gate: str) -> str:
+    k = GATES.index(gate)
+    lo = "0" if k == 0 else ("H" if k == 1 else f"{k}H")
+    return f"the {GATE_NAMES[gate]} ({lo}:{'H' if k == 0 else f'{k + 1}H'})"
+
+
+def _steps(fact: Fact) -> str:
+    when, step = fact.get("when"), fact.get("step")
+    if when == "every":
+        return "at every time step"
+    if when == "first":
+        return "only at t = 0 (the first step: check what your loop does for t = 0)"
+    if when == "last":
+        return "only at the last time step t = T-1"
+    if when == "from":
+        return f"from step t = {step} on (steps before it are right)"
+    if when == "until":
+        return f"at steps t = 0 to {step} only (later steps are right)"
+    return "only at the steps t = " + ", ".join(str(s) for s in fact.get("steps", ()))
+
+
+def intermediate_label(label: str) -> str:
+    """``next_c of lstm_step_forward at every step`` -> a readable phrase."""
+    value, _, rest = label.partition(" of ")
+    if " in call " in rest:
+        where, _, k = rest.partition(" in call ")
+        return f"the `{value}` of call {k} of the reference's `{where}`"
+    where, _, when = rest.partition(" at ")
+    if not when:
+        return f"the `{value}` computed by the reference's `{where}` on the way"
+    if when.startswith("every step"):
+        order = ", reversed in time" if "reverse" in when else ""
+        return f"the `{value}` of the reference's `{where}` at every time step (stacked along axis 1{order})"
+    return f"the `{value}` of the reference's `{where}` at {when.replace('step ', 'step t = ')}"
+
+
+def fact_sentence(fact: Fact) -> str:
+    """One sentence for one verified fact."""
+    if fact.get("at_T") is not None:
+        plain = Fact(fact.kind, fact.function, fact.outputs, tuple(kv for kv in fact.detail if kv[0] != "at_T"))
+        sentence = fact_sentence(plain)
+        return f"With T = {fact.get('at_T')} (the same input with one more step): {sentence[0].lower()}{sentence[1:]}" \
+            if not sentence.startswith("`") else f"With T = {fact.get('at_T')} (the same input with one more step), {sentence}"
+    o, k = fact.outputs, fact.kind
+    what = names(o)
+    if k == "outputs":
+        right = fact.get("right", ())
+        if not right:
+            return f"Every output is wrong ({what})."
+        return f"{names(right)} {_is(right)} right; {what} {_is(o)} wrong."
+    if k == "gates":
+        gates = fact.get("gates", ())
+        blocks = " and ".join(gate_block(g) for g in gates)
+        return (f"{what} {_is(o)} wrong only in the block of {blocks} (the columns of a weight, the entries of "
+                f"a bias); the other gate blocks are right: look at the derivative of that gate.")
+    if k == "steps":
+        return f"{what} {_is(o)} wrong {_steps(fact)}."
+    if k == "shifted":
+        return (f"{what} {_is(o)} shifted by one step: your value at step t is the expected value at step "
+                f"t{'-' if fact.get('by') == 1 else '+'}1.")
+    if k == "reversed":
+        return f"{what} {_is(o)} the expected value reversed in time (step t holds step T-1-t)."
+    if k == "halves":
+        which = ("first half, the forward direction (`[..., :H]`)" if fact.get("half") == "first"
+                 else "second half, the backward direction (`[..., H:]`)")
+        return f"{what} {_is(o)} wrong only in the {which}; the other half is right."
+    if k == "halves_swapped":
+        return (f"{what} {_is(o)} the expected value with its two halves swapped: the forward direction belongs in "
+                f"`[..., :H]` and the backward direction in `[..., H:]`.")
+    if k == "layers_reversed":
+        return f"{what} {_is(o)} the expected per-layer values in the other order: the list must start with layer 0."
+    if k == "scale":
+        return f"{what} {_is(o)} {FACTORS.get(fact.get('factor'), fact.get('factor'))}."
+    if k == "transpose":
+        return f"{what} {_is(o)} the transpose of the expected value."
+    if k == "other_output":
+        return f"{what} {_is(o)} the expected value of `{fact.get('other')}`: two outputs are mixed up."
+    if k == "changed_input":
+        name = fact.get("input")
+        if fact.get("change") == "zero":
+            return f"{what} {_is(o)} what the reference gives when `{name}` is zero: is `{name}` used?"
+        return f"{what} {_is(o)} what the reference gives with `{name}` negated: check the sign of the term with `{name}`."
+    if k == "squared":
+        return f"{what} {_is(o)} the square of the expected value: is a square root missing?"
+    if k == "h_follows_c":
+        return ("Your `next_h` equals o ⊙ tanh(your `next_c`), but `next_c` is wrong: the mistake is in how the cell "
+                "state is computed (the gates i, f, g, or c = f ⊙ c_prev + i ⊙ g), not in `next_h`.")
+    if k == "one_da":
+        return ("All five gradients are consistent with one and the same ∂L/∂a (dx = da Wxᵀ, dprev_h = da Whᵀ, "
+                "dWx = xᵀ da, dWh = h_prevᵀ da, db = Σ da), which is wrong: look at the tanh derivative that gives da.")
+    if k == "missing_tanh":
+        return f"tanh of your {what} is the expected value: {what} {_is(o)} missing its tanh (you return the pre-activation)."
+    if k == "intermediate":
+        return f"{what} {_is(o)} equal to {intermediate_label(fact.get('value'))}, not the expected value."
+    if k == "plus_intermediate":
+        sign = "plus" if fact.get("sign") == "+" else "minus"
+        return f"{what} {_is(o)} the expected value {sign} {intermediate_label(fact.get('value'))}."
+    if k == "clip_scaled":
+        return ("The gradients were scaled although their total norm is not above max_norm: "
+                "below the threshold they must be returned unchanged.")
+    if k == "clip_not_scaled":
+        return "The gradients were returned unscaled although their total norm is above max_norm."
+    if k == "raised":
+        return (f"The error is raised in `{fact.function}`, line {fact.get('line')} of {fact.get('file')}: "
+                f"`{fact.get('code')}` raises {fact.get('type')}, on a second input too.")
+    if k == "contract":
+        problem = fact.get("problem", "")
+        if problem.endswith("got NoneType"):
+            return (f"`{fact.function}` returns None, on a second input too: its `return` statement is missing "
+                    f"or never reached.")
+        return f"On a second input too, the value returned breaks the contract, before any number is compared: {problem}."
+    if k == "size_one":
+        size = fact.get("size")
+        return (f"It fails with {size} = 1 and passes on the same input with {size} = 2: look at what your code does "
+                f"when {SIZE_NAMES.get(size, size)} is 1 (a squeeze, or an axis that disappears?).")
+    if k == "size_from":
+        value = fact.get("value")
+        return (f"It passes with T = 1 to {value - 1} and fails with T = {value} to {fact.get('tried')} "
+                f"(the same input otherwise).")
+    return f"{what}: {k}."
+
+
+# ---------------------------------------------------------------- a failed test
+
+LIKELY = "Likely mistake: "
+SAME_INPUT = "Failing input: the same as in **{test}** above."
+SAME_FAILURE = "Fails the same way as **{test}** above."
+
+
+def input_header(sizes: str, options: str, scale: float) -> str:
+    return f"Smallest failing input found ({sizes}{options}, values scaled by {scale:g}):"
+
+
+def sizes_only(sizes: str, options: str) -> str:
+    return f"Failing input sizes: {sizes}{options}"
+
+
+def zero_grads_option() -> str:
+    return ", every gradient array zero"
+
+
+def likely(sentence: str) -> str:
+    return f"{LIKELY}{sentence}"
+
+
+def failure_text(message: str, header: Optional[str], dump: Optional[str], facts: List[Dict[str, Any]],
+                 mistake: Optional[str]) -> str:
+    """The plain-text output of a failed test (Gradescope shows it as is)."""
+    lines = [message]
+    if header:
+        lines.append(header)
+    if dump:
+        lines.extend("    " + line for line in dump.splitlines())
+    lines.extend(f"- {f['sentence']}" for f in facts)
+    if mistake:
+        lines.append(likely(mistake))
+    return "\n".join(lines)
+
+
+def check_mark(ok: Optional[bool]) -> str:
+    return "" if ok is None else ("✓" if ok else "✗")
+
+
+def needs_values(function: str, required_test: str) -> str:
+    """Why a test earns nothing while another test of the function fails (hidden_tests.REQUIRES)."""
+    return (f"not awarded: this test counts only when \"{function}: {required_test}\" passes (it checks a "
+            f"property of working code, which it cannot show while that test fails)")

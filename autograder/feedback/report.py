@@ -1,0 +1,133 @@
+"""Write the results: Gradescope results.json, and the Markdown feedback (jinja2 template).
+
+The feedback groups the failed tests by function: a table of the function's outputs with ✓/✗ per
+failed test, then each test's message, its verified facts and the likely mistake as prose, and the
+failing input in a code block once per function (a later test with the same input refers back).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Dict, List
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from autograder.feedback import messages
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|!])")  # what Python-Markdown (with tables) lets a backslash escape
+
+
+def write_results(results: Dict[str, Any], path: Path) -> None:
+    """results.json with a stable key order (sorted) and indent 2, written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def prose(text: str) -> str:
+    """Text (a message that may quote student code) escaped for Markdown prose."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def code_block(text: str) -> str:
+    """A fenced code block for any text (the fence is longer than any backtick run inside)."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
+def _short(test: Dict[str, Any], function: str) -> str:
+    name = str(test.get("name", ""))
+    return name[len(function) + 2:] if name.startswith(f"{function}: ") else name
+
+
+def function_sections(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Per function with a failed test: its points, the ✓/✗ table and one entry per failed test."""
+    sections: Dict[str, Dict[str, Any]] = {}
+    scores = results.get("extra_data", {}).get("functions", {})
+    for test in results.get("tests", []):
+        if test.get("status") == "passed":
+            continue
+        extra = test.get("extra_data") or {}
+        function = extra.get("function") or str(test.get("name", "")).split(":", 1)[0]
+        entry = scores.get(function, {})
+        section = sections.setdefault(function, {"name": function, "score": entry.get("score"),
+                                                 "max_score": entry.get("max_score"), "tests": [], "columns": [],
+                                                 "rows": []})
+        section["tests"].append(_test_entry(test, function, section["tests"]))
+    for section in sections.values():
+        columns = [t for t in section["tests"] if t["outputs"]]
+        names: List[str] = []
+        for t in columns:
+            names.extend(n for n in t["outputs"] if n not in names)
+        section["columns"] = [t["short"] for t in columns]
+        section["rows"] = [(n, [messages.check_mark(t["outputs"].get(n)) for t in columns]) for n in names]
+    return list(sections.values())
+
+
+def _test_entry(test: Dict[str, Any], function: str, earlier: List[Dict[str, Any]]) -> Dict[str, Any]:
+    extra = test.get("extra_data") or {}
+    short = _short(test, function)
+    entry: Dict[str, Any] = {"short": short, "score": test.get("score", 0), "max_score": test.get("max_score", 0),
+                             "outputs": extra.get("outputs") or {}, "lines": [], "block": None, "note": None}
+    if "message" not in extra:  # results from elsewhere: the output as it is
+        entry["block"] = code_block(str(test.get("output", "")))
+        return entry
+    message = str(extra["message"])
+    given = extra.get("input") or {}
+    key = (message, given.get("dump"), given.get("header"))
+    same = next((e for e in earlier if e.get("key") == key), None)
+    entry["key"] = key
+    if same is not None:
+        entry["note"] = messages.SAME_FAILURE.format(test=same["short"])
+        return entry
+    if "\n" in message or len(message) > 400:
+        entry["message_block"] = code_block(message)
+    else:
+        entry["message"] = prose(message)
+    entry["lines"] = [f["sentence"] for f in extra.get("facts") or []]
+    if extra.get("mistake_sentence"):
+        entry["mistake"] = prose(str(extra["mistake_sentence"]))
+    if given.get("dump"):
+        seen = next((e for e in earlier if e.get("dump") == given["dump"]), None)
+        if seen is not None:
+            entry["note"] = messages.SAME_INPUT.format(test=seen["short"])
+        else:
+            entry["header"] = prose(str(given["header"]))
+            entry["block"] = code_block(str(given["dump"]))
+            entry["dump"] = given["dump"]
+    elif given.get("header"):
+        entry["header"] = prose(str(given["header"]))
+    return entry
+
+
+def feedback_markdown(results: Dict[str, Any]) -> str:
+    """A table of functions with their points, then, per function with a failed test, what to fix."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, keep_trailing_newline=True,
+                      trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["points"] = _points
+    functions = results.get("extra_data", {}).get("functions", {})
+    failed = [t for t in results["tests"] if t["status"] != "passed"]
+    total = sum(t["max_score"] for t in results["tests"])
+    return env.get_template("feedback.md.j2").render(results=results, functions=functions, failed=failed,
+                                                     total=total, sections=function_sections(results),
+                                                     likely=messages.LIKELY, notes=dependency_notes(results))
+
+
+def dependency_notes(results: Dict[str, Any]) -> Dict[str, str]:
+    """function -> how it was judged because a function it depends on is wrong (the first such note)."""
+    notes: Dict[str, str] = {}
+    for test in results["tests"]:
+        extra = test.get("extra_data") or {}
+        note = extra.get("note")
+        if note and extra.get("function") and extra["function"] not in notes:
+            notes[extra["function"]] = note.removeprefix("Note: ")
+    return notes

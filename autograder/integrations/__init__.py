@@ -1,0 +1,1 @@
+"""Gradescope's bundle, the student CI and nbgrader's exporter."""

@@ -1,0 +1,1 @@
+"""Measuring the grader itself: mutation testing and its report, benchmarks, similarity."""

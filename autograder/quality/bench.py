@@ -1,0 +1,281 @@
+"""Time the grader (``make bench``): seconds per submission, sandbox overhead, examples, grade-all, similarity.
+
+Measurements only: the targets are printed beside the numbers, never asserted (timings depend on
+the machine and on what else runs on it).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from autograder.quality.mutation import Mutant, generate_mutants, write_submission
+from autograder.paths import SOLUTIONS_DIR
+
+TARGET_SECONDS = 10.0  # per submission, on a 2-core machine
+TARGET_OVERHEAD = 0.30  # bwrap over process mode
+TARGET_SPEEDUP = 1.5  # grade-all with 2 jobs over 1 job
+TARGET_RATIO = 2.5  # grading the reference from the command line over starting Python and importing numpy, hypothesis
+TARGET_RATIO_BUGGY = 3.5  # the same for a buggy submission
+TARGET_SIMILARITY_SECONDS = 60.0  # a 100-student class compared, on 2 cores
+SIMILARITY_CLASS = 100
+GRADER = "autograder.engine.grade:grade_submission"
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of the repetitions of grading one submission in one sandbox mode."""
+
+    submission: str
+    sandbox: str
+    seconds: List[float] = field(default_factory=list)
+    # CPU of the grader and its waited-for children; a bwrap worker (a grandchild in its own
+    # namespace) may be missing from it, so compare CPU only within one mode.
+    cpu_seconds: List[float] = field(default_factory=list)
+    score: Optional[float] = None
+    max_score: Optional[float] = None
+    examples: Dict[str, Any] = field(default_factory=dict)
+    error: Optional[str] = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+
+def _load(spec: str) -> Callable[..., Dict[str, Any]]:
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def buggy_mutant() -> Mutant:
+    """A fixed, realistic bug: the tanh derivative 1 - next_h**2 written as 1 - next_h."""
+    mutants = generate_mutants()
+    for m in mutants:
+        if m.function == "rnn_step_backward" and m.mutated.endswith("next_h ** 1"):
+            return m
+    return next(m for m in mutants if m.function == "rnn_step_backward")
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_submission(path: Path, name: str, sandbox: str, reps: int, grader: str = GRADER) -> Timing:
+    """Grade ``path`` ``reps`` times; a grader exception ends the series and is recorded."""
+    grade = _load(grader)
+    timing = Timing(name, sandbox)
+    for _ in range(reps):
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
+        try:
+            results = grade(path, sandbox=sandbox)
+        except Exception as exc:  # noqa: BLE001 - e.g. bwrap not available here: reported, not fatal
+            timing.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            break
+        timing.seconds.append(time.perf_counter() - start)
+        timing.cpu_seconds.append(_cpu_seconds() - cpu_start)
+        timing.score = float(results.get("score", 0))
+        timing.max_score = sum(float(t.get("max_score", 0)) for t in results.get("tests", []))
+        timing.examples = dict((results.get("extra_data") or {}).get("examples") or {})
+    return timing
+
+
+def _wall(argv: List[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def start_ratio(subjects: List[Tuple[str, Path]], reps: int, out: Callable[[str], None]) -> None:
+    """Print, per subject, one command-line grading over ``python -I -c "import numpy, hypothesis"``.
+
+    Both are timed side by side (interleaved, ``reps`` times, medians), so a busy machine slows
+    both alike. The grading is the whole command a TA or CI runs: interpreter start, imports,
+    worker start, every hidden test, results written (recorded draws warm: the first grading of a
+    checkout records them). Default sandbox.
+    """
+    baseline = [sys.executable, "-I", "-c", "import numpy, hypothesis"]
+    out(f"grading over starting Python (`python -I -c \"import numpy, hypothesis\"`), {reps} interleaved runs, medians:")
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
+        for name, path in subjects:
+            command = [sys.executable, "-m", "autograder", "grade", str(path), "--results", str(Path(tmp) / "r.json")]
+            _wall(command)  # warm: recorded draws, page cache
+            starts, grades = [], []
+            for _ in range(reps):
+                starts.append(_wall(baseline))
+                grades.append(_wall(command))
+            start, grading = statistics.median(starts), statistics.median(grades)
+            target = TARGET_RATIO if name == "solutions" else TARGET_RATIO_BUGGY
+            out(f"  {name:10s} grade {grading:5.2f} s / start-and-import {start:4.2f} s = {grading / start:4.1f}x  "
+                f"target <= {target}x [{_verdict(grading / start <= target)}]")
+
+
+def bwrap_available() -> Tuple[bool, str]:
+    """Whether the bubblewrap sandbox mode works here (the sandbox's own trial run), and why not."""
+    from autograder.sandbox import launch as sandbox
+
+    if "bwrap" not in getattr(sandbox, "MODES", ()):
+        return False, "the sandbox has no bwrap mode"
+    status = getattr(sandbox, "bwrap_status", None)
+    return status() if status is not None else (True, "")
+
+
+def grade_all_timings(submissions: List[Tuple[str, Path]], sandbox: str, grader: str = GRADER) -> Optional[Dict[int, float]]:
+    """jobs -> seconds to grade all ``submissions`` with autograder.classroom.batch.time_grade_all, if it exists."""
+    try:
+        batch = importlib.import_module("autograder.classroom.batch")
+    except ImportError:
+        return None
+    time_grade_all = getattr(batch, "time_grade_all", None)
+    if time_grade_all is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
+        for name, path in submissions:
+            shutil.copytree(path, Path(tmp) / name / "rnn_lstm",
+                            ignore=shutil.ignore_patterns("tests", "__pycache__", "*.ipynb"))
+        spec = batch.GraderSpec(grade=grader)
+        return {jobs: time_grade_all(Path(tmp), jobs, sandbox=sandbox, spec=spec) for jobs in (1, 2)}
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def run_bench(reps: int = 3, class_size: int = 8, grader: str = GRADER, out: Callable[[str], None] = print,
+              similarity_class: int = SIMILARITY_CLASS) -> int:
+    """Measure and print; returns 0 (targets are reported, not enforced), 1 if grading never worked."""
+    code = grading_bench(reps, class_size, grader, out)
+    similarity_bench(similarity_class, out=out)
+    return code
+
+
+def similarity_bench(students: int = SIMILARITY_CLASS, jobs: int = 2, out: Callable[[str], None] = print) -> float:
+    """Seconds to compare a synthetic class of ``students`` (plus one known solution) with ``jobs`` processes."""
+    from autograder.quality.similarity import compare_class
+    from autograder.quality.similarity_report import write_report
+
+    with tempfile.TemporaryDirectory(prefix="bench-similarity-") as tmp:
+        synthesize_class(Path(tmp) / "class", students)
+        start = time.perf_counter()
+        report = compare_class(Path(tmp) / "class", against=[SOLUTIONS_DIR], jobs=jobs)
+        write_report(report, Path(tmp) / "out")
+        seconds = time.perf_counter() - start
+    out(f"similarity of a {students}-student class and 1 known solution, {jobs} jobs: {seconds:.1f} s "
+        f"({report.compared} pairs, {len(report.pairs)} above the floor)  target < {TARGET_SIMILARITY_SECONDS:.0f} s "
+        f"[{_verdict(seconds < TARGET_SIMILARITY_SECONDS)}]")
+    return seconds
+
+
+def _small_edit(source: str, seed: int) -> str:
+    """``source`` with a few names renamed, comments dropped or added, blank lines added (tokenize)."""
+    import io
+    import keyword
+    import random
+    import tokenize
+
+    rng = random.Random(seed)
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    names = sorted({t.string for t in tokens if t.type == tokenize.NAME and not keyword.iskeyword(t.string)
+                    and len(t.string) <= 3 and t.string not in {"np", "x", "b"}})
+    renames = {name: f"{name}_{seed}" for name in rng.sample(names, min(3, len(names)))}
+    drop_comments = rng.random() < 0.5
+    edited = []
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT and drop_comments:
+            continue
+        edited.append((tok.type, renames.get(tok.string, tok.string) if tok.type == tokenize.NAME else tok.string))
+    text = tokenize.untokenize(edited)
+    return f"# student {seed}\n" + text.replace("\ndef ", "\n\n# my version\ndef " if rng.random() < 0.5 else "\n\ndef ")
+
+
+def synthesize_class(folder: Path, students: int) -> Path:
+    """A class of ``students`` made from the example class and the hand-written variants, each lightly edited."""
+    from autograder.classroom.batch import MODULE_FILES
+    from autograder.paths import REPO_ROOT, RELEASE_DIR
+
+    examples = REPO_ROOT / "examples" / "submissions"
+    bases = [{name: (p / name).read_text(encoding="utf-8") for name in MODULE_FILES}
+             for p in sorted(examples.iterdir()) if all((p / name).is_file() for name in MODULE_FILES)
+             and p.name != "skeleton"]
+    variants = REPO_ROOT / "tests" / "grade_data"
+    if (variants / "written_differently_rnn.py").is_file():
+        bases.append({"rnn_layers.py": (variants / "written_differently_rnn.py").read_text(encoding="utf-8"),
+                      "lstm_layers.py": (variants / "written_differently_lstm.py").read_text(encoding="utf-8"),
+                      "deep_layers.py": (RELEASE_DIR / "deep_layers.py").read_text(encoding="utf-8"),
+                      "gradient_flow.py": (RELEASE_DIR / "gradient_flow.py").read_text(encoding="utf-8")})
+    for n in range(students):
+        student = folder / f"s{n:03d}"
+        student.mkdir(parents=True)
+        for name, source in bases[n % len(bases)].items():
+            (student / name).write_text(_small_edit(source, n), encoding="utf-8")
+    return folder
+
+
+def grading_bench(reps: int, class_size: int, grader: str, out: Callable[[str], None]) -> int:
+    """The grading timings of :func:`run_bench`."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        buggy = write_submission(buggy_mutant(), Path(tmp) / "buggy" / "rnn_lstm")
+        subjects = [("solutions", SOLUTIONS_DIR), ("buggy", buggy)]
+        modes = ["process"]
+        has_bwrap, why = bwrap_available()
+        if has_bwrap:
+            modes.append("bwrap")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        out(f"machine: {os.cpu_count()} cores, load average {load} before the run (other work slows every number)")
+        out(f"grading time per submission ({reps} repetitions each, median; target < {TARGET_SECONDS:.0f} s)")
+        timings: Dict[Tuple[str, str], Timing] = {}
+        for name, path in subjects:
+            for mode in modes:
+                t = time_submission(path, name, mode, reps, grader)
+                timings[(name, mode)] = t
+                if t.error:
+                    out(f"  {name:10s} {mode:8s} could not grade: {t.error}")
+                else:
+                    out(f"  {name:10s} {mode:8s} median {t.median:6.2f} s  (runs: {', '.join(f'{s:.2f}' for s in t.seconds)}; "
+                        f"CPU {statistics.median(t.cpu_seconds):.2f} s) score {t.score:g}/{t.max_score:g}  "
+                        f"[{_verdict(t.median < TARGET_SECONDS)}]")
+        if not has_bwrap:
+            out(f"  bwrap: not measured ({why})")
+        for name, _ in subjects:
+            base, boxed = timings[(name, "process")], timings.get((name, "bwrap"))
+            if boxed and boxed.seconds and base.seconds:
+                overhead = boxed.median / base.median - 1.0
+                out(f"  sandbox overhead ({name}, bwrap vs process): {overhead:+.0%}  target < {TARGET_OVERHEAD:.0%} "
+                    f"[{_verdict(overhead < TARGET_OVERHEAD)}]")
+        reference = timings[("solutions", "process")]
+        if reference.error:
+            return 1
+        if grader == GRADER:
+            start_ratio(subjects, reps, out)
+        else:
+            out(f"grading over starting Python: not measured (the command line grades with {GRADER}, not {grader})")
+        if reference.examples:
+            out("examples run per function (results extra_data.examples):")
+            for function, count in reference.examples.items():
+                out(f"  {function:24s} {count}")
+        else:
+            out("examples run per function: not reported (results have no extra_data.examples)")
+        mutants = generate_mutants()
+        picked = [mutants[(k * len(mutants)) // class_size] for k in range(1, class_size)]  # spread over modules
+        class_subjects = [("s00_solutions", SOLUTIONS_DIR)] + [
+            (f"s{n:02d}_mutant", write_submission(m, Path(tmp) / f"class{n}" / "rnn_lstm"))
+            for n, m in enumerate(picked, start=1)]
+        timing = grade_all_timings(class_subjects, "process", grader)
+        if timing is None:
+            out("grade-all: autograder.classroom.batch.time_grade_all not available")
+        else:
+            speedup = timing[1] / timing[2] if timing[2] else float("nan")
+            out(f"grade-all of {len(class_subjects)} submissions: 1 job {timing[1]:.1f} s, 2 jobs {timing[2]:.1f} s, "
+                f"speed-up {speedup:.2f}x  target >= {TARGET_SPEEDUP}x [{_verdict(speedup >= TARGET_SPEEDUP)}]")
+            out(f"  (one grading keeps about one core busy: CPU/wall {statistics.median(reference.cpu_seconds) / reference.median:.2f}; "
+                f"the speed-up of 2 jobs is bounded by the cores other work leaves free)")
+    return 0

@@ -1,0 +1,456 @@
+"""Grader side of the worker: start it in the sandbox, send batches of calls, survive its failures.
+
+A :class:`Batch` collects calls (a forward and its backward can go in one round trip, the
+backward's cache argument being a :class:`Ref` to the forward's result). Each call's outcome is an
+:class:`Ok` (the decoded value: arrays, tuples/lists/dicts of them, :class:`~autograder.worker.protocol.Scalar`,
+:class:`Handle` for anything else) or a :class:`Failure` (``exception``, ``timeout``, ``crash``,
+``missing``, ``dependency``).
+
+A timeout or crash kills the worker; the next batch starts a fresh one. A function that timed
+out or crashed the worker once is not run again (its later calls fail at once with the same
+message), so an infinite loop costs one timeout, not one per example.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from autograder.worker import protocol
+
+from autograder.sandbox import launch as sandbox
+from autograder.worker.program import bootstrap_source
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An object that stays in the worker (a cache, or a value of a type that cannot cross)."""
+
+    ident: int
+    type_name: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Part of the result of an earlier call of the same batch: ``result[path[0]][path[1]]...``."""
+
+    call: int
+    path: Tuple[Any, ...] = ()
+
+    def __getitem__(self, key: Any) -> "Ref":
+        return Ref(self.call, self.path + (key,))
+
+
+@dataclass
+class Ok:
+    value: Any
+    args_after: Optional[List[Any]] = None
+
+
+@dataclass
+class Failure:
+    kind: str  # exception | timeout | crash | missing | dependency
+    type: str = ""
+    message: str = ""
+    traceback: List[str] = field(default_factory=list)
+    function: str = ""
+
+    def describe(self) -> str:
+        """One or a few lines for feedback."""
+        if self.kind == "exception":
+            text = f"{self.function} raised {self.type}: {self.message}".rstrip(": ")
+            if self.traceback:
+                text += "\n" + "\n".join("    " + line for line in self.traceback)
+            return text
+        return self.message or f"{self.function}: {self.kind}"
+
+
+Outcome = Union[Ok, Failure]
+
+
+class Batch:
+    """Calls sent to the worker in one round trip."""
+
+    def __init__(self, client: "WorkerClient") -> None:
+        self.client = client
+        self.calls: List[dict] = []
+
+    def call(self, module: str, function: str, *args: Any, opaque: Sequence[int] = (), echo: bool = False,
+             serve: Sequence[str] = (), **kwargs: Any) -> Ref:
+        """Add a call; ``serve`` lists graded parts answered by the grader during it (see worker)."""
+        self.calls.append({"module": module, "function": function, "args": list(args), "kwargs": kwargs,
+                           "opaque": list(opaque), "echo": echo, "serve": list(serve)})
+        return Ref(len(self.calls) - 1)
+
+    def run(self) -> List[Outcome]:
+        return self.client.run(self.calls)
+
+
+class WorkerClient:
+    """One submission's worker, restarted on demand. Use as a context manager."""
+
+    def __init__(self, submission: Path, *, sandbox_mode: str = "auto", limits: sandbox.Limits = sandbox.Limits(),
+                 call_seconds: float = 10.0) -> None:
+        self.submission = Path(submission).resolve()
+        self.mode = sandbox_mode
+        self.limits = limits
+        self.call_seconds = call_seconds
+        self.proc = None
+        self.generation = 0
+        self.broken: Dict[str, Failure] = {}  # "module.function" -> the timeout/crash it caused
+        self.import_failures: Dict[str, Failure] = {}
+        self.present: Dict[str, List[str]] = {}
+        self.output = {"stdout": bytearray(), "stderr": bytearray()}  # the student's prints, capped
+        self.output_truncated = False
+        self._threads: List[threading.Thread] = []
+        self.calls_run = 0
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._fds: Tuple[int, int] = (-1, -1)
+        self._needs_clear = False
+        self.expected_modules: Dict[str, Sequence[str]] = {}
+        # Answers served-part requests: (key "module.function", args, kwargs) -> value (see worker).
+        self.part_server: Optional[Callable[[str, list, dict], Any]] = None
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "WorkerClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        for fd in (req_w, resp_w):  # larger pipes: a batch's arrays go through in one write
+            try:
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+            except OSError:
+                pass
+        argv = [sys.executable, "-I", "-c", bootstrap_source(), str(req_r), str(resp_w), str(self.submission)]
+        try:
+            self.proc = sandbox.launch(argv, submission=self.submission, mode=self.mode, limits=self.limits,
+                                       pass_fds=(req_r, resp_w))
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+        self._fds = (req_w, resp_r)
+        self.generation += 1
+        self._needs_clear = False
+        for key, stream in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
+            thread = threading.Thread(target=self._drain, args=(stream, key), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        for module, names in self.expected_modules.items():
+            self._import(module, names)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            for fd in self._fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            sandbox.kill(self.proc)
+            self.proc = None
+            for thread in self._threads:  # read what the worker printed before it ended
+                thread.join(timeout=2)
+            self._threads = []
+
+    def _drain(self, stream: Any, key: str) -> None:
+        while True:
+            try:
+                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            except (OSError, ValueError):
+                return
+            if not chunk:
+                return
+            with self._lock:
+                buffer = self.output[key]
+                room = self.limits.output_bytes // 2 - len(buffer)
+                if room > 0:
+                    buffer += chunk[:room]
+                if len(chunk) > max(room, 0):
+                    self.output_truncated = True
+
+    def student_output(self) -> str:
+        """What the student's code printed (stdout, then stderr), capped; complete after close()."""
+        with self._lock:
+            text = "".join(bytes(self.output[k]).decode("utf-8", errors="replace") for k in ("stdout", "stderr"))
+        return text + ("\n[... output truncated]" if self.output_truncated else "")
+
+    def _ensure_started(self) -> None:
+        if self.proc is None:
+            self.start()
+
+    def _fail_worker(self) -> str:
+        """Kill the worker; return what we know about why it died."""
+        proc = self.proc
+        self.close()
+        self.restarts += 1
+        code = proc.returncode if proc is not None else None
+        if code is not None and code < 0:
+            return f"killed by signal {-code}"
+        return f"exit status {code}"
+
+    # ------------------------------------------------------------ imports
+    def load_modules(self, modules: Dict[str, Sequence[str]]) -> Dict[str, Outcome]:
+        """Import each module (one round trip each, so import-time failures are attributed)."""
+        self.expected_modules = dict(modules)
+        self._ensure_started()
+        return {m: self.import_failures.get(m) or Ok(self.present.get(m, [])) for m in modules}
+
+    def _import(self, module: str, names: Sequence[str]) -> None:
+        if module in self.import_failures:
+            return
+        req_w, resp_r = self._fds
+        try:
+            protocol.write_message(req_w, {"op": "import", "module": module, "names": list(names)}, [])
+            header, _ = protocol.read_message(resp_r, time.monotonic() + self.call_seconds)
+        except protocol.Timeout:
+            self.import_failures[module] = Failure("timeout", message=f"importing {module}.py did not finish within "
+                                                   f"{self.call_seconds:g} s (an infinite loop at module level?)")
+            self._restart_after_import_failure()
+            return
+        except (protocol.ProtocolError, OSError):
+            why = self._fail_worker()
+            self.import_failures[module] = Failure("crash", message=f"importing {module}.py ended the worker "
+                                                   f"process ({why})")
+            self._restart_after_import_failure()
+            return
+        if "error" in header:
+            err = header["error"]
+            self.import_failures[module] = Failure("exception", str(err.get("type")), str(err.get("message")),
+                                                   [str(x) for x in err.get("traceback", [])], function=f"import {module}")
+        else:
+            self.present[module] = [str(n) for n in header.get("ok", {}).get("present", [])]
+
+    def _restart_after_import_failure(self) -> None:
+        self.close()
+        self.start()
+
+    # ------------------------------------------------------------ calls
+    def run(self, calls: List[dict]) -> List[Outcome]:
+        """Run a batch; every call gets an outcome, whatever the worker does."""
+        outcomes: List[Optional[Outcome]] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        # Calls that cannot run are answered here; the rest go to the worker.
+        runnable = []
+        for i in pending:
+            key = f"{calls[i]['module']}.{calls[i]['function']}"
+            failure = self._precheck(calls[i], key, outcomes)
+            if failure is not None:
+                outcomes[i] = failure
+            else:
+                runnable.append(i)
+        if runnable:
+            self._send(calls, runnable, outcomes)
+        return [o if o is not None else Failure("dependency", message="not run") for o in outcomes]
+
+    def _precheck(self, call: dict, key: str, outcomes: List[Optional[Outcome]]) -> Optional[Failure]:
+        module, function = call["module"], call["function"]
+        if module in self.import_failures:
+            f = self.import_failures[module]
+            return Failure(f.kind, f.type, f.message, f.traceback, function=f"import {module}")
+        asked = self.expected_modules.get(module, ())
+        if module in self.present and function in asked and function not in self.present[module]:
+            return Failure("missing", message=f"{function} is missing from {module}.py", function=function)
+        if key in self.broken:
+            return self.broken[key]
+        for dep in _refs(call["args"]) + _refs(call["kwargs"]):
+            if not isinstance(outcomes[dep.call], type(None)) and not isinstance(outcomes[dep.call], Ok):
+                return Failure("dependency", message="an earlier call it depends on failed", function=function)
+        for handle in _handles(call["args"]) + _handles(call["kwargs"]):
+            if handle.generation != self.generation:
+                return Failure("dependency", message="its input came from a worker that was restarted",
+                               function=function)
+        return None
+
+    def _send(self, calls: List[dict], runnable: List[int], outcomes: List[Optional[Outcome]]) -> None:
+        self._ensure_started()
+        index_map = {orig: new for new, orig in enumerate(runnable)}
+        blobs: List[bytes] = []
+
+        def other(value: Any) -> dict:
+            if isinstance(value, Handle):
+                return {"h": value.ident}
+            if isinstance(value, Ref):
+                if value.call not in index_map:
+                    raise ValueError("reference to a call that was not sent")
+                return {"r": index_map[value.call], "p": list(value.path)}
+            if isinstance(value, protocol.Scalar):
+                return protocol.encode(value.value, blobs, other)
+            raise TypeError(f"cannot send {type(value).__name__} to the worker")
+
+        wire = []
+        for i in runnable:
+            c = calls[i]
+            entry = {"module": c["module"], "function": c["function"],
+                     "args": protocol.encode(c["args"], blobs, other),
+                     "kwargs": protocol.encode(c["kwargs"], blobs, other),
+                     "opaque": c["opaque"], "echo": c["echo"]}
+            if c.get("serve"):
+                entry["serve"] = list(c["serve"])
+            wire.append(entry)
+        req_w, resp_r = self._fds
+        started = -1
+        try:
+            protocol.write_message(req_w, {"op": "call", "clear": self._needs_clear, "calls": wire}, blobs)
+            self._needs_clear = False
+            deadline = time.monotonic() + self.call_seconds
+            while True:
+                header, reply_blobs = protocol.read_message(resp_r, deadline)
+                if "started" in header:  # each call may restart the clock once, in order
+                    index = int(header["started"])
+                    if not started < index < len(runnable):
+                        raise protocol.ProtocolError("calls reported out of order")
+                    started = index
+                    deadline = time.monotonic() + self.call_seconds
+                    continue
+                if "part" in header:  # the call under way asks for a served part
+                    serving_began = time.monotonic()
+                    allowed = calls[runnable[started]].get("serve", []) if 0 <= started < len(runnable) else []
+                    self._answer_part(header, reply_blobs, allowed)
+                    deadline += time.monotonic() - serving_began  # the grader's time is not the student's
+                    continue
+                break
+            replies = header["results"]
+            if not isinstance(replies, list) or len(replies) != len(runnable):
+                raise protocol.ProtocolError("wrong number of results")
+        except protocol.Timeout:
+            self._break(calls, runnable, started, outcomes, "timeout",
+                        "did not return within {:g} s (an infinite loop?)".format(self.call_seconds))
+            self._fail_worker()
+            return
+        except (protocol.ProtocolError, OSError, KeyError, TypeError, ValueError) as exc:
+            why = self._fail_worker()
+            detail = why if not isinstance(exc, protocol.ProtocolError) or "closed" in str(exc) else str(exc)
+            self._break(calls, runnable, started, outcomes, "crash",
+                        f"ended the worker process ({detail}; sys.exit/os._exit, a crash, or too much memory?)")
+            return
+        self.calls_run += len(runnable)
+        generation = self.generation
+
+        def special(node: dict) -> Any:
+            if "h" not in node or type(node["h"]) is not int:
+                raise protocol.ProtocolError("unexpected reference from the worker")
+            return Handle(node["h"], str(node.get("type", "object"))[:200], generation)
+
+        for i, reply in zip(runnable, replies):
+            function = calls[i]["function"]
+            try:
+                if not isinstance(reply, dict):
+                    raise protocol.ProtocolError("malformed reply")
+                if "error" in reply:
+                    err = reply["error"]
+                    outcomes[i] = Failure("exception", str(err.get("type", "Exception"))[:200],
+                                          str(err.get("message", ""))[:2000],
+                                          [str(x)[:300] for x in err.get("traceback", [])][:20], function=function)
+                    if err.get("type") == "DependencyError":
+                        outcomes[i] = Failure("dependency", message=str(err.get("message")), function=function)
+                    continue
+                value = protocol.decode(reply["ok"], reply_blobs, special)
+                after = protocol.decode(reply["args_after"], reply_blobs, special) if "args_after" in reply else None
+                outcomes[i] = Ok(value, after)
+            except (protocol.ProtocolError, KeyError, TypeError) as exc:
+                outcomes[i] = Failure("crash", message=f"{function} returned something unreadable ({exc})",
+                                      function=function)
+
+    def _answer_part(self, header: dict, blobs: List[bytes], allowed: Sequence[str]) -> None:
+        """Answer a served-part request of the worker with the grader's ``part_server``.
+
+        Only the parts the call under way was given (its ``serve`` list) are answered, and only
+        plain arrays and scalars are accepted as arguments; anything else is refused, and the
+        refusal is raised inside the student's code (it is the composite's call that was wrong).
+        """
+        key = str(header.get("part"))
+        req_w, _ = self._fds
+        reply_blobs: List[bytes] = []
+        try:
+            if key not in allowed or self.part_server is None:
+                raise PartRefused(f"{key} is not served during this call")
+
+            def no_handles(node: dict) -> Any:
+                raise PartRefused(f"{key} was called with an argument that is not an array "
+                                  f"({str(node.get('type', 'object'))[:100]})")
+
+            args = protocol.decode(header.get("args"), blobs, no_handles)
+            kwargs = protocol.decode(header.get("kwargs"), blobs, no_handles)
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise PartRefused("malformed call")
+            value = self.part_server(key, plain(args), plain(kwargs))
+            reply = {"ok": protocol.encode(value, reply_blobs, _refuse_other)}
+        except PartRefused as exc:
+            reply, reply_blobs = {"error": {"message": str(exc)}}, []
+        except Exception as exc:  # noqa: BLE001 - the reference part raised on the student's arguments
+            reply, reply_blobs = {"error": {"message": f"{key} raised {type(exc).__name__}: {exc}"[:2000]}}, []
+        protocol.write_message(req_w, reply, reply_blobs)
+
+    def _break(self, calls: List[dict], runnable: List[int], started: int, outcomes: List[Optional[Outcome]],
+               kind: str, text: str) -> None:
+        culprit = runnable[started] if 0 <= started < len(runnable) else None
+        for pos, i in enumerate(runnable):
+            function = calls[i]["function"]
+            if i == culprit:
+                failure = Failure(kind, message=f"{function} {text}", function=function)
+                self.broken[f"{calls[i]['module']}.{function}"] = failure
+                outcomes[i] = failure
+            elif pos < started:
+                outcomes[i] = Failure("dependency", message="lost when the worker was restarted", function=function)
+            else:
+                outcomes[i] = Failure("dependency", message="not run: an earlier call of the batch failed",
+                                      function=function)
+
+    def clear_handles(self) -> None:
+        """Drop the worker's handle table with the next batch (between independent examples)."""
+        self._needs_clear = True
+
+
+class PartRefused(Exception):
+    """A served-part request that the grader does not answer (not allowed, or bad arguments)."""
+
+
+def _refuse_other(value: Any) -> dict:
+    raise PartRefused(f"the served part returned a {type(value).__name__}")
+
+
+def plain(value: Any) -> Any:
+    """Scalars as Python numbers (the reference takes plain values)."""
+    if isinstance(value, protocol.Scalar):
+        return value.value
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def _refs(tree: Any) -> List[Ref]:
+    found: List[Ref] = []
+    _walk(tree, Ref, found)
+    return found
+
+
+def _handles(tree: Any) -> List[Handle]:
+    found: List[Handle] = []
+    _walk(tree, Handle, found)
+    return found
+
+
+def _walk(tree: Any, kind: type, found: list) -> None:
+    if isinstance(tree, kind):
+        found.append(tree)
+    elif isinstance(tree, (list, tuple)):
+        for v in tree:
+            _walk(v, kind, found)
+    elif isinstance(tree, dict):
+        for v in tree.values():
+            _walk(v, kind, found)

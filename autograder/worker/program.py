@@ -1,0 +1,311 @@
+"""The program that runs INSIDE the sandbox: imports the student's modules and executes calls.
+
+It holds no reference code and no tests: it only receives arrays and call descriptions over the
+protocol pipes (fds given on the command line) and sends back arrays, or opaque handles for
+everything else (caches, results of the wrong type), which it keeps in a handle table.
+
+The grader starts it as ``python -I -c BOOTSTRAP IN_FD OUT_FD SUBMISSION_DIR`` where the bootstrap
+(:func:`bootstrap_source`) carries the source of this module and of :mod:`autograder.worker.protocol`, so
+nothing of the repository needs to be visible inside the sandbox. Requests:
+
+- ``{"op": "import", "module": name, "names": [...]}`` → ``{"ok": {"present": [...]}}`` or
+  ``{"error": ...}``;
+- ``{"op": "call", "clear": bool, "calls": [{"module", "function", "args", "kwargs", "opaque",
+  "echo"}]}`` → one ``{"started": i}`` message before each call, then ``{"results": [...]}``
+  with ``{"ok": value}`` (plus ``"args_after"`` when ``echo``) or ``{"error": ...}`` per call.
+  ``opaque`` lists the positions of a returned tuple that stay in the worker as handles (caches).
+  ``serve`` (optional) lists graded functions (``"module.function"``) that, during this call only,
+  are replaced in the student's modules by proxies: each call of one sends
+  ``{"part": key, "args", "kwargs"}`` to the grader and waits for ``{"ok": value}`` or
+  ``{"error": ...}`` on the request pipe. That is how a function built on graded parts is tested
+  in isolation when those parts are wrong: the grader answers with the reference part, which
+  never enters the worker.
+
+Errors are ``{"type", "message", "traceback": [lines in the student's files only]}``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Dict, List
+
+try:  # inside the sandbox the bootstrap registers the protocol under this name
+    import _ag_protocol as protocol  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - imported from the repository (tests, docs)
+    from autograder.worker import protocol
+
+
+class DependencyError(Exception):
+    """An argument refers to a call of the same batch that failed."""
+
+
+class ServedPartError(Exception):
+    """A part served by the grader (the reference) refused the arguments it was called with."""
+
+
+def _type_name(value: Any) -> str:
+    try:
+        kind = type(value)
+        module = str(getattr(kind, "__module__", ""))
+        name = str(getattr(kind, "__qualname__", kind.__name__))
+        return (name if module in ("builtins", "") else f"{module}.{name}")[:200]
+    except Exception:  # noqa: BLE001 - hostile types
+        return "object"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:  # noqa: BLE001
+        return "<exception message could not be shown>"
+
+
+class Worker:
+    def __init__(self, in_fd: int, out_fd: int, submission: str) -> None:
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.submission = os.path.realpath(submission)
+        self._student_paths: Dict[str, bool] = {}
+        self.handles: Dict[int, Any] = {}
+        self.next_handle = 1
+        self.import_errors: Dict[str, dict] = {}
+
+    # ------------------------------------------------------------ helpers
+    def error(self, exc: BaseException) -> dict:
+        frames = []
+        for frame in traceback.extract_tb(exc.__traceback__):
+            path = os.path.realpath(frame.filename) if frame.filename and not frame.filename.startswith("<") else ""
+            if path.startswith(self.submission + os.sep):
+                rel = os.path.relpath(path, self.submission)
+                frames.append(f"{rel}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"[:300])
+        if isinstance(exc, SyntaxError) and exc.filename:
+            rel = os.path.relpath(os.path.realpath(exc.filename), self.submission)
+            frames.append(f"{rel}:{exc.lineno}: {(exc.text or '').strip()}"[:300])
+        return {"type": _type_name(exc), "message": _safe_str(exc), "traceback": frames[-20:]}
+
+    def handle(self, value: Any) -> dict:
+        ident = self.next_handle
+        self.next_handle += 1
+        self.handles[ident] = value
+        name = _type_name(value)
+        if type(value).__module__ == "numpy" and type(value).__name__ == "ndarray":
+            name += f" of dtype {value.dtype}"  # an ndarray that cannot cross: say why
+        return {"h": ident, "type": name}
+
+    def send(self, header: dict, blobs: List[bytes]) -> None:
+        if "started" not in header:
+            _flush_student_output()  # the grader may kill us at any time after this reply
+        protocol.write_message(self.out_fd, header, blobs)
+
+    def module(self, name: str) -> Any:
+        if name in self.import_errors:
+            raise ImportError(self.import_errors[name]["message"])
+        return importlib.import_module(name)
+
+    # ------------------------------------------------------------ operations
+    def do_import(self, header: dict) -> None:
+        name = str(header["module"])
+        try:
+            module = importlib.import_module(name)
+            present = [n for n in header.get("names", []) if callable(getattr(module, str(n), None))]
+            self.send({"ok": {"present": present}}, [])
+        except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student error too
+            self.import_errors[name] = self.error(exc)
+            self.send({"error": self.import_errors[name]}, [])
+
+    def do_calls(self, header: dict, blobs: List[bytes]) -> None:
+        if header.get("clear"):
+            self.handles.clear()
+        results: List[Any] = []  # per call: ("ok", value) or ("error", dict)
+        out_blobs: List[bytes] = []
+        replies: List[dict] = []
+        for index, call in enumerate(header["calls"]):
+            self.send({"started": index}, [])
+
+            def special(node: dict) -> Any:
+                if "h" in node:
+                    if node["h"] not in self.handles:
+                        raise DependencyError("a value from an earlier call is no longer available")
+                    return self.handles[node["h"]]
+                status, value = results[int(node["r"])]
+                if status != "ok":
+                    raise DependencyError("an earlier call it depends on failed")
+                for key in node.get("p", []):
+                    value = value[key]
+                return value
+
+            restore: List[Any] = []
+            try:
+                args = protocol.decode(call["args"], blobs, special, lambda v, t: v)
+                kwargs = protocol.decode(call["kwargs"], blobs, special, lambda v, t: v)
+                restore = self.serve_parts(call.get("serve", []))
+                function = getattr(self.module(call["module"]), call["function"])  # served itself, maybe
+                value = function(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - sys.exit in student code fails only this call
+                results.append(("error", None))
+                replies.append({"error": self.error(exc)})
+                continue
+            finally:
+                for holder, key, original in reversed(restore):
+                    holder[key] = original
+            results.append(("ok", value))
+            opaque = set(call.get("opaque", []))
+            if opaque and type(value) is tuple:
+                tree = {"t": [self.handle(v) if i in opaque else protocol.encode(v, out_blobs, self.handle)
+                              for i, v in enumerate(value)]}
+            else:
+                tree = protocol.encode(value, out_blobs, self.handle)
+            reply = {"ok": tree}
+            if call.get("echo"):
+                # only what the grader sent as data (not handles/references) is echoed back
+                sent = call["args"].get("l", call["args"].get("t", []))
+                echoed = [None if isinstance(node, dict) and ("h" in node or "r" in node) else arg
+                          for node, arg in zip(sent, args)]
+                reply["args_after"] = protocol.encode(echoed, out_blobs, self.handle)
+            replies.append(reply)
+        self.send({"results": replies}, out_blobs)
+
+    # ------------------------------------------------------------ served parts
+    def serve_parts(self, keys: List[str]) -> List[Any]:
+        """Replace each graded part in ``keys`` by a proxy to the grader; return what to restore.
+
+        The student's modules may hold a part under its own name, under another name, or in a dict
+        (e.g. ``{"rnn": rnn_forward}``): every module-level binding and dict value that is the
+        student's function is replaced, so the composite under test reaches the served part.
+        """
+        restore: List[Any] = []
+        for key in keys:
+            module_name, _, name = str(key).partition(".")
+            try:
+                original = getattr(self.module(module_name), name)
+            except BaseException:  # noqa: BLE001 - a missing part: the proxy stands in anyway
+                original = None
+            proxy = self.part_proxy(str(key))
+            for module in self.student_modules():
+                namespace = vars(module)
+                for attr, value in list(namespace.items()):
+                    if module.__name__ == module_name and attr == name:
+                        _swap(namespace, attr, proxy, restore)
+                    elif original is not None:
+                        _replace_in(namespace, attr, value, original, proxy, restore)
+        return restore
+
+    def student_modules(self) -> List[Any]:
+        found = []
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and self._in_submission(path):
+                found.append(module)
+        return found
+
+    def _in_submission(self, path: str) -> bool:
+        """Whether a module file is the student's (memoized: realpath costs a syscall per path part,
+        and every served call asks it of every module numpy has loaded)."""
+        known = self._student_paths.get(path)
+        if known is None:
+            known = self._student_paths[path] = os.path.realpath(path).startswith(self.submission + os.sep)
+        return known
+
+    def part_proxy(self, key: str) -> Any:
+        worker = self
+
+        def served(*args: Any, **kwargs: Any) -> Any:
+            blobs: List[bytes] = []
+            tree_args = protocol.encode(list(args), blobs, worker.handle)
+            tree_kwargs = protocol.encode(dict(kwargs), blobs, worker.handle)
+            protocol.write_message(worker.out_fd, {"part": key, "args": tree_args, "kwargs": tree_kwargs}, blobs)
+            header, reply_blobs = protocol.read_message(worker.in_fd)
+            if "error" in header:
+                raise ServedPartError(str(header["error"].get("message", "refused"))[:2000])
+            return protocol.decode(header["ok"], reply_blobs, lambda node: None, lambda v, t: v)
+
+        served.__name__ = key.partition(".")[2]
+        return served
+
+    def serve(self) -> None:
+        while True:
+            try:
+                header, blobs = protocol.read_message(self.in_fd)
+            except protocol.ProtocolError:
+                return  # the grader closed the pipe: we are done
+            op = header.get("op")
+            if op == "import":
+                self.do_import(header)
+            elif op == "call":
+                self.do_calls(header, blobs)
+            elif op == "ping":
+                self.send({"ok": {"pong": 1}}, [])
+            else:
+                return
+
+
+def _swap(holder: Any, key: Any, value: Any, restore: List[Any]) -> None:
+    restore.append((holder, key, holder[key]))
+    holder[key] = value
+
+
+def _replace_in(holder: Any, key: Any, value: Any, original: Any, proxy: Any, restore: List[Any],
+                depth: int = 0) -> None:
+    """Replace ``original`` by ``proxy`` in ``holder[key]``: the value itself, or inside a dict,
+    list or tuple of it (two levels: ``{"rnn": (rnn_forward, rnn_backward)}``)."""
+    if value is original:
+        _swap(holder, key, proxy, restore)
+    elif depth >= 2:
+        return
+    elif type(value) is dict:
+        for k, v in list(value.items()):
+            _replace_in(value, k, v, original, proxy, restore, depth + 1)
+    elif type(value) is list:
+        for i, v in enumerate(list(value)):
+            _replace_in(value, i, v, original, proxy, restore, depth + 1)
+    elif type(value) is tuple and any(v is original or type(v) in (tuple, list, dict) for v in value):
+        items = list(value)
+        for i, v in enumerate(value):
+            if v is original:
+                items[i] = proxy
+        if any(a is not b for a, b in zip(items, value)):
+            _swap(holder, key, tuple(items), restore)
+
+
+def _flush_student_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a student may have replaced or closed them
+            pass
+
+
+def main(argv: List[str]) -> None:
+    in_fd, out_fd, submission = int(argv[0]), int(argv[1]), argv[2]
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, os.path.realpath(submission))
+    Worker(in_fd, out_fd, submission).serve()
+    os._exit(0)  # no interpreter teardown: student atexit hooks and threads do not run
+
+
+def _confinement_prelude() -> str:
+    from autograder.sandbox.confine import bootstrap_prelude  # the grader's package (never run in the worker)
+
+    return bootstrap_prelude()
+
+
+def bootstrap_source() -> str:
+    """A self-contained ``python -c`` program: the kernel confinement (:mod:`autograder.sandbox.confine`,
+    as ``AUTOGRADER_CONFINE`` asks), the protocol and this worker, then ``main``."""
+    here = Path(__file__).resolve().parent
+    protocol_src = (here / "protocol.py").read_text(encoding="utf-8")
+    worker_src = (here / "program.py").read_text(encoding="utf-8")
+    return (
+        _confinement_prelude()  # Landlock and seccomp first: before numpy, the protocol and student code
+        + "import sys, types\n"
+        "_m = types.ModuleType('_ag_protocol')\n"
+        f"exec(compile({protocol_src!r}, '<autograder protocol>', 'exec'), _m.__dict__)\n"
+        "sys.modules['_ag_protocol'] = _m\n"
+        "_w = types.ModuleType('_ag_worker')\n"
+        "sys.modules['_ag_worker'] = _w\n"
+        f"exec(compile({worker_src!r}, '<autograder worker>', 'exec'), _w.__dict__)\n"
+        "_w.main(sys.argv[1:])\n"
+    )
