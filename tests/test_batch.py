@@ -5,6 +5,8 @@ real files); tests/test_examples.py checks the same against the real grader.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import json
 import os
@@ -18,7 +20,8 @@ import psutil
 import pytest
 
 import test_batch_standin as standin
-from autograder.classroom import batch
+from autograder.classroom import batch, jobs
+from autograder.engine import pack
 from autograder.classroom.batch import BatchInputError, GraderSpec, discover, grade_all
 from autograder.feedback.html import markdown_to_html
 from autograder.sandbox.launch import resolve_mode
@@ -177,18 +180,18 @@ def test_a_changed_grader_or_reference_regrades_everyone(tmp_path, monkeypatch):
 def test_the_fingerprint_follows_the_reference(tmp_path, monkeypatch):
     reference = tmp_path / "solutions"
     shutil.copytree(SOLUTIONS, reference)
-    monkeypatch.setattr(batch, "SOLUTIONS_DIR", reference)
-    before = batch.grader_fingerprint()
+    monkeypatch.setitem(pack._loaded, "rnn_lstm", dataclasses.replace(pack.load("rnn_lstm"), reference_dir=reference))
+    before = jobs.grader_fingerprint()
     (reference / "rnn_layers.py").write_text((reference / "rnn_layers.py").read_text() + "\n# changed\n")
-    after = batch.grader_fingerprint()
+    after = jobs.grader_fingerprint()
     assert len(before) == 64 and before != after
 
 
 def test_the_fingerprint_follows_the_grading_packages(monkeypatch):
-    before = batch.grader_fingerprint()
-    assert "numpy==" in batch.package_versions() and "hypothesis==" in batch.package_versions()
-    monkeypatch.setattr(batch, "package_versions", lambda: "numpy==0.0;hypothesis==0.0")  # a new pin
-    assert batch.grader_fingerprint() != before
+    before = jobs.grader_fingerprint()
+    assert "numpy==" in jobs.package_versions() and "hypothesis==" in jobs.package_versions()
+    monkeypatch.setattr(jobs, "package_versions", lambda: "numpy==0.0;hypothesis==0.0")  # a new pin
+    assert jobs.grader_fingerprint() != before
 
 
 def test_a_results_file_from_elsewhere_is_not_trusted(tmp_path):
@@ -248,17 +251,17 @@ def test_output_folder_inside_submissions_is_not_a_student(tmp_path):
 
 def test_grade_job_grades_the_hashed_bytes_when_the_folder_is_gone(tmp_path):
     folder = _copy(SOLUTIONS, tmp_path / "alice")
-    files = batch.read_modules(folder)
-    job = batch.Job("alice", str(tmp_path / "moved-away"), files, batch.content_hash(files), "auto", SPEC.grade)
-    outcome = batch.grade_job(job)
+    files = jobs.read_modules(folder)
+    job = jobs.Job("alice", str(tmp_path / "moved-away"), files, jobs.content_hash(files), "auto", SPEC.grade)
+    outcome = jobs.grade_job(job)
     assert outcome.error is None and outcome.results["score"] == standin.grade_submission(folder)["score"]
 
 
 def test_a_worker_with_another_grader_version_refuses_the_job(tmp_path):
     folder = _copy(SOLUTIONS, tmp_path / "alice")
-    files = batch.read_modules(folder)
-    job = batch.Job("alice", str(folder), files, batch.content_hash(files), "auto", SPEC.grade, fingerprint="0" * 64)
-    outcome = batch.grade_job(job)
+    files = jobs.read_modules(folder)
+    job = jobs.Job("alice", str(folder), files, jobs.content_hash(files), "auto", SPEC.grade, fingerprint="0" * 64)
+    outcome = jobs.grade_job(job)
     assert outcome.results is None and "differs from the one that made the job" in outcome.error
 
 
@@ -266,12 +269,12 @@ def test_a_symlinked_module_travels_as_a_link_not_as_the_file_it_points_to(tmp_p
     folder = _copy(SOLUTIONS, tmp_path / "mallory")
     (folder / "rnn_layers.py").unlink()
     (folder / "rnn_layers.py").symlink_to(SOLUTIONS / "rnn_layers.py")
-    files = batch.read_modules(folder)
-    assert files["rnn_layers.py"] == batch.SYMLINK + str(SOLUTIONS / "rnn_layers.py").encode()
+    files = jobs.read_modules(folder)
+    assert files["rnn_layers.py"] == jobs.SYMLINK + str(SOLUTIONS / "rnn_layers.py").encode()
     again = tmp_path / "again"
     again.mkdir()
-    batch.write_modules(files, again)
-    assert (again / "rnn_layers.py").is_symlink() and batch.read_modules(again) == files
+    jobs.write_modules(files, again)
+    assert (again / "rnn_layers.py").is_symlink() and jobs.read_modules(again) == files
 
 
 def test_cli_reports_bad_input_with_nonzero_exit(tmp_path):

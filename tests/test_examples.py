@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO / "tools"))
 import make_examples  # noqa: E402
 from conftest import load_tree  # noqa: E402
 
-from autograder.paths import GRADED_MODULES  # noqa: E402
+from autograder.packs.rnn_lstm import GRADED_MODULES  # noqa: E402
 
 EXAMPLES = REPO / "examples" / "submissions"
 

@@ -186,7 +186,7 @@ def test_the_public_tests_charge_a_forward_bug_to_the_forward_only(tmp_path):
     import subprocess
     import sys
 
-    from autograder.paths import SOLUTIONS_DIR
+    from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 
     release = tmp_path / "rnn_lstm"
     shutil.copytree(SOLUTIONS_DIR, release)

@@ -11,9 +11,10 @@ from typing import Dict
 import pytest
 
 from autograder.engine.grade import GraderError, grade_submission
-from autograder.paths import GRADED_MODULES, RELEASE_DIR, REPO_ROOT, SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.packs.rnn_lstm import GRADED_MODULES, RELEASE_DIR, SOLUTIONS_DIR
 from autograder.feedback.report import feedback_markdown, write_results
-from autograder.engine.spec import FUNCTIONS
+from autograder.packs.rnn_lstm import FUNCTIONS
 
 DATA = Path(__file__).resolve().parent / "grade_data"
 MODE = "process"  # the sandbox hardening is tested elsewhere; process mode runs everywhere

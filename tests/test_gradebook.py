@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.classroom.batch import Outcome
-from autograder.classroom.gradebook import alembic_on_path, function_scores, gradebook_rows, merge_files, read_gradebook, write_gradebook
+from autograder.classroom.jobs import JobResult
+from autograder.classroom.gradebook import alembic_on_path, points_by_function, gradebook_rows, merge_files, read_gradebook, write_gradebook
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,14 +29,14 @@ def _results(scores: dict, via_extra: bool = True) -> dict:
 
 def test_function_scores_from_extra_data_or_from_test_names():
     scores = {"rnn_forward": (2.5, 6.0), "clip_grad_norm": (6.0, 6.0)}
-    assert function_scores(_results(scores)) == function_scores(_results(scores, via_extra=False)) == scores
+    assert points_by_function(_results(scores)) == points_by_function(_results(scores, via_extra=False)) == scores
 
 
 def test_rows_keep_the_contract_order_and_give_error_rows_zero(tmp_path):
     outcomes = [
-        Outcome("bob", "k", results=_results({"clip_grad_norm": (1.0, 6.0), "rnn_forward": (6.0, 6.0)})),
-        Outcome("amy", "k", results=_results({"rnn_forward": (3.0, 6.0), "clip_grad_norm": (6.0, 6.0)}), cached=True),
-        Outcome("cid", "", error="no graded module found"),
+        JobResult("bob", "k", results=_results({"clip_grad_norm": (1.0, 6.0), "rnn_forward": (6.0, 6.0)})),
+        JobResult("amy", "k", results=_results({"rnn_forward": (3.0, 6.0), "clip_grad_norm": (6.0, 6.0)}), cached=True),
+        JobResult("cid", "", error="no graded module found"),
     ]
     header, rows = gradebook_rows(outcomes)
     assert header == ["student", "score", "max_score", "rnn_forward", "clip_grad_norm", "status", "error"]
@@ -84,9 +84,9 @@ def _create_nbgrader_db(path: Path) -> str:
 
 def _modules_csv(path: Path) -> Path:
     outcomes = [
-        Outcome("alice", "k", results=_results({"rnn_forward": (50.0, 60.0), "clip_grad_norm": (40.0, 40.0)})),
-        Outcome("bob", "k", results=_results({"rnn_forward": (10.0, 60.0), "clip_grad_norm": (0.0, 40.0)})),
-        Outcome("eve", "", error="no graded module found"),
+        JobResult("alice", "k", results=_results({"rnn_forward": (50.0, 60.0), "clip_grad_norm": (40.0, 40.0)})),
+        JobResult("bob", "k", results=_results({"rnn_forward": (10.0, 60.0), "clip_grad_norm": (0.0, 40.0)})),
+        JobResult("eve", "", error="no graded module found"),
     ]
     write_gradebook(outcomes, path)
     return path

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 import types
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -25,8 +24,9 @@ from autograder.engine.grade import grade_submission
 from autograder.feedback.messages import fact_sentence
 from autograder.packs.rnn_lstm.mistakes import diagnose
 from autograder.quality.mutation import Mutant, generate_mutants, reference_sources
-from autograder.paths import GRADED_MODULES, SOLUTIONS_DIR as SOLUTIONS
-from autograder.engine.spec import BY_NAME, FUNCTIONS, Function
+from autograder.packs.rnn_lstm import GRADED_MODULES, SOLUTIONS_DIR as SOLUTIONS
+from autograder.engine.spec import Function
+from autograder.packs.rnn_lstm import BY_NAME, FUNCTIONS
 from autograder.engine.strategies import Example, materialize
 from test_grade import MODE, copy_solutions
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from autograder.quality.bench import buggy_mutant, run_bench, time_submission
-from autograder.paths import SOLUTIONS_DIR
+from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 
 
 def stand_in_grade(path: Path, sandbox: str = "process") -> Dict[str, Any]:

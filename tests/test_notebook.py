@@ -21,7 +21,8 @@ from nbclient import NotebookClient
 from autograder.authoring import release
 from autograder.authoring.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, has_markers
 from autograder.authoring.notebooks import cell_kinds, release_notebook, solution_notebook
-from autograder.paths import ASSIGNMENT, REPO_ROOT, SOURCE_DIR
+from autograder.paths import REPO_ROOT
+from autograder.packs.rnn_lstm import ASSIGNMENT, SOURCE_DIR
 
 SOURCE_NB = SOURCE_DIR / f"{ASSIGNMENT}.ipynb"
 NOTEBOOK_NAME = SOURCE_NB.name

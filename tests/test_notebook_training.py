@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.paths import SOURCE_DIR
+from autograder.packs.rnn_lstm import SOURCE_DIR
 from conftest import load_tree
 
 

@@ -28,7 +28,8 @@ from autograder.sandbox import launch as sandbox
 from autograder.sandbox import bwrap as sandbox_bwrap
 
 from autograder.sandbox import drop as sandbox_drop
-from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 from autograder.sandbox.launch import Limits, kill, launch
 
 HERE = Path(__file__).resolve().parent

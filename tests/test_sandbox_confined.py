@@ -31,7 +31,8 @@ from typing import Dict, Optional
 import pytest
 
 from autograder.sandbox import confine
-from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "hostile" / "confined_driver.py"

@@ -41,7 +41,8 @@ from autograder.sandbox import confine
 from autograder.engine import grade
 
 from autograder.sandbox import launch as sandbox
-from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("hostile_corpus", HERE / "hostile" / "corpus.py")

@@ -35,7 +35,7 @@ import pytest
 from autograder import cli
 from autograder.cli import similarity as command
 from autograder.quality.mutation import unparse
-from autograder.paths import RELEASE_DIR, SOLUTIONS_DIR
+from autograder.packs.rnn_lstm import RELEASE_DIR, SOLUTIONS_DIR
 from autograder.quality.similarity import FLOOR, Document, boilerplate_hashes, compare, fingerprint, measure, skeleton_text
 
 from conftest import load_tree

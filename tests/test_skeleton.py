@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from autograder.authoring.markers import ALL_MARKERS, BEGIN_HIDDEN, BEGIN_SOLUTION, CODE_STUB, END_HIDDEN, END_SOLUTION
-from autograder.paths import GRADED_MODULES, RELEASE_DIR, SOLUTIONS_DIR, SOURCE_DIR
+from autograder.packs.rnn_lstm import GRADED_MODULES, RELEASE_DIR, SOLUTIONS_DIR, SOURCE_DIR
 
 # ASSIGNMENT_API.md, "Modules a submission contains", in the order students implement them.
 GRADED: Dict[str, Tuple[str, ...]] = {

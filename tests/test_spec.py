@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 
 from autograder.engine import reference
-from autograder.paths import SOLUTIONS_DIR
+from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 from autograder.engine.score import load_rubric
-from autograder.engine.spec import FUNCTIONS, function, scenario_args
+from autograder.engine.spec import function, scenario_args
+from autograder.packs.rnn_lstm import FUNCTIONS
 from autograder.engine.strategies import Example, examples, expected_structure, materialize
 
 SEQ = Example(dims=(('D', 2), ('H', 3), ('N', 2), ('T', 4)), cell='rnn', seed=5, scale=1.0, truncate=2)

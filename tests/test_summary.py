@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.classroom.batch import Outcome
+from autograder.classroom.jobs import JobResult
 from autograder.classroom.summary import FUNCTIONS_PNG, HISTOGRAM_PNG, frequent_mistakes, function_stats, summary_markdown, write_summary
 
 
@@ -18,12 +18,12 @@ def _results(per_function: dict, mistakes: dict = {}) -> dict:
 
 
 OUTCOMES = [
-    Outcome("a", "k", results=_results({"rnn_forward": (6.0, 6.0), "clip_grad_norm": (4.0, 4.0)})),
-    Outcome("b", "k", results=_results({"rnn_forward": (3.0, 6.0), "clip_grad_norm": (4.0, 4.0)},
+    JobResult("a", "k", results=_results({"rnn_forward": (6.0, 6.0), "clip_grad_norm": (4.0, 4.0)})),
+    JobResult("b", "k", results=_results({"rnn_forward": (3.0, 6.0), "clip_grad_norm": (4.0, 4.0)},
                                        {"rnn_forward": ["rnn.no_tanh"]})),
-    Outcome("c", "k", results=_results({"rnn_forward": (0.0, 6.0), "clip_grad_norm": (1.0, 4.0)},
+    JobResult("c", "k", results=_results({"rnn_forward": (0.0, 6.0), "clip_grad_norm": (1.0, 4.0)},
                                        {"rnn_forward": ["rnn.no_tanh"], "clip_grad_norm": ["clip.always"]})),
-    Outcome("d", "", error="no graded module found"),
+    JobResult("d", "", error="no graded module found"),
 ]
 
 
@@ -66,7 +66,7 @@ def test_only_the_mistake_the_student_was_told_is_counted():
     nothing_told = {"function": "rnn_backward", "mistakes": ["rnn.truncate_off_by_one"], "mistake": None}
     results = {"score": 0.0, "tests": [{"name": "rnn_backward: a", "score": 0.0, "max_score": 1.0, "extra_data": matched_not_told},
                                        {"name": "rnn_backward: b", "score": 0.0, "max_score": 1.0, "extra_data": nothing_told}]}
-    assert frequent_mistakes([Outcome("s", "k", results=results)]) == [("rnn.bptt_no_carry", "rnn_backward", 1)]
+    assert frequent_mistakes([JobResult("s", "k", results=results)]) == [("rnn.bptt_no_carry", "rnn_backward", 1)]
 
 
 @pytest.mark.parametrize("student, mistake", [("bptt_no_carry", "rnn.bptt_no_carry"),
@@ -76,5 +76,5 @@ def test_example_students_are_counted_for_the_mistake_they_have_only(student, mi
     from autograder.paths import REPO_ROOT
 
     results = grade_submission(REPO_ROOT / "examples" / "submissions" / student, sandbox="process")
-    counted = [m for m, _, _ in frequent_mistakes([Outcome(student, "k", results=results)])]
+    counted = [m for m, _, _ in frequent_mistakes([JobResult(student, "k", results=results)])]
     assert counted == [mistake]  # not rnn.truncate_off_by_one, which matched their first failing input too

@@ -1,7 +1,7 @@
 """Generate the student release and the reference solutions from ``source/`` (the single source).
 
-``source/rnn_lstm`` → ``assignments/rnn_lstm`` (solutions replaced by stubs, hidden tests removed)
-and ``solutions/rnn_lstm`` (markers removed, everything kept). Python files go through
+``source/<pack>`` → ``assignments/<pack>`` (solutions replaced by stubs, hidden tests removed)
+and ``solutions/<pack>`` (markers removed, everything kept). Python files go through
 :mod:`autograder.authoring.markers`; notebooks through :mod:`autograder.authoring.notebooks` (nbgrader itself); every
 other file is copied byte for byte. Both trees are built in a temporary folder first, so a marker
 error in ``source/`` leaves the committed trees as they were.
@@ -12,10 +12,10 @@ import filecmp
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 from autograder.authoring.markers import has_markers, release_text, solution_text
-from autograder.paths import RELEASE_DIR, SOLUTIONS_DIR, SOURCE_DIR
+from autograder.engine import pack
 
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".hypothesis", ".DS_Store"}
 # Files that exist only for the instructor: never released, never in solutions.
@@ -64,8 +64,18 @@ def build_tree(source: Path, dest: Path, release: bool) -> None:
         TRANSFORMS.get(src.suffix, _plain_file)(src, dst, release)
 
 
-def generate(source: Path = SOURCE_DIR, release_dir: Path = RELEASE_DIR, solutions_dir: Path = SOLUTIONS_DIR) -> None:
-    """Regenerate both trees; on any error the existing trees are left untouched."""
+def _trees(source: Optional[Path], release_dir: Optional[Path], solutions_dir: Optional[Path]) -> Tuple[Path, Path, Path]:
+    """The three trees, the active pack's where not given."""
+    active = pack.current()
+    found = (source or active.source_dir, release_dir or active.release_dir, solutions_dir or active.reference_dir)
+    if found[0] is None or found[1] is None:
+        raise ValueError(f"the {active.name} pack has no source/ tree to release")
+    return found  # type: ignore[return-value]
+
+
+def generate(source: Optional[Path] = None, release_dir: Optional[Path] = None, solutions_dir: Optional[Path] = None) -> None:
+    """Regenerate both trees (default: the active pack's); on any error the existing trees are left untouched."""
+    source, release_dir, solutions_dir = _trees(source, release_dir, solutions_dir)
     if not source.is_dir():
         raise FileNotFoundError(f"source folder not found: {source}")
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
@@ -105,8 +115,9 @@ def differences(expected: Path, actual: Path) -> List[str]:
     return sorted(set(out))
 
 
-def check(source: Path = SOURCE_DIR, release_dir: Path = RELEASE_DIR, solutions_dir: Path = SOLUTIONS_DIR) -> List[str]:
+def check(source: Optional[Path] = None, release_dir: Optional[Path] = None, solutions_dir: Optional[Path] = None) -> List[str]:
     """Regenerate into a temporary folder and list how the committed trees differ from it."""
+    source, release_dir, solutions_dir = _trees(source, release_dir, solutions_dir)
     with tempfile.TemporaryDirectory(prefix="release-check-") as tmp:
         fresh_release, fresh_solutions = Path(tmp) / "release", Path(tmp) / "solutions"
         build_tree(source, fresh_release, release=True)

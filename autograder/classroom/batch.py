@@ -3,7 +3,7 @@
 ``grade_all(SUBMISSIONS_DIR, OUT_DIR)`` is what ``python -m autograder grade-all`` runs:
 
 - every folder in SUBMISSIONS_DIR is one student (the folder name is the student id); the four
-  graded modules sit at its top level or, in nbgrader's layout ``submitted/<student>/rnn_lstm/``,
+  graded modules sit at its top level or, in nbgrader's layout ``submitted/<student>/<assignment>/``,
   in the assignment folder inside it;
 - each submission is one :class:`Job`, graded by :func:`grade_job` in a process of its own
   (N at a time, see :func:`run_local`), or on a Dask cluster (:mod:`autograder.classroom.distributed`);
@@ -15,55 +15,29 @@ column) and an ``error.txt`` in its folder; earlier results are never deleted.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import functools
-import hashlib
-import importlib
 import json
-import multiprocessing
 import os
-import shutil
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from autograder.paths import ASSIGNMENT, GRADED_MODULES, SOLUTIONS_DIR
+from autograder.classroom.jobs import (JOB_SECONDS, GraderSpec, Job, JobResult, content_hash, grader_fingerprint, load,
+                                       module_files, read_modules, run_local)
+from autograder.engine import pack
 
-MODULE_FILES: Tuple[str, ...] = tuple(f"{name}.py" for name in GRADED_MODULES)
+
+
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", ".pytest_cache"}
 META_FILE = "meta.json"
 ERROR_FILE = "error.txt"
-SYMLINK = b"\0symbolic link to: "  # cannot start a Python source file
-# Last-resort wall clock for one submission's job; the grader has its own, shorter limits.
-JOB_SECONDS = 900.0
 # Files grade-all writes at the top of OUT_DIR: a student folder may not take these names.
 CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png", "similarity.csv", "similarity.html"}
 
 
 class BatchInputError(Exception):
     """The batch cannot start (missing or empty submissions folder, unwritable output folder)."""
-
-
-@dataclass(frozen=True)
-class GraderSpec:
-    """Where the grading functions live, as ``"module:function"`` strings.
-
-    Strings, not callables, so a job can be sent to another process or machine and imported there.
-    Tests put a stand-in here; the defaults are the real grader's interface.
-    """
-
-    grade: str = "autograder.engine.grade:grade_submission"
-    feedback: str = "autograder.feedback.report:feedback_markdown"
-    write_results: str = "autograder.feedback.report:write_results"
-
-
-def load(spec: str) -> Callable[..., Any]:
-    """Import ``"package.module:function"``."""
-    module_name, _, attribute = spec.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
 
 
 @dataclass(frozen=True)
@@ -80,49 +54,19 @@ class Student:
     problem: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Job:
-    """Everything needed to grade one submission, picklable and self-contained.
-
-    ``files`` holds the graded modules' bytes, so a worker on another machine can grade without
-    sharing a filesystem; a local worker grades ``path`` directly when it still holds those bytes
-    (so paths in the feedback are the same whichever worker ran).
-    """
-
-    student: str
-    path: str
-    files: Dict[str, bytes]
-    key: str
-    sandbox: str = "auto"
-    grader: str = GraderSpec.grade
-    fingerprint: str = ""  # grader_fingerprint() where the job was made; a worker must match it
-
-
-@dataclass
-class Outcome:
-    """What grading one submission produced: ``results`` (the results.json dict) or ``error``."""
-
-    student: str
-    key: str
-    results: Optional[Dict[str, Any]] = None
-    error: Optional[str] = None
-    seconds: float = 0.0
-    cached: bool = False
-
-
 @dataclass
 class BatchReport:
     """The result of :func:`grade_all`: one outcome per student (sorted by id), plus warnings."""
 
     out: Path
-    outcomes: List[Outcome] = field(default_factory=list)
+    outcomes: List[JobResult] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
     graded: int = 0
     cached: int = 0
     seconds: float = 0.0
 
     @property
-    def errors(self) -> List[Outcome]:
+    def errors(self) -> List[JobResult]:
         return [o for o in self.outcomes if o.error is not None]
 
 
@@ -130,8 +74,8 @@ class BatchReport:
 
 
 def _module_dir(folder: Path) -> Optional[Path]:
-    for candidate in (folder, folder / ASSIGNMENT):
-        if candidate.is_dir() and any((candidate / name).is_file() for name in MODULE_FILES):
+    for candidate in (folder, folder / pack.current().name):
+        if candidate.is_dir() and any((candidate / name).is_file() for name in module_files()):
             return candidate
     return None
 
@@ -161,8 +105,8 @@ def discover(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List[Stud
         elif found is None:
             present = sorted(p.name for p in entry.iterdir() if not p.name.startswith("."))[:8]
             problem = (
-                f"no graded module found: expected {', '.join(MODULE_FILES)} in {entry.name}/ or "
-                f"{entry.name}/{ASSIGNMENT}/; found: {', '.join(present) or 'nothing'}"
+                f"no graded module found: expected {', '.join(module_files())} in {entry.name}/ or "
+                f"{entry.name}/{pack.current().name}/; found: {', '.join(present) or 'nothing'}"
             )
             students.append(Student(entry.name, entry, None, problem))
         else:
@@ -170,189 +114,6 @@ def discover(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List[Stud
     if not students:
         raise BatchInputError(f"no student folders in {submissions}")
     return students, warnings
-
-
-def read_modules(module_dir: Path) -> Dict[str, bytes]:
-    """The graded modules present in ``module_dir``, by file name.
-
-    A symbolic link is recorded as SYMLINK + its target, never followed: reading through it could
-    put someone else's file (the reference, say) into a job that is graded on another machine.
-    """
-    modules = {}
-    for name in MODULE_FILES:
-        path = module_dir / name
-        if path.is_symlink():
-            modules[name] = SYMLINK + os.readlink(path).encode()
-        elif path.is_file():
-            modules[name] = path.read_bytes()
-    return modules
-
-
-def write_modules(files: Dict[str, bytes], folder: Path) -> None:
-    """Recreate what :func:`read_modules` read (symbolic links as links) in ``folder``."""
-    for name, data in files.items():
-        if data.startswith(SYMLINK):
-            os.symlink(data[len(SYMLINK):].decode(), folder / name)
-        else:
-            (folder / name).write_bytes(data)
-
-
-# The parts of the package that decide a grade (the rest only moves, stores or reports grades).
-GRADING_PARTS = ("engine", "worker", "sandbox", "feedback", "packs")
-
-
-# Installed packages that are part of a grade: numpy's arithmetic and Hypothesis' draws.
-GRADING_PACKAGES = ("numpy", "hypothesis")
-
-
-def package_versions() -> str:
-    """``numpy==2.2.6;hypothesis==6.168.5``: the installed versions of :data:`GRADING_PACKAGES`."""
-    from importlib import metadata
-
-    return ";".join(f"{name}=={metadata.version(name)}" for name in GRADING_PACKAGES)
-
-
-def grader_fingerprint() -> str:
-    """sha256 of what decides a grade: the grader's code, rubric and templates, the reference, and
-    the versions of the packages that compute it.
-
-    Part of every submission's key, so a changed rubric, hidden test or pin regrades the class on
-    the next run instead of mixing old and new grades.
-    """
-    package = Path(__file__).resolve().parent.parent
-    files = [p for part in GRADING_PARTS for p in (package / part).rglob("*")
-             if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts]
-    files += sorted(SOLUTIONS_DIR.glob("*.py"))
-    digest = hashlib.sha256(package_versions().encode())
-    for path in sorted(files):
-        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def content_hash(files: Dict[str, bytes], sandbox: str = "auto", grader: str = GraderSpec.grade, fingerprint: str = "") -> str:
-    """sha256 of the graded modules (names and bytes) and of how they are graded.
-
-    ``fingerprint``: :func:`grader_fingerprint`, computed once per batch by the caller.
-    """
-    digest = hashlib.sha256()
-    digest.update(f"{grader}\0{sandbox}\0{fingerprint}\0".encode())
-    for name in MODULE_FILES:
-        data = files.get(name)
-        digest.update(name.encode() + b"\0" + (b"missing" if data is None else hashlib.sha256(data).digest()))
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- one job
-
-
-def grade_job(job: Job) -> Outcome:
-    """Grade one submission (runs in a worker process); never raises.
-
-    The grader's own exceptions become ``Outcome.error``: the grader promises not to raise for a
-    broken submission, so an exception here is an error row a TA must look at.
-    """
-    start = time.perf_counter()
-    tmp: Optional[str] = None
-    try:
-        if job.fingerprint and job.fingerprint != grader_fingerprint():
-            raise RuntimeError("this worker's grader, rubric or reference differs from the one that made the job; "
-                               "install the same version of the course repository on every worker")
-        path = Path(job.path)
-        if not (path.is_dir() and read_modules(path) == job.files):
-            # Another machine, or the files changed since discovery: grade the bytes we hashed.
-            tmp = tempfile.mkdtemp(prefix=f"grade-{job.student}-")
-            path = Path(tmp) / ASSIGNMENT
-            path.mkdir()
-            write_modules(job.files, path)
-        results = load(job.grader)(path, sandbox=job.sandbox)
-        if not isinstance(results, dict) or "score" not in results or "tests" not in results:
-            raise TypeError(f"the grader returned {type(results).__name__}, not a results.json dict")
-        json.dumps(results)  # only plain data may come back
-        return Outcome(job.student, job.key, results=results, seconds=time.perf_counter() - start)
-    except BaseException as exc:  # noqa: BLE001 - a SystemExit from below must not end the worker's loop either
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return Outcome(job.student, job.key, error=f"grader failed: {last}", seconds=time.perf_counter() - start)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL a job process and everything it started (sandbox workers leave its process group)."""
-    try:
-        import psutil
-
-        family = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
-    except Exception:  # noqa: BLE001 - psutil missing, or the process just ended
-        family = []
-    for member in family:
-        try:
-            member.kill()
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-    try:
-        os.kill(pid, 9)
-    except OSError:
-        pass
-
-
-@functools.lru_cache(maxsize=None)
-def _job_context(grader: str) -> Any:
-    """How job processes start: forked from a clean server that imported the grader once.
-
-    ``forkserver`` (POSIX) makes a job process cost milliseconds instead of the fraction of a
-    second a fresh interpreter importing numpy and Hypothesis takes; it never forks this process,
-    whose threads (the progress bar, the job threads) a fork would copy. ``spawn`` elsewhere.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, grader.partition(":")[0]])
-    return context
-
-
-def _job_process(job: Job, connection: Any) -> None:  # the body of one job's process
-    from autograder.sandbox import drop as sandbox_drop
-
-    sandbox_drop.quiet_root_warning()  # the parent warned once; each student's results say it too
-    connection.send(grade_job(job))
-    connection.close()
-
-
-def run_in_process(job: Job, seconds: float = JOB_SECONDS) -> Outcome:
-    """Grade ``job`` in a fresh process of its own and wait at most ``seconds`` for it.
-
-    A process that dies (killed, out of memory) or overruns fails this job alone.
-    """
-    context = _job_context(job.grader)
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_job_process, args=(job, sender), name=f"grade-{job.student}")
-    process.start()
-    sender.close()
-    try:
-        if receiver.poll(seconds):
-            return receiver.recv()
-        _kill_tree(process.pid)
-        return Outcome(job.student, job.key, error=f"grading took longer than {seconds:g} s and was stopped")
-    except (EOFError, OSError):
-        process.join(5)
-        return Outcome(job.student, job.key, error=f"grading process died (exit code {process.exitcode}: killed or out of memory?)")
-    finally:
-        receiver.close()
-        process.join(5)
-        if process.is_alive():  # pragma: no cover - sent a result but does not exit
-            process.kill()
-
-
-def run_local(jobs: List[Job], workers: int, on_done: Callable[[Outcome], None], seconds: float = JOB_SECONDS) -> None:
-    """Grade ``jobs``, ``workers`` at a time, each in its own process (:func:`run_in_process`).
-
-    ``on_done`` is called in this thread as each job ends, in the order they finish.
-    """
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade") as pool:
-        futures = [pool.submit(run_in_process, job, seconds) for job in jobs]
-        for future in concurrent.futures.as_completed(futures):
-            on_done(future.result())
 
 
 # --------------------------------------------------------------------------- output files
@@ -389,7 +150,7 @@ def load_cached(folder: Path, key: str) -> Optional[Dict[str, Any]]:
         return None
 
 
-def write_student(folder: Path, outcome: Outcome, spec: GraderSpec) -> None:
+def write_student(folder: Path, outcome: JobResult, spec: GraderSpec) -> None:
     """Write results.json, feedback.md, feedback.html, meta.json (or error.txt) for one student."""
     from autograder.feedback.html import markdown_to_html
 
@@ -464,21 +225,21 @@ def grade_all(
     report = BatchReport(out=out, warnings=warnings)
 
     fingerprint = grader_fingerprint()
-    outcomes: Dict[str, Outcome] = {}
+    outcomes: Dict[str, JobResult] = {}
     todo: List[Job] = []
     for student in students:
         if student.module_dir is None:
-            outcomes[student.id] = Outcome(student.id, "", error=student.problem)
+            outcomes[student.id] = JobResult(student.id, "", error=student.problem)
             continue
         try:
             files = read_modules(student.module_dir)
         except OSError as exc:
-            outcomes[student.id] = Outcome(student.id, "", error=f"cannot read the submission: {exc}")
+            outcomes[student.id] = JobResult(student.id, "", error=f"cannot read the submission: {exc}")
             continue
         key = content_hash(files, sandbox, spec.grade, fingerprint)
         cached = None if force else load_cached(out / student.id, key)
         if cached is not None:
-            outcomes[student.id] = Outcome(student.id, key, results=cached, cached=True)
+            outcomes[student.id] = JobResult(student.id, key, results=cached, cached=True)
         else:
             # Only a cluster's workers can hold another version of the grader than this process.
             todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade,
@@ -488,11 +249,11 @@ def grade_all(
     with bar:
         task = bar.add_task("grading", total=len(todo), last="")
 
-        def done(outcome: Outcome) -> None:
+        def done(outcome: JobResult) -> None:
             try:
                 write_student(out / outcome.student, outcome, spec)
             except Exception as exc:  # noqa: BLE001 - a report that cannot be written is an error row
-                outcome = Outcome(outcome.student, outcome.key, error=f"could not write the reports: {exc}")
+                outcome = JobResult(outcome.student, outcome.key, error=f"could not write the reports: {exc}")
                 write_student(out / outcome.student, outcome, spec)
             outcomes[outcome.student] = outcome
             bar.update(task, advance=1, last=f"{outcome.student}: " + ("error" if outcome.error else f"{outcome.results['score']:g}"))

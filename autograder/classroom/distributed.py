@@ -1,6 +1,6 @@
 """``grade-all --scheduler ADDRESS``: the same per-submission jobs, run on a Dask distributed cluster.
 
-Each :class:`~autograder.classroom.batch.Job` carries the bytes of the graded modules, so workers need the
+Each :class:`~autograder.classroom.jobs.Job` carries the bytes of the graded modules, so workers need the
 ``autograder`` package and the reference solutions (same version as here) but no shared
 filesystem. Results come back to this process, which writes every file, exactly as in a local run.
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Callable, List
 
-from autograder.classroom.batch import Job, Outcome, grade_job
+from autograder.classroom.jobs import Job, JobResult, grade_job
 
 
-def run_on_cluster(jobs: List[Job], address: str, on_done: Callable[[Outcome], None]) -> None:
+def run_on_cluster(jobs: List[Job], address: str, on_done: Callable[[JobResult], None]) -> None:
     """Grade ``jobs`` on the Dask scheduler at ``address``, calling ``on_done`` as each finishes.
 
     A job whose worker died (Dask's ``KilledWorker`` after its retries) becomes an error outcome.
@@ -27,5 +27,5 @@ def run_on_cluster(jobs: List[Job], address: str, on_done: Callable[[Outcome], N
             try:
                 outcome = future.result()
             except Exception as exc:  # noqa: BLE001 - KilledWorker, lost connection, ...
-                outcome = Outcome(job.student, job.key, error=f"cluster job failed: {type(exc).__name__}: {exc}")
+                outcome = JobResult(job.student, job.key, error=f"cluster job failed: {type(exc).__name__}: {exc}")
             on_done(outcome)

@@ -19,21 +19,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from autograder.paths import ASSIGNMENT
+from autograder.engine import pack
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbgrader.api import Gradebook
 
-    from autograder.classroom.batch import Outcome
+    from autograder.classroom.jobs import JobResult
 
-# The graded functions in the order of ASSIGNMENT_API.md; columns for functions a results file names
-# that are not listed here follow, in the order they first appear.
-FUNCTION_ORDER = (
-    "rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-    "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
-    "stacked_forward", "stacked_backward", "bidirectional_forward", "bidirectional_backward",
-    "hidden_grad_norms", "clip_grad_norm",
-)
 BASE_COLUMNS = ("student", "score", "max_score")
 TAIL_COLUMNS = ("status", "error")
 DEFAULT_MAX_SCORE = 100.0
@@ -43,7 +35,7 @@ class GradebookError(Exception):
     """A gradebook file or database that cannot be read."""
 
 
-def function_scores(results: Dict[str, Any]) -> Dict[str, Tuple[float, float]]:
+def points_by_function(results: Dict[str, Any]) -> Dict[str, Tuple[float, float]]:
     """``{function: (score, max_score)}`` of one results.json dict.
 
     Taken from ``extra_data.functions`` when the grader gives it, else summed over the tests whose
@@ -69,18 +61,21 @@ def function_columns(all_results: Iterable[Dict[str, Any]]) -> List[str]:
     """Function column names for a set of results, in the contract's order."""
     seen: List[str] = []
     for results in all_results:
-        for name in function_scores(results):
+        for name in points_by_function(results):
             if name not in seen:
                 seen.append(name)
-    known = [name for name in FUNCTION_ORDER if name in seen]
-    return known + [name for name in seen if name not in FUNCTION_ORDER] if seen else list(FUNCTION_ORDER)
+    # the pack's functions in their order; functions a results file names that the pack does not
+    # list follow, in the order they first appear
+    order = [f.name for f in pack.current().functions]
+    known = [name for name in order if name in seen]
+    return known + [name for name in seen if name not in order] if seen else order
 
 
 def _number(value: float) -> str:
     return f"{round(float(value), 6):g}"
 
 
-def gradebook_rows(outcomes: Sequence["Outcome"]) -> Tuple[List[str], List[Dict[str, str]]]:
+def gradebook_rows(outcomes: Sequence["JobResult"]) -> Tuple[List[str], List[Dict[str, str]]]:
     """Header and rows of gradebook.csv; an error row scores 0 out of the class's max_score."""
     graded = [o.results for o in outcomes if o.results is not None]
     functions = function_columns(graded)
@@ -93,7 +88,7 @@ def gradebook_rows(outcomes: Sequence["Outcome"]) -> Tuple[List[str], List[Dict[
             row.update(score="0", max_score=_number(class_max), status="error", error=outcome.error or "not graded")
             row.update({name: "0" for name in functions})
         else:
-            per_function = function_scores(outcome.results)
+            per_function = points_by_function(outcome.results)
             row.update(score=_number(outcome.results["score"]), max_score=_number(max_score(outcome.results)),
                        status="cached" if outcome.cached else "graded", error="")
             row.update({name: _number(per_function.get(name, (0.0, 0.0))[0]) for name in functions})
@@ -110,7 +105,7 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Dict[str, str]]
     os.replace(tmp, path)
 
 
-def write_gradebook(outcomes: Sequence["Outcome"], path: Path) -> None:
+def write_gradebook(outcomes: Sequence["JobResult"], path: Path) -> None:
     """Write gradebook.csv for ``outcomes`` (atomically: a reader never sees half a file)."""
     header, rows = gradebook_rows(outcomes)
     _write_csv(path, header, rows)
@@ -132,10 +127,12 @@ def read_gradebook(path: Path) -> List[Dict[str, str]]:
 # --------------------------------------------------------------------------- nbgrader
 
 
-def notebook_grades(gradebook: "Gradebook", assignment: str = ASSIGNMENT) -> Dict[str, Tuple[Optional[float], float]]:
-    """``{student: (score or None if not submitted, max_score)}`` of an nbgrader assignment."""
+def notebook_grades(gradebook: "Gradebook", assignment: Optional[str] = None) -> Dict[str, Tuple[Optional[float], float]]:
+    """``{student: (score or None if not submitted, max_score)}`` of an nbgrader assignment (default:
+    the active pack's)."""
     from nbgrader.api import MissingEntry
 
+    assignment = pack.current().name if assignment is None else assignment
     try:
         top = float(gradebook.find_assignment(assignment).max_score)
     except MissingEntry:
@@ -201,7 +198,7 @@ def alembic_on_path() -> Iterator[None]:
         os.environ["PATH"] = old
 
 
-def merge_files(modules_csv: Path, db_url: str, out: Path, assignment: str = ASSIGNMENT) -> int:
+def merge_files(modules_csv: Path, db_url: str, out: Path, assignment: Optional[str] = None) -> int:
     """Merge ``modules_csv`` with the notebook grades in ``db_url`` into ``out``; returns the row count."""
     module_rows = read_gradebook(modules_csv)  # first: a wrong path fails fast, before importing nbgrader
     from nbgrader.api import Gradebook
@@ -228,7 +225,7 @@ def _build_export_plugin() -> type:
         """
 
         modules = Unicode("out/gradebook.csv", help="gradebook.csv written by grade-all").tag(config=True)
-        assignment_name = Unicode(ASSIGNMENT, help="the nbgrader assignment of the lecture notebook").tag(config=True)
+        assignment_name = Unicode(pack.DEFAULT, help="the nbgrader assignment of the lecture notebook").tag(config=True)
 
         def export(self, gradebook: "Gradebook") -> None:
             dest = Path(self.to or "grades.csv")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from autograder.classroom.gradebook import function_columns, function_scores, max_score
+from autograder.classroom.gradebook import function_columns, points_by_function, max_score
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autograder.classroom.batch import Outcome
+    from autograder.classroom.jobs import JobResult
 
 HISTOGRAM_PNG = "score_histogram.png"
 FUNCTIONS_PNG = "function_means.png"
@@ -41,14 +41,14 @@ class FunctionStats:
         return 100.0 * self.mean / self.max_score if self.max_score else 0.0
 
 
-def function_stats(outcomes: Sequence["Outcome"]) -> List[FunctionStats]:
+def function_stats(outcomes: Sequence["JobResult"]) -> List[FunctionStats]:
     """Per-function mean and pass rate over the graded outcomes (empty if none was graded)."""
     graded = [o.results for o in outcomes if o.results is not None]
     if not graded:
         return []
     stats = []
     for name in function_columns(graded):
-        pairs = [function_scores(r).get(name, (0.0, 0.0)) for r in graded]
+        pairs = [points_by_function(r).get(name, (0.0, 0.0)) for r in graded]
         top = max(m for _, m in pairs)
         passed = sum(1 for s, m in pairs if m > 0 and s >= m - 1e-9)
         stats.append(FunctionStats(name, sum(s for s, _ in pairs) / len(pairs), top, passed / len(pairs)))
@@ -66,7 +66,7 @@ def shown_mistake(extra: Dict[str, object]) -> Optional[str]:
     return listed[0] if listed else None  # type: ignore[index,return-value]
 
 
-def frequent_mistakes(outcomes: Sequence["Outcome"], top: int = TOP_MISTAKES) -> List[Tuple[str, str, int]]:
+def frequent_mistakes(outcomes: Sequence["JobResult"], top: int = TOP_MISTAKES) -> List[Tuple[str, str, int]]:
     """``(mistake, functions, students)`` for the most frequent diagnosed mistakes, most frequent first."""
     students: Dict[str, int] = collections.Counter()
     where: Dict[str, set] = collections.defaultdict(set)
@@ -85,7 +85,7 @@ def frequent_mistakes(outcomes: Sequence["Outcome"], top: int = TOP_MISTAKES) ->
     return [(mistake, ", ".join(sorted(where[mistake])), count) for mistake, count in ranked]
 
 
-def _plots(outcomes: Sequence["Outcome"], stats: List[FunctionStats], out: Path) -> None:
+def _plots(outcomes: Sequence["JobResult"], stats: List[FunctionStats], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: files only
@@ -115,7 +115,7 @@ def _plots(outcomes: Sequence["Outcome"], stats: List[FunctionStats], out: Path)
     plt.close(fig)
 
 
-def summary_markdown(outcomes: Sequence["Outcome"]) -> str:
+def summary_markdown(outcomes: Sequence["JobResult"]) -> str:
     """The text of summary.md (the PNGs are referenced by file name)."""
     graded = [o for o in outcomes if o.results is not None]
     errors = [o for o in outcomes if o.results is None]
@@ -159,7 +159,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def write_summary(outcomes: Sequence["Outcome"], out: Path) -> Path:
+def write_summary(outcomes: Sequence["JobResult"], out: Path) -> Path:
     """Write OUT/summary.md and the two PNGs; returns the path of summary.md."""
     out = Path(out)
     _plots(outcomes, function_stats(outcomes), out)

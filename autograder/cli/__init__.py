@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
-COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook", "similarity")
+from autograder.engine import pack
+
+COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook", "similarity", "draws")
 # Commands whose default sandbox tries bubblewrap: its trial run starts before the commands are
 # imported (most of a grading's start-up), and runs beside them.
 PROBE_FIRST = ("grade", "grade-all")
@@ -18,6 +20,9 @@ PROBE_FIRST = ("grade", "grade-all")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    parser.add_argument("--pack", metavar="NAME_OR_FOLDER",
+                        help=f"the assignment pack to grade (a built-in pack's name, or a folder with a pack.py; "
+                             f"default: ${pack.ENV} or {pack.DEFAULT})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f".{name}", __package__)
@@ -34,8 +39,24 @@ def _will_probe(argv: List[str]) -> bool:
     return bool(argv) and argv[0] in PROBE_FIRST and "process" not in asked and "-h" not in argv and "--help" not in argv
 
 
+def _take_pack(argv: List[str]) -> Tuple[List[str], Optional[str]]:
+    """``argv`` without the global ``--pack NAME`` (or ``--pack=NAME``) before the command, and NAME."""
+    if argv[:1] == ["--pack"] and len(argv) > 1:
+        return argv[2:], argv[1]
+    if argv[:1] and argv[0].startswith("--pack="):
+        return argv[1:], argv[0].split("=", 1)[1]
+    return argv, None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    argv, chosen = _take_pack(argv)
+    if chosen is not None:  # before the commands are imported: their defaults are the pack's
+        try:
+            pack.use(chosen)
+        except pack.PackError as exc:
+            print(f"python -m autograder: {exc}", file=sys.stderr)
+            return 2
     if _will_probe(argv):
         from autograder.sandbox import launch as sandbox
         sandbox.probe_in_background()

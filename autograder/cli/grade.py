@@ -14,7 +14,7 @@ HELP = "grade one submission directory: Gradescope results.json and optional Mar
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", type=Path, help="directory holding rnn_layers.py, lstm_layers.py, ...")
+    parser.add_argument("submission", type=Path, help="directory holding the graded modules (the pack's)")
     parser.add_argument("--results", type=Path, required=True, help="where to write results.json")
     parser.add_argument("--feedback", type=Path, help="where to write the Markdown feedback")
     parser.add_argument("--sandbox", choices=MODES, default="auto", help="how to confine the student's code")

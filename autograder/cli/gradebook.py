@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.classroom.gradebook import GradebookError, merge_files
-from autograder.paths import ASSIGNMENT, REPO_ROOT
+from autograder.paths import REPO_ROOT
 
 NAME = "gradebook"
 HELP = "merge out/gradebook.csv (modules) with nbgrader's gradebook.db (notebook) into one CSV, one row per student"
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modules", type=Path, required=True, help="gradebook.csv written by grade-all")
     parser.add_argument("--db", default=f"sqlite:///{REPO_ROOT / 'gradebook.db'}",
                         help="nbgrader gradebook URL or .db file (default: %(default)s)")
-    parser.add_argument("--assignment", default=ASSIGNMENT, help="nbgrader assignment of the notebook (default: %(default)s)")
+    parser.add_argument("--assignment", help="nbgrader assignment of the notebook (default: the pack's name)")
     parser.add_argument("--out", type=Path, required=True, help="the merged CSV to write")
 
 

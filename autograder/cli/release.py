@@ -7,20 +7,27 @@ from pathlib import Path
 
 from autograder.authoring import release
 from autograder.authoring.markers import MarkerError
-from autograder.paths import RELEASE_DIR, SOLUTIONS_DIR, SOURCE_DIR
+from autograder.engine import pack
 
 NAME = "release"
 HELP = "regenerate the student release and the reference solutions from source/"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", type=Path, default=SOURCE_DIR, help="instructor version (default: %(default)s)")
-    parser.add_argument("--release-dir", type=Path, default=RELEASE_DIR, help="student release (default: %(default)s)")
-    parser.add_argument("--solutions-dir", type=Path, default=SOLUTIONS_DIR, help="reference solutions (default: %(default)s)")
+    parser.add_argument("--source", type=Path, help="instructor version (default: source/<pack>)")
+    parser.add_argument("--release-dir", type=Path, help="student release (default: assignments/<pack>)")
+    parser.add_argument("--solutions-dir", type=Path, help="reference solutions (default: solutions/<pack>)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the committed trees are out of date")
 
 
 def run(args: argparse.Namespace) -> int:
+    active = pack.current()
+    args.source = args.source or active.source_dir
+    args.release_dir = args.release_dir or active.release_dir
+    args.solutions_dir = args.solutions_dir or active.reference_dir
+    if args.source is None or args.release_dir is None:
+        print(f"release: the {active.name} pack has no source/ tree to release", file=sys.stderr)
+        return 2
     try:
         if args.check:
             diffs = release.check(args.source, args.release_dir, args.solutions_dir)

@@ -23,7 +23,7 @@ order, so F is still judged by what measures F alone:
    never enters the worker, and only F's own parts are served, only while F runs.
 2. ``special``: a backward whose forward is wrong is judged on structured inputs on which its
    forward is right (zero initial states, zero biases, equal LSTM gate blocks:
-   :data:`autograder.engine.strategies.SPECIALS`).
+   :attr:`autograder.engine.pack.Pack.specials`).
 3. ``serve_forward`` on trial: a backward whose forward is wrong everywhere is given the reference
    forward's cache (the forward is served like a part). A backward that is right on it is right for
    a right forward, whatever its own forward computes, and its examples count. A backward that is
@@ -46,9 +46,10 @@ import numpy as np
 
 from autograder.engine import reference
 from autograder.engine.checks import CheckFailed, compare, failure, mismatch, modified, unpack
-from autograder.worker.client import Batch, Failure, Handle, Ok, Outcome, Ref, WorkerClient
+from autograder.worker.client import Batch, Failure, Handle, CallOutcome, Ref, WorkerClient
 from autograder.engine.spec import Function, Tol, function
-from autograder.engine.strategies import LSTM_ONLY_SPECIALS, SPECIALS, Example, describe_special
+from autograder.engine import pack
+from autograder.engine.strategies import Example, describe_special
 
 
 # A dependency is "right" on an example only when it agrees with the reference far more closely than
@@ -144,7 +145,9 @@ def escalate(mode: Mode, fn: Function, dependencies: Sequence[str], cell_kinds: 
         return None
     if mode.own:  # the forward fails on every input (no outputs to judge by): serve the forward itself
         return dataclasses.replace(mode, own=False, serve_forward=True)
-    specials = [s for s in SPECIALS if "lstm" in cell_kinds or not any(o in s for o in LSTM_ONLY_SPECIALS)]
+    active = pack.current()
+    specials = [s for s in active.specials  # those whose every part applies to one of the cells graded
+                if all(set(active.cell_specials.get(p, cell_kinds)) & set(cell_kinds) for p in s.split("+"))]
     position = specials.index(mode.special) + 1 if mode.special in specials else 0
     if position < len(specials):
         return dataclasses.replace(mode, special=specials[position])
@@ -211,7 +214,7 @@ class Run:
         self.fwd = function(fn.forward) if fn.forward else None
         self.serve_forward = self.forward_key() if mode.serve_forward else ()
         self.forward_index: Optional[int] = None
-        self.outcomes: List[Outcome] = []
+        self.outcomes: List[CallOutcome] = []
         # whether a failure of F may be the forward's cache (False for checks that do not compare values)
         self.compares_values = True
         self._expected: Dict[Any, Dict[str, np.ndarray]] = {}
@@ -319,7 +322,7 @@ class Run:
                 producers[id(result[part.cache_index])] = (position, part.cache_index)
         return replayed
 
-    def execute(self) -> List[Outcome]:
+    def execute(self) -> List[CallOutcome]:
         self.outcomes = self.batch.run()
         return self.outcomes
 
@@ -360,7 +363,7 @@ class Run:
             names = tuple(dict.fromkeys(name for name, _ in problems))
             raise Rejected(problems[0][0], problems[0][1], self.ex, names[1:])
 
-    def _forward_problem(self, outcome: Outcome) -> Optional[str]:
+    def _forward_problem(self, outcome: CallOutcome) -> Optional[str]:
         assert self.fwd is not None
         if isinstance(outcome, Failure):
             return outcome.describe().splitlines()[0]

@@ -30,21 +30,30 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import hypothesis
 
-from autograder.engine import spec
-
-from autograder.engine import strategies
+from autograder.engine import pack, spec, strategies
+from autograder.paths import REPO_ROOT
 from autograder.engine.strategies import Example
 
 # Where recorded draws are kept (one small JSON file per property); AUTOGRADER_CACHE moves it.
-CACHE_DIR = Path(os.environ.get("AUTOGRADER_CACHE") or Path(__file__).resolve().parent.parent / ".cache") / "draws"
+CACHE_DIR = Path(os.environ.get("AUTOGRADER_CACHE") or REPO_ROOT / ".cache") / "draws"
 
 _memory: Dict[str, Tuple[Example, ...]] = {}
-_SOURCES = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (spec, strategies))).hexdigest()  # type: ignore[arg-type]
+_sources: Dict[str, str] = {}
+
+
+def _sources_hash() -> str:
+    """sha256 of what decides the draws: the spec types, the strategies and the active pack's code."""
+    active = pack.current()
+    if active.name not in _sources:
+        files = [Path(m.__file__) for m in (spec, strategies)]  # type: ignore[arg-type]
+        files += sorted(active.folder.rglob("*.py"))
+        _sources[active.name] = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    return _sources[active.name]
 
 
 def key(body: Callable[..., Any], function: str, profile: str, max_examples: int) -> str:
     """The cache key of one property's draws (see the module docstring)."""
-    text = json.dumps([hypothesis.__version__, sys.version_info[:2], inspect.getsource(body), _SOURCES,
+    text = json.dumps([hypothesis.__version__, sys.version_info[:2], inspect.getsource(body), _sources_hash(),
                        function, profile, max_examples])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
@@ -115,22 +124,3 @@ def _store(path: Path, found: Tuple[Example, ...]) -> None:
         os.replace(out.name, path)
     except OSError:
         pass
-
-
-def warm() -> int:
-    """Record every hidden test's draws now, by grading the reference once (trusted code, process mode).
-
-    Gradescope's setup.sh runs it (``python -m autograder.engine.draws``) so that no submission pays for
-    recording; elsewhere the first grading of a checkout records them.
-    """
-    from autograder.engine.grade import grade_submission
-    from autograder.paths import SOLUTIONS_DIR
-
-    results = grade_submission(SOLUTIONS_DIR, sandbox="process")
-    kept = len(list(CACHE_DIR.glob("*.json"))) if CACHE_DIR.is_dir() else 0
-    print(f"draws: the reference graded {results['score']:g}/100; {kept} properties' draws kept in {CACHE_DIR}")
-    return 0 if kept else 1
-
-
-if __name__ == "__main__":
-    sys.exit(warm())

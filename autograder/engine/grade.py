@@ -17,8 +17,6 @@ from autograder.engine import localize
 
 from autograder.feedback import messages
 
-from autograder.packs.rnn_lstm import mistakes
-
 from autograder.engine import reference
 
 from autograder.sandbox import launch as sandbox
@@ -26,9 +24,10 @@ from autograder.sandbox import launch as sandbox
 from autograder.engine import submission as submission_checks
 from autograder.engine.checks import CheckFailed, failure as checks_failure, unpack
 from autograder.worker.client import Failure, WorkerClient
-from autograder.engine.hidden_tests import REQUIRES, SHOW_INPUT_KINDS, Grader, TestOutcome, run_test
+from autograder.engine import pack
+from autograder.engine.hidden_tests import Grader, TestOutcome, requires, run_test, shows_inputs
 from autograder.engine.score import RubricTest, function_scores, load_rubric
-from autograder.engine.spec import BY_NAME, FUNCTIONS, MODULE_FUNCTIONS, Function
+from autograder.engine.spec import Function, function
 from autograder.engine.strategies import describe_inputs, materialize
 
 CALL_SECONDS = 10.0
@@ -40,22 +39,23 @@ class GraderError(RuntimeError):
 
 
 def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, Any]:
-    """Grade ``submission`` (a directory with the four modules); return the results.json dict."""
+    """Grade ``submission`` (a directory with the pack's graded modules); return the results.json dict."""
     started = time.monotonic()
     directory = Path(submission)
     if not directory.is_dir():
         raise GraderError(f"submission directory {directory} does not exist or is not a directory")
     rubric = load_rubric()
+    active = pack.current()
     mode = _resolve(sandbox)
-    static = submission_checks.inspect(directory, MODULE_FUNCTIONS)
+    static = submission_checks.inspect(directory, active.module_functions)
     limits = sandbox_limits()
     tests: List[Dict[str, Any]] = []
     with WorkerClient(directory, sandbox_mode=mode, limits=limits, call_seconds=CALL_SECONDS) as client:
-        loadable = {m: MODULE_FUNCTIONS.get(m, ()) for m, c in static.items() if c.problem is None}
+        loadable = {m: active.module_functions.get(m, ()) for m, c in static.items() if c.problem is None}
         imports = client.load_modules(loadable) if loadable else {}
         grader = Grader(client)
         deadline = started + limits.submission_seconds
-        for fn in FUNCTIONS:
+        for fn in active.functions:
             blocked = _blocked(fn, static, imports)
             outcomes: List[Tuple[RubricTest, TestOutcome]] = []
             for test in (t for t in rubric if t.function == fn.name):
@@ -84,7 +84,7 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
         "extra_data": {
             "sandbox": mode,
             "functions": function_scores(tests),
-            "examples": {f.name: grader.examples_run.get(f.name, 0) for f in FUNCTIONS},
+            "examples": {f.name: grader.examples_run.get(f.name, 0) for f in active.functions},
             "worker_restarts": client.restarts,
         },
     }
@@ -92,9 +92,9 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
 
 
 def _unmet(test: RubricTest, outcomes: List[Tuple[RubricTest, TestOutcome]]) -> Optional[TestOutcome]:
-    """A failed outcome when the test's requirement (hidden_tests.REQUIRES: the first test of another
+    """A failed outcome when the test's requirement (hidden_tests.requires(): the first test of another
     kind of the same function) has run and failed; None otherwise."""
-    kind = REQUIRES.get(test.kind)
+    kind = requires().get(test.kind)
     required = next(((t, o) for t, o in outcomes if t.kind == kind), None) if kind else None
     if required is None or required[1].passed:
         return None
@@ -114,7 +114,7 @@ def _resolve(mode: str) -> str:
 
 def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> Optional[str]:
     """Why none of ``fn``'s tests can run (its module is broken, or it is missing), or None."""
-    needed = [fn.module] + ([BY_NAME[fn.forward].module] if fn.forward else [])
+    needed = [fn.module] + ([function(fn.forward).module] if fn.forward else [])
     for module in dict.fromkeys(needed):
         check = static[module]
         if check.problem:
@@ -125,7 +125,7 @@ def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> O
             return f"importing {module}.py failed: {what}"
     names = [fn.name] + ([fn.forward] if fn.forward else [])
     for name in names:
-        module = BY_NAME[name].module
+        module = function(name).module
         present = imports.get(module)
         if present is not None and not isinstance(present, Failure) and name not in present.value:
             suffix = "" if name == fn.name else f" (it is needed to test {fn.name})"
@@ -153,7 +153,7 @@ def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome,
     }
 
 
-LOCALIZED_KINDS = ("values", "gradcheck", "carousel", "truncate_full", "truncate_chunks")
+ENGINE_LOCALIZED_KINDS = ("values", "gradcheck")  # failures localized and diagnosed (and the pack's)
 
 
 def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: Dict[str, Any],
@@ -176,21 +176,22 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
     value_problem = failure.output is not None or failure.actual is not None
     hidden = test.visibility == "hidden"
     header = dump = None
-    if not hidden and test.kind in SHOW_INPUT_KINDS and value_problem:
+    localized_kinds = ENGINE_LOCALIZED_KINDS + pack.current().localized_kinds
+    if not hidden and test.kind in shows_inputs() and value_problem:
         header, dump = messages.input_header(sizes, options, ex.scale), describe_inputs(inputs)
     elif not hidden:
         header = messages.sizes_only(sizes, options)
     extra["input"] = {"header": header, "dump": dump} if header else None
     sentence = None
-    if failure.actual is not None and test.kind in LOCALIZED_KINDS:
+    if failure.actual is not None and test.kind in localized_kinds:
         found = _explain(fn, test, failure, ex, inputs, extra, grader if not hidden else None)
         if found is not None and not hidden:
             sentence = found.sentence
             extra["mistake"], extra["mistake_sentence"] = found.key, found.sentence
-    elif test.kind in LOCALIZED_KINDS and grader is not None and not hidden:
+    elif test.kind in localized_kinds and grader is not None and not hidden:
         fact = _breakage(fn, failure)
         if fact is not None and _breakage_again(fn, test, fact, ex, inputs, grader):
-            extra["facts"] = [fact.as_dict()]
+            extra["facts"] = [messages.fact_record(fact)]
     return messages.failure_text(outcome.message, header, dump, extra["facts"], sentence)
 
 
@@ -255,7 +256,7 @@ def _explain(fn: Function, test: RubricTest, failure: Any, ex: Any, inputs: Dict
     except Exception as exc:  # noqa: BLE001 - localization must never stop grading
         print(f"warning: localizing {fn.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
-    extra["facts"] = [f.as_dict() for f in result.facts]
+    extra["facts"] = [messages.fact_record(f) for f in result.facts]
     if not found or result.second is None:
         return None
     again = {m.key for m in _diagnose(fn.name, result.second.inputs, result.second.actual)}
@@ -313,13 +314,12 @@ def _rerun(fn: Function, grader: Grader) -> Any:
 
 
 def _inputs_like(fn: Function, test: RubricTest, inputs: Dict[str, Any]) -> Any:
-    """Inputs for another example, made the way the failing test made its own (carousel: saturated
-    gates; an option the test set, such as truncate=None in a gradient check, kept)."""
+    """Inputs for another example, made the way the failing test made its own (the pack's
+    ``retry_inputs`` for its kinds; an option the test set, such as truncate=None, kept)."""
     def make(ex: Any) -> Dict[str, Any]:
-        if test.kind == "carousel":
-            from autograder.engine.hidden_tests import _carousel_inputs
-
-            return _carousel_inputs(fn, ex)
+        special = pack.current().retry_inputs.get(test.kind)
+        if special is not None:
+            return special(fn, ex)
         made = materialize(fn, ex)
         if "truncate" in made and "truncate" in inputs:  # the truncate the test ran (None in a gradient check)
             made["truncate"] = inputs["truncate"]
@@ -328,10 +328,13 @@ def _inputs_like(fn: Function, test: RubricTest, inputs: Dict[str, Any]) -> Any:
 
 
 def _diagnose(function: str, inputs: Dict[str, Any], actual: Dict[str, np.ndarray]) -> List[Any]:
-    """Ask the mistakes catalogue (autograder/packs/rnn_lstm/mistakes/) which known mistakes match, best first."""
+    """Ask the pack's mistakes catalogue which known mistakes match, best first."""
+    diagnose = pack.current().diagnose
+    if diagnose is None:
+        return []
     try:
         with np.errstate(all="ignore"):
-            return list(mistakes.diagnose(function, inputs, actual, reference.run_scenario))
+            return list(diagnose(function, inputs, actual, reference.run_scenario))
     except Exception as exc:  # noqa: BLE001 - a catalogue bug must not stop grading
         print(f"warning: mistakes.diagnose({function}) failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return []

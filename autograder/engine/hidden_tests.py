@@ -1,6 +1,6 @@
 """The hidden tests: one check per test kind, run as a derandomized Hypothesis property.
 
-A rubric test names a ``kind`` (below), a size ``profile`` (strategies.PROFILES) and a number of
+A rubric test names a ``kind`` (below, or one of the pack's), a size ``profile`` (the pack's) and a number of
 ``examples``. Every point is evidence of a correct behaviour of the function the test grades, and
 a mistake is charged once, in the function that has it: an example counts for a function F only
 when F's dependencies (its forward, its graded parts) are right on it, and otherwise Hypothesis
@@ -12,19 +12,12 @@ dependency is wrong everywhere). Kinds:
 - ``gradcheck``: a backward function agrees with central differences of the student's OWN forward
   along random directions, on examples where that forward is right;
 - ``inplace``: no input array is modified;
-- ``truncate_full`` (truncate >= T is full BPTT) and ``truncate_chunks`` (truncated BPTT equals
-  BPTT chunk by chunk, as the reference computes it): judged only on examples where the
-  student's full BPTT is right, so a BPTT bug is charged to the tests of full BPTT and truncation
-  is graded by these tests alone (the other tests of rnn_backward use full BPTT);
-- ``carousel``: an LSTM step with the forget gate saturated open and the input gate shut carries c
-  (next_c = prev_c), and its gradient (dprev_c = dnext_c), unchanged;
-- ``invalid_cell``: an unknown cell name raises ValueError;
 - ``cache``: a forward's cache carries what the student's own backward reads (:func:`check_cache`).
 
-Every values and truncation test also runs fixed boundary examples after its draws
-(strategies.boundary_examples). A
-test passes only when at least one example counted and none failed; ``inplace`` and
-``invalid_cell`` points count only for a function whose first ``values`` test passes (see
+Every values test (and the pack's boundary kinds) also runs fixed boundary examples after its draws
+(strategies.boundary_examples). A test passes only when at least one example counted and none
+failed; ``inplace`` and ``cache`` points (and the pack's :attr:`~autograder.engine.pack.Pack.requires`)
+count only for a function whose first ``values`` test passes (see
 :func:`autograder.engine.grade.grade_submission`).
 """
 from __future__ import annotations
@@ -43,8 +36,12 @@ from autograder.engine import reference
 from autograder.engine.checks import FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted, unpack
 from autograder.worker.client import Batch, Failure, Ok, WorkerClient
 from autograder.engine.dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
-from autograder.engine.spec import FUNCTIONS, Function, function
-from autograder.engine.strategies import BOUNDARY_PROFILES, Example, boundary_examples, describe_special, examples, materialize
+from autograder.engine import pack
+from autograder.engine.spec import Function, function
+from autograder.engine.strategies import Example, boundary_examples, describe_special, examples, materialize
+
+
+DEGENERATE = 1e-8  # an expected output no larger than this everywhere is "zero" (proves nothing on specials)
 
 
 @dataclass
@@ -103,7 +100,8 @@ def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarra
         _require_informative(run, expected)
         return
     if run.mode.own:
-        at_outputs = reference.backward_at_outputs(fn, inputs or run.inputs, run.forward_outputs(), truncate)
+        at_outputs_of = pack.current().backward_at_outputs
+        at_outputs = at_outputs_of(fn, inputs or run.inputs, run.forward_outputs(), truncate) if at_outputs_of else None
         if at_outputs is not None:
             with np.errstate(all="ignore"):
                 if mismatch(actual, {k: at_outputs[k] for k in expected}, fn.tol) is None:
@@ -281,90 +279,9 @@ def _showing(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
         raise
 
 
-def check_truncate_full(g: Grader, fn: Function, ex: Example) -> None:
-    T = ex.size["T"]
-    k = ex.truncate if ex.truncate is not None and ex.truncate >= T else T + ex.seed % 3
-    inputs = dict(materialize(fn, ex), truncate=k)
-    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k} >= T={T} the result must equal full "
-                                                           f"BPTT (truncate=None)", cuts=False))
-
-
-def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
-    k = ex.truncate if ex.truncate is not None else 1
-    inputs = dict(materialize(fn, ex), truncate=k)
-    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k}, the result must equal BPTT run "
-                                                           f"chunk by chunk ([0, k), [k, 2k), ... from t = 0), the "
-                                                           f"weight gradients summed", cuts=True))
-
-
-def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rule: str, cuts: bool) -> None:
-    """Judge truncated BPTT on an example where the student's full BPTT is right."""
-    mode = g.mode(fn)
-    full_inputs = dict(inputs, truncate=None)
-    run = Run(g.client, fn, ex, full_inputs, mode)
-    full = run.scenario()
-    truncated = run.call_backward(run.forward_index, inputs)
-    run.execute()
-    try:
-        run.charge(lambda: judge(run, run.outputs(full), run.expected(full_inputs), full_inputs, None))
-    except CheckFailed as exc:
-        raise Rejected(fn.name, f"{fn.name} with truncate=None (full BPTT) is wrong on this input "
-                                f"({exc.output})", ex) from None
-    run.compares_values = False  # full BPTT was right with this cache: a truncation mistake is not the cache's
-    try:
-        run.charge(lambda: judge(run, run.outputs(truncated), run.expected(inputs), inputs, inputs["truncate"]))
-    except CheckFailed as exc:
-        exc.message = f"{rule}: {exc.message}"
-        raise
-    T, k = ex.size["T"], inputs["truncate"]
-    if T == 1 or (cuts and k >= T):  # right, but nothing was cut: no evidence about truncation
-        raise Rejected(UNINFORMATIVE, f"truncate={k} cuts nothing in a sequence of T={T} steps", ex)
-
-
-SATURATE = 60.0
-DEGENERATE = 1e-8  # an expected output no larger than this everywhere is "zero" (proves nothing on specials)
-
-
-def _carousel_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
-    inputs = materialize(fn, ex)
-    H = ex.size["H"]
-    for name in ("Wx", "Wh"):
-        inputs[name][:, : 2 * H] = 0.0
-    inputs["b"][:H] = -SATURATE  # input gate shut
-    inputs["b"][H:2 * H] = SATURATE  # forget gate open
-    if "dnext_h" in inputs:
-        inputs["dnext_h"] = np.zeros_like(inputs["dnext_h"])
-    return inputs
-
-
-def check_carousel(g: Grader, fn: Function, ex: Example) -> None:
-    name = "dprev_c" if fn.forward else "next_c"
-    what = ("dprev_c must equal dnext_c (the gradient passes unchanged)" if fn.forward
-            else "next_c must equal prev_c (c is carried unchanged)")
-    try:
-        check_values(g, fn, ex, only=(name,), inputs=_carousel_inputs(fn, ex))
-    except CheckFailed as exc:
-        raise CheckFailed(f"with the forget gate saturated open (f = 1) and the input gate shut (i = 0), {what}: "
-                          f"{exc.message}", output=exc.output, max_abs=exc.max_abs, max_rel=exc.max_rel,
-                          actual=exc.actual, inputs=_carousel_inputs(fn, ex), expected=exc.expected,
-                          outcome=exc.outcome, contract=exc.contract) from None
-
-
-def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
-    inputs = dict(materialize(fn, ex), cell="gru")
-    batch = Batch(g.client)
-    args, kwargs = reference.call_arguments(fn, inputs)
-    batch.call(fn.module, fn.name, *args, opaque=[fn.cache_index] if fn.cache_index is not None else [], **kwargs)
-    outcome = batch.run()[0]
-    if isinstance(outcome, Ok):
-        raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but it returned")
-    if outcome.kind != "exception" or outcome.type != "ValueError":
-        raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but: {outcome.describe()}")
-
-
 def backward_of(fn: Function) -> Function:
     """The graded backward function whose forward is ``fn``."""
-    return next(f for f in FUNCTIONS if f.forward == fn.name)
+    return next(f for f in pack.current().functions if f.forward == fn.name)
 
 
 def check_cache(g: Grader, fn: Function, ex: Example) -> None:
@@ -459,26 +376,35 @@ def _require_part_caches(g: Grader, fn: Function, back: Function, ex: Example, i
                              f"right when the reference's replace them)", ex, cache=True)
 
 
-KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
+ENGINE_KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
     "values": check_values,
     "gradcheck": check_gradcheck,
     "inplace": check_inplace,
-    "truncate_full": check_truncate_full,
-    "truncate_chunks": check_truncate_chunks,
-    "carousel": check_carousel,
-    "invalid_cell": check_invalid_cell,
     "cache": check_cache,
 }
 
-# Kinds whose points count only when another test of the same function passes: in-place and
-# invalid-cell tests check a property of working code (a function that computes nothing must not earn
-# them); "truncate >= T is full BPTT" holds trivially for a function that ignores truncate.
-REQUIRES: Dict[str, str] = {"inplace": "values", "invalid_cell": "values", "truncate_full": "truncate_chunks",
-                            "cache": "values"}
+
+def kinds() -> Dict[str, Callable[[Grader, Function, Example], None]]:
+    """Every check kind a rubric may name: the engine's and the active pack's."""
+    return {**ENGINE_KINDS, **pack.current().kinds}
+
+# Kinds whose points count only when another test of the same function passes: an in-place test
+# checks a property of working code (a function that computes nothing must not earn it). A pack adds
+# its own (:attr:`autograder.engine.pack.Pack.requires`).
+ENGINE_REQUIRES: Dict[str, str] = {"inplace": "values", "cache": "values"}
 # Hidden tests show the inputs of a failing example only when they are visible to students.
-SHOW_INPUT_KINDS = {"values", "gradcheck", "inplace", "truncate_full", "truncate_chunks", "carousel"}
-TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
-BOUNDARY_KINDS = ("values",) + TRUNCATION_KINDS  # the kinds that also run strategies.boundary_examples
+ENGINE_SHOWS_INPUTS = ("values", "gradcheck", "inplace")
+
+
+def requires() -> Dict[str, str]:
+    """kind -> the kind whose first test of the same function must pass for its points to count."""
+    return {**ENGINE_REQUIRES, **pack.current().requires}
+
+
+def shows_inputs() -> Tuple[str, ...]:
+    """The kinds whose failing inputs a visible test may show."""
+    return ENGINE_SHOWS_INPUTS + pack.current().shows_inputs
+
 
 # Judge the examples Hypothesis would draw without running its engine, where they all pass
 # (autograder.engine.draws); False runs Hypothesis for every test (the grades are the same).
@@ -568,14 +494,14 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
     smallest failing example is kept. NB: derandomized Hypothesis seeds its draws with the source
     of ``body``: editing ``body`` changes every example drawn (and so, maybe, grades).
     """
-    check = KINDS[kind]
+    check = kinds()[kind]
     failures: Dict[Example, CheckFailed] = {}
     notes = Notes(fn.name)
     state = {"spent": 0, "budget": max_examples + SHRINK_BUDGET + max_examples, "stopped": False}
     mode = g.mode(fn)
 
     def prepare(ex: Example) -> Example:
-        if kind not in TRUNCATION_KINDS and ex.truncate is not None:
+        if kind not in pack.current().option_kinds.get("truncate", ()) and ex.truncate is not None:
             ex = dataclasses.replace(ex, truncate=None)  # full BPTT: truncation is graded by its own tests
         if mode.special:
             ex = dataclasses.replace(ex, special=mode.special)
@@ -660,7 +586,9 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                 raise
         if state["stopped"]:
             return TestOutcome(True, "", None, state["spent"]), notes
-        boundary = boundary_examples(fn, profile, kind) if profile in BOUNDARY_PROFILES and kind in BOUNDARY_KINDS else ()
+        active = pack.current()
+        boundary = (boundary_examples(fn, profile, kind) if profile in active.boundary_profiles
+                    and kind in ("values",) + active.boundary_kinds else ())
         state["budget"] = state["spent"] + len(boundary)
         for ex in boundary:
             attempt(ex)

@@ -21,8 +21,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 
-from autograder.engine import reference
-from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template, function, scenario_args
+from autograder.engine import pack, reference
+from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template, function
 from autograder.engine.strategies import Example
 
 Arrays = Dict[str, np.ndarray]
@@ -59,11 +59,9 @@ class Fact:
         return dict(self.detail).get(key, default)
 
     def as_dict(self) -> Dict[str, Any]:
-        from autograder.feedback.messages import fact_sentence
-
+        """The fact as plain data (the feedback adds its sentence: ``messages.fact_record``)."""
         return {"kind": self.kind, "function": self.function, "outputs": list(self.outputs),
-                **{k: list(v) if isinstance(v, tuple) else v for k, v in self.detail},
-                "sentence": fact_sentence(self)}
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in self.detail}}
 
 
 def _fact(kind: str, fn: Function, outputs: Iterable[str], **detail: Any) -> Fact:
@@ -106,7 +104,7 @@ def _symbols(template: Template, name: str, size: Mapping[str, int], out: Dict[s
         out[name] = template.dims
     elif isinstance(template, (Params, GradDict)):
         inp, hid = (template.inp, template.hid) if isinstance(template, Params) else ("D", "H")
-        gate = "G" if isinstance(template, Params) else "H"  # clip_grad_norm's dicts are RNN-shaped
+        gate = "G" if isinstance(template, Params) else "H"  # a GradDict is shaped like a one-gate Params
         out.update({f"{name}.Wx": (inp, gate), f"{name}.Wh": (hid, gate), f"{name}.b": (gate,)})
     elif isinstance(template, Layers):
         for layer in range(int(size.get("L", 0))):
@@ -150,7 +148,8 @@ def detect(case: Case, counterfactual: Optional[Expect] = None) -> List[Fact]:
         facts += _structure(case, name, symbols.get(name, ()))
     facts += _layers(case, wrong)
     facts += _clip(case)
-    facts += [_fact(kind, fn, outputs) for kind, outputs in [c(case) for c in CONSISTENT.get(fn.name, ())] if outputs]
+    ties = pack.current().facts.get(fn.name, ())
+    facts += [_fact(kind, fn, outputs) for kind, outputs in [c(case) for c in ties] if outputs]
     right = [n for n in case.expected if n not in wrong]
     if right:  # "every output is wrong" says nothing the message does not
         facts.append(_fact("outputs", fn, wrong, right=tuple(right)))
@@ -336,7 +335,7 @@ def _layers(case: Case, wrong: Sequence[str]) -> List[Fact]:
 
 
 def _clip(case: Case) -> List[Fact]:
-    """clip_grad_norm: scaled although the total norm is within max_norm, or not scaled although above."""
+    """A max_norm option: scaled although the total norm is within max_norm, or not scaled although above."""
     if "max_norm" not in case.inputs or "grads" not in case.inputs:
         return []
     grads = case.inputs["grads"]
@@ -357,48 +356,11 @@ def _clip(case: Case) -> List[Fact]:
     return []
 
 
-# ---------------------------------------------------------------- consistent outputs of a cell
-# Two cells have outputs tied to each other by the contract; when the student's outputs still satisfy
-# that tie, the error lives upstream of it (in next_c; in da = dL/da). Cell-specific, unlike the rest.
-
-
-def _lstm_gates(case: Case) -> Tuple[np.ndarray, ...]:
-    i = case.inputs
-    a = i["x"] @ i["Wx"] + i["prev_h"] @ i["Wh"] + i["b"]
-    H = case.size["H"]
-    sig = lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))  # noqa: E731 - the logistic sigmoid, overflow-free
-    return sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sig(a[:, 3 * H:])
-
-
-def _lstm_h_follows_c(case: Case) -> Tuple[str, Tuple[str, ...]]:
-    """next_c is wrong but next_h = o ⊙ tanh(next_c) holds with the student's next_c."""
-    act = case.actual
-    if "next_h" not in act or "next_c" not in act or agree(act["next_c"], case.expected["next_c"]):
-        return "h_follows_c", ()  # (a test that judges next_c alone, the carousel, cannot show the tie)
-    o = _lstm_gates(case)[3]
-    ok = agree(act["next_h"], o * np.tanh(act["next_c"]))
-    return "h_follows_c", ("next_c", "next_h") if ok else ()
-
-
-def _rnn_one_da(case: Case) -> Tuple[str, Tuple[str, ...]]:
-    """All five gradients come from one (wrong) da: dx = da Wxᵀ, dprev_h = da Whᵀ, dWx = xᵀ da, ..."""
-    i, act = case.inputs, case.actual
-    if any(n not in act for n in ("dx", "dprev_h", "dWx", "dWh", "db")):
-        return "one_da", ()
-    M = np.concatenate([i["Wx"].T, i["Wh"].T], axis=1)  # (H, D + H): da @ M = [dx | dprev_h]
-    if np.linalg.matrix_rank(M) < M.shape[0]:
-        return "one_da", ()
-    da = np.concatenate([act["dx"], act["dprev_h"]], axis=1) @ np.linalg.pinv(M)
-    implied = {"dx": da @ i["Wx"].T, "dprev_h": da @ i["Wh"].T, "dWx": i["x"].T @ da, "dWh": i["prev_h"].T @ da,
-               "db": da.sum(axis=0)}
-    ok = all(agree(act[n], v) for n, v in implied.items())
-    return "one_da", tuple(implied) if ok else ()
-
-
-CONSISTENT: Dict[str, Tuple[Callable[[Case], Tuple[str, Tuple[str, ...]]], ...]] = {
-    "lstm_step_forward": (_lstm_h_follows_c,),
-    "rnn_step_backward": (_rnn_one_da,),
-}
+# ---------------------------------------------------------------- consistent outputs (the pack's)
+# Some functions have outputs tied to each other by the contract; when the student's outputs still
+# satisfy that tie, the error lives upstream of it. A pack names such checks per function
+# (:attr:`autograder.engine.pack.Pack.facts`): each returns ``(fact kind, outputs)``, outputs empty
+# when the tie does not hold.
 
 
 # ---------------------------------------------------------------- reference intermediates
@@ -407,8 +369,8 @@ CONSISTENT: Dict[str, Tuple[Callable[[Case], Tuple[str, Tuple[str, ...]]], ...]]
 def intermediates(fn: Function, inputs: Mapping[str, Any]) -> List[Tuple[str, np.ndarray]]:
     """(label, array) for the values the reference computes on the way: the outputs and upstream
     gradients of every graded function it calls, one per call, and per-step values stacked over
-    time into ``(N, T, ...)`` arrays (``next_c of lstm_step_forward at every step`` is the cell
-    state sequence). Labels name the function and the value (see messages.intermediate_label)."""
+    time into ``(N, T, ...)`` arrays (the per-step outputs of a step function called at every step
+    form a sequence). Labels name the function and the value (see messages.intermediate_label)."""
     calls: List[Tuple[str, Arrays]] = []
 
     def recorder(name: str, inner: Callable[..., Any]) -> Callable[..., Any]:
@@ -610,9 +572,9 @@ def verify(fact: Fact, case: Case, counterfactual: Optional[Expect] = None) -> b
         return all(agree(act[n], blank[n]) and not agree(act[n], exp[n]) for n in outs)
     if fact.kind == "squared":
         return all(agree(act[n], exp[n] ** 2) and not agree(act[n], exp[n]) for n in outs)
-    if fact.kind in ("h_follows_c", "one_da"):
-        check = {"h_follows_c": _lstm_h_follows_c, "one_da": _rnn_one_da}[fact.kind]
-        return case.fn.name in CONSISTENT and bool(case.wrong) and check(case)[1] == outs
+    tie = pack.current().fact_checks.get(fact.kind)
+    if tie is not None:
+        return case.fn.name in pack.current().facts and bool(case.wrong) and tie(case)[1] == outs
     if fact.kind == "missing_tanh":
         return all(agree(np.tanh(act[n]), exp[n]) and not agree(act[n], exp[n]) for n in outs)
     if fact.kind == "gates":

@@ -1,7 +1,6 @@
 """The reference solutions, loaded in the grader process (never in the worker).
 
-- :func:`modules` gives fresh reference modules (``rnn_layers``, ``lstm_layers``, ``deep_layers``,
-  ``gradient_flow``), optionally with some functions replaced (``overrides``, visible to the
+- :func:`modules` gives fresh reference modules (the pack's graded modules), optionally with some functions replaced (``overrides``, visible to the
   reference's own internal calls too). :func:`trace` records the part calls a composite makes, so
   the grader can check the student's parts at those very calls (autograder/engine/dependencies.py), and
   :func:`serve_part` answers a part the worker asks for while a composite is tested alone.
@@ -13,28 +12,29 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from autograder.paths import GRADED_MODULES, SOLUTIONS_DIR
+from autograder.engine import pack
 from autograder.engine.spec import Function, function
 from autograder.engine.strategies import flatten
 
 @lru_cache(maxsize=None)
-def _code(name: str) -> types.CodeType:
-    path = SOLUTIONS_DIR / f"{name}.py"
+def _code(path: Path) -> types.CodeType:
     return compile(path.read_text(encoding="utf-8"), str(path), "exec")
 
 
 def _exec(name: str, deps: Mapping[str, types.ModuleType]) -> types.ModuleType:
     module = types.ModuleType(name)
-    module.__file__ = str(SOLUTIONS_DIR / f"{name}.py")
+    path = pack.current().reference_dir / f"{name}.py"
+    module.__file__ = str(path)
     saved = {k: sys.modules.get(k) for k in deps}
-    sys.modules.update(deps)  # the reference's `from rnn_layers import ...` resolves to these
+    sys.modules.update(deps)  # the reference's imports of its own modules resolve to these
     try:
-        exec(_code(name), module.__dict__)
+        exec(_code(path), module.__dict__)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -48,7 +48,7 @@ def modules(overrides: Optional[Mapping[str, Callable[..., Any]]] = None) -> Dic
     """Fresh reference modules; ``overrides`` maps "module.function" to a replacement."""
     overrides = dict(overrides or {})
     loaded: Dict[str, types.ModuleType] = {}
-    for name in GRADED_MODULES:
+    for name in pack.current().graded_modules:
         loaded[name] = _exec(name, {k: v for k, v in loaded.items()})
         for key, variant in overrides.items():
             mod, _, fname = key.partition(".")
@@ -57,9 +57,15 @@ def modules(overrides: Optional[Mapping[str, Callable[..., Any]]] = None) -> Dic
     return loaded
 
 
-@lru_cache(maxsize=1)
+_pure: Dict[str, Dict[str, types.ModuleType]] = {}
+
+
 def pure() -> Dict[str, types.ModuleType]:
-    return modules()
+    """The reference modules without overrides (one set per pack, kept)."""
+    name = pack.current().name
+    if name not in _pure:
+        _pure[name] = modules()
+    return _pure[name]
 
 
 def call_arguments(fn: Function, inputs: Mapping[str, Any]) -> tuple:
@@ -149,28 +155,3 @@ def serve_part(key: str, args: list, kwargs: dict) -> Any:
     module, _, name = key.partition(".")
     with np.errstate(all="ignore"):
         return getattr(pure()[module], name)(*args, **kwargs)
-
-
-def _rnn_step_cache(x: np.ndarray, prev_h: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, next_h: np.ndarray) -> tuple:
-    return (x, prev_h, Wx, Wh, next_h)  # the reference's cache format (solutions/rnn_layers.py)
-
-
-def backward_at_outputs(fn: Function, inputs: Mapping[str, Any], forward: Mapping[str, np.ndarray],
-                        truncate: Any = None) -> Optional[Dict[str, np.ndarray]]:
-    """The reference backward evaluated at the student's own forward outputs, where that is defined.
-
-    An RNN backward depends on its forward only through the hidden states and the inputs, so
-    "your backward is right for what your forward computed" can be checked exactly even when that
-    forward is wrong. None for functions whose backward reads the forward's internals (LSTM gates).
-    """
-    rnn = pure()["rnn_layers"]
-    with np.errstate(all="ignore"):
-        if fn.name == "rnn_step_backward":
-            cache = _rnn_step_cache(inputs["x"], inputs["prev_h"], inputs["Wx"], inputs["Wh"], forward["next_h"])
-            return named_outputs(fn, rnn.rnn_step_backward(inputs["dnext_h"], cache))
-        if fn.name == "rnn_backward":
-            h, x = forward["h"], inputs["x"]
-            caches = [_rnn_step_cache(x[:, t], inputs["h0"] if t == 0 else h[:, t - 1], inputs["Wx"], inputs["Wh"],
-                                      h[:, t]) for t in range(x.shape[1])]
-            return named_outputs(fn, rnn.rnn_backward(inputs["dh"], caches, truncate))
-    return None

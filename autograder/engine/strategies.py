@@ -6,15 +6,15 @@ float keeps inputs dense and generic (Hypothesis would shrink floats to zeros, w
 bugs) while shrinking still finds the smallest failing sizes. Values are bounded float64: standard
 normal times a scale of 1, 0.25 or 4 (4 makes tanh/sigmoid pre-activations saturate).
 
+Sizes come from the active pack's profiles (:attr:`autograder.engine.pack.Pack.profiles`).
 Coverage by construction: besides the draws, every test runs fixed **boundary examples**
-(:func:`boundary_examples`): every size 1; coinciding widths (D = H = every H@l); L at its maximum;
-T = 1; for truncated BPTT, truncate = 1, T-1, T and T+1; for clip_grad_norm, an all-zero gradient
-dict (total norm 0) at max_norm 0 and at max_norm 1.
+(:func:`boundary_examples`): every size at its minimum; coinciding widths (D = H = every H@l); L at
+its maximum; T at its minimum; for a ``truncate`` option, truncate = 1, T-1, T and T+1; for a
+``max_norm`` option, an all-zero gradient dict (total norm 0) at max_norm 0 and at max_norm 1.
 
-**Specials** (:data:`SPECIALS`, ``Example.special``) are structured inputs on which many wrong
-forward functions are right: zero initial states (a forward that ignores ``h0``, or starts the
-LSTM cell from ``h0``), zero biases, and LSTM gate blocks that are equal (a forward that orders
-the gates differently). A backward function whose forward is wrong on every ordinary input is
+**Specials** (``Example.special``) are structured inputs a pack defines
+(:attr:`~autograder.engine.pack.Pack.specials`), on which many wrong forward functions are right
+(zero initial states, say). A backward function whose forward is wrong on every ordinary input is
 judged on such inputs when its forward is right there (:mod:`autograder.engine.dependencies`).
 """
 from __future__ import annotations
@@ -25,27 +25,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from hypothesis import strategies as st
 
+from autograder.engine import pack
 from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template, function, scenario_args
 
 SCALES = (1.0, 0.25, 4.0)
 MAX_NORM_RATIOS = (0.5, 2.0, 1.0, 0.0)
-
-# Size ranges per profile: (low, high) for each symbol.
-PROFILES: Dict[str, Dict[str, Tuple[int, int]]] = {
-    "general": {"N": (1, 3), "T": (1, 8), "D": (1, 4), "H": (1, 4), "L": (1, 3)},
-    "edge": {"N": (1, 2), "T": (1, 2), "D": (1, 2), "H": (1, 2), "L": (1, 2)},
-    "long": {"N": (1, 2), "T": (12, 24), "D": (1, 3), "H": (1, 3), "L": (1, 2)},
-    "realistic": {"N": (8, 16), "T": (30, 36), "D": (8, 16), "H": (8, 16), "L": (2, 3)},
-}
-
-# Profiles whose tests also run the boundary examples (the others draw large sizes on purpose).
-BOUNDARY_PROFILES: Tuple[str, ...] = ("general", "edge")
-
-# Structured inputs on which many wrong forward functions are right (see the module docstring).
-SPECIALS: Tuple[str, ...] = ("zero_state", "zero_bias", "equal_gates", "input_shut", "zero_state+zero_bias",
-                             "zero_state+equal_gates")
-LSTM_ONLY_SPECIALS = ("equal_gates", "input_shut")
-
 
 @dataclass(frozen=True)
 class Example:
@@ -57,8 +41,8 @@ class Example:
     scale: float
     truncate: Optional[int] = None
     max_norm_ratio: float = 2.0  # max_norm = ratio * the drawn total norm (or max_norm itself if zero_grads)
-    zero_grads: bool = False  # clip_grad_norm: every gradient array is zero (explicit examples only)
-    special: str = ""  # "+"-joined names of SPECIALS applied to the inputs ("" = none)
+    zero_grads: bool = False  # a max_norm option's gradients are all zero (explicit examples only)
+    special: str = ""  # "+"-joined names of the pack's specials applied to the inputs ("" = none)
 
     @property
     def size(self) -> Dict[str, int]:
@@ -67,12 +51,13 @@ class Example:
 
 def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Example]:
     """Examples for ``fn`` (a backward function draws what its forward needs)."""
-    ranges = PROFILES[profile]
+    ranges = pack.current().profiles[profile]
     base = function(fn.forward) if fn.forward else fn
 
     @st.composite
     def draw_example(draw: Any) -> Example:
-        symbols = ("N", "T", "D") if base.layered else ("N", "T", "D", "H")  # layers draw their own H
+        # every symbol of the profile in its order; layered functions draw L and then an H per layer
+        symbols = tuple(k for k in ranges if k != "L" and not (base.layered and k == "H"))
         dims = {k: draw(st.integers(*ranges[k]), label=k) for k in symbols}
         if base.layered:
             dims["L"] = draw(st.integers(*ranges["L"]), label="L")
@@ -95,15 +80,18 @@ def boundary_examples(fn: Function, profile: str = "general", kind: str = "value
 
     Sizes come from the profile's range: every size at its minimum, coinciding widths (D, H and
     every H@l equal) at the maximum L, and T = 1. Truncation kinds run truncate = 1, T-1, T, T+1;
-    clip_grad_norm also runs all-zero gradients at max_norm 0 and 1.
+    a max_norm option also runs all-zero gradients at max_norm 0 and 1.
     """
-    ranges = PROFILES[profile]
+    ranges = pack.current().profiles[profile]
     base = function(fn.forward) if fn.forward else fn
     lo = {k: r[0] for k, r in ranges.items()}
     hi = {k: r[1] for k, r in ranges.items()}
     width = min(max(lo["H"], 3), hi["H"], hi["D"])
-    shapes = [dict(lo), dict(lo, T=max(lo["T"], min(4, hi["T"])), D=width, H=width, L=hi["L"]),
-              dict(lo, T=lo["T"], N=min(2, hi["N"]), D=width, H=width, L=lo["L"])]
+    def sizes(**given: int) -> Dict[str, int]:  # the profile's minimum, with ``given`` for its symbols
+        return {k: given.get(k, v) for k, v in lo.items()}
+
+    shapes = [dict(lo), sizes(T=max(lo.get("T", 1), min(4, hi.get("T", 1))), D=width, H=width, L=hi.get("L", 1)),
+              sizes(N=min(2, hi["N"]), D=width, H=width)]
     cells = base.cells
     found: List[Example] = []
     for n, dims in enumerate(shapes):
@@ -114,7 +102,7 @@ def boundary_examples(fn: Function, profile: str = "general", kind: str = "value
             del dims["H"]
         for cell in cells:
             found.append(Example(tuple(sorted(dims.items())), cell, 1000 + n, 1.0))
-    if kind.startswith("truncate"):
+    if kind in pack.current().option_kinds.get("truncate", ()):
         T = max(lo["T"], min(5, hi["T"]))
         dims = dict(lo, T=T, D=width, H=width)
         dims.pop("L", None)
@@ -195,57 +183,20 @@ def materialize(fn: Function, ex: Example) -> Dict[str, Any]:
     if "max_norm" in names:
         total = float(np.sqrt(sum(np.sum(g**2) for g in inputs["grads"].values())))
         inputs["max_norm"] = float(ex.max_norm_ratio) if ex.zero_grads else ex.max_norm_ratio * total
+    active = pack.current()
     for special in filter(None, ex.special.split("+")):
-        _apply_special(special, inputs, ex.cell)
+        if active.apply_special is None:
+            raise ValueError(f"the {active.name} pack has no special inputs ({special!r})")
+        active.apply_special(special, inputs, ex.cell)
     return inputs
-
-
-STATE_NAMES = ("h0", "prev_h", "prev_c", "h0s", "h0_f", "h0_b")
-PARAM_NAMES = ("params", "params_f", "params_b")
-
-
-def _apply_special(special: str, inputs: Dict[str, Any], cell: str) -> None:
-    """Make ``inputs`` structured in place: zero states, zero biases, or equal LSTM gate blocks."""
-    def zero(value: Any) -> Any:
-        return [np.zeros_like(v) for v in value] if isinstance(value, list) else np.zeros_like(value)
-
-    def weight_sets() -> List[Dict[str, Any]]:
-        sets = [inputs] if "b" in inputs else []
-        for name in PARAM_NAMES:
-            value = inputs.get(name)
-            sets += value if isinstance(value, list) else ([value] if isinstance(value, dict) else [])
-        return sets
-
-    if special == "zero_state":
-        for name in STATE_NAMES:
-            if name in inputs:
-                inputs[name] = zero(inputs[name])
-    elif special == "zero_bias":
-        for params in weight_sets():
-            params["b"] = np.zeros_like(params["b"])
-    elif special == "equal_gates" and cell == "lstm":
-        for params in weight_sets():
-            for key in ("Wx", "Wh", "b"):
-                quarter = params[key].shape[-1] // 4
-                params[key] = np.concatenate([params[key][..., :quarter]] * 4, axis=-1)
-    elif special == "input_shut" and cell == "lstm":
-        for params in weight_sets():  # i = sigmoid(-60) ~ 1e-26: the candidate g is not written into c
-            hidden = params["Wh"].shape[0]
-            params["Wx"] = params["Wx"].copy()
-            params["Wh"] = params["Wh"].copy()
-            params["b"] = params["b"].copy()
-            params["Wx"][:, :hidden] = 0.0
-            params["Wh"][:, :hidden] = 0.0
-            params["b"][:hidden] = -60.0
-    elif special not in LSTM_ONLY_SPECIALS:
-        raise ValueError(f"unknown special {special!r}")
 
 
 def describe_special(special: str) -> str:
     """Words for the feedback: on which structured inputs a function was judged."""
-    words = {"zero_state": "zero initial states", "zero_bias": "zero biases",
-             "equal_gates": "equal LSTM gate blocks", "input_shut": "the LSTM input gate shut"}
+    words = pack.current().special_words
     return " and ".join(words[s] for s in special.split("+") if s)
+
+
 
 
 def describe_inputs(inputs: Dict[str, Any], show_values: bool = True, max_values: int = 48) -> str:
@@ -276,4 +227,4 @@ def flatten(value: Any, prefix: str = "") -> Any:
         yield prefix, value
 
 
-__all__ = ["LSTM_ONLY_SPECIALS", "Example", "examples", "boundary_examples", "BOUNDARY_PROFILES", "SPECIALS", "describe_special", "materialize", "expected_structure", "flatten", "describe_inputs"]
+__all__ = ["Example", "examples", "boundary_examples", "describe_special", "materialize", "expected_structure", "flatten", "describe_inputs"]

@@ -2,7 +2,7 @@
 
 Each graded module is read and ``compile()``d in the grader (compiling executes nothing), so a
 SyntaxError is reported with its file and line, and the top-level names it defines are read from
-the AST, so a missing function is named before the worker starts ("lstm_backward is missing").
+the AST, so a missing function is named before the worker starts ("step_backward is missing").
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Set
 
-from autograder.paths import GRADED_MODULES
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
@@ -77,5 +76,6 @@ def _top_level_names(tree: ast.Module) -> Optional[Set[str]]:
 
 
 def inspect(directory: Path, required: Dict[str, tuple]) -> Dict[str, ModuleCheck]:
-    """Check every graded module of a submission directory (which must exist)."""
-    return {module: inspect_module(directory, module, required.get(module, ())) for module in GRADED_MODULES}
+    """Check every graded module of a submission directory (which must exist); ``required`` maps each
+    graded module to the functions it must define."""
+    return {module: inspect_module(directory, module, names) for module, names in required.items()}

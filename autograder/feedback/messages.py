@@ -2,7 +2,7 @@
 
 The checks raise structured failures and :mod:`autograder.engine.localize` returns structured facts;
 this module turns them into sentences. The catalogue's sentences stay next to their variants in
-:mod:`autograder.packs.rnn_lstm.mistakes`; the page layout is ``templates/feedback.md.j2``.
+the pack's mistakes catalogue; the page layout is ``templates/feedback.md.j2``.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _steps(fact: Fact) -> str:
 
 
 def intermediate_label(label: str) -> str:
-    """``next_c of lstm_step_forward at every step`` -> a readable phrase."""
+    """``next_c of step_forward at every step`` -> a readable phrase."""
     value, _, rest = label.partition(" of ")
     if " in call " in rest:
         where, _, k = rest.partition(" in call ")
@@ -66,6 +66,11 @@ def intermediate_label(label: str) -> str:
         order = ", reversed in time" if "reverse" in when else ""
         return f"the `{value}` of the reference's `{where}` at every time step (stacked along axis 1{order})"
     return f"the `{value}` of the reference's `{where}` at {when.replace('step ', 'step t = ')}"
+
+
+def fact_record(fact: Fact) -> Dict[str, Any]:
+    """A fact as results.json's extra_data holds it: its data and the sentence the feedback says."""
+    return {**fact.as_dict(), "sentence": fact_sentence(fact)}
 
 
 def fact_sentence(fact: Fact) -> str:

@@ -5,7 +5,7 @@ image, then for every submission runs ``/autograder/source/run_autograder``, whi
 files in ``/autograder/submission`` into ``/autograder/results/results.json``.
 
 The zip holds this repository's layout, so the grader finds everything where it does here:
-``autograder/`` (the package: grader, hidden tests, rubric), ``solutions/rnn_lstm/`` (the
+``autograder/`` (the package: grader, hidden tests, rubric), ``solutions/<pack>/`` (the
 reference), and ``requirements.txt`` + ``constraints.txt`` (every package pinned).
 
 Environment overrides of ``run_autograder`` (for tests and other hosts; Gradescope sets none):
@@ -40,13 +40,19 @@ import zipfile
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from autograder.paths import ASSIGNMENT, GRADED_MODULES, REPO_ROOT
+from autograder.engine import GRADE_ENTRY_POINT, pack
+from autograder.paths import REPO_ROOT
 
 # Paths of this repository that go into the bundle, relative to its root.
-INCLUDED = ("autograder", f"solutions/{ASSIGNMENT}", "requirements.txt", "constraints.txt")
+
+
+def included() -> tuple:
+    """What the Gradescope bundle holds: the package, the active pack's reference, the pins."""
+    reference = pack.current().reference_dir.relative_to(REPO_ROOT).as_posix()
+    return ("autograder", reference, "requirements.txt", "constraints.txt")
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints"}
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same zip
-GRADER = "autograder.engine.grade:grade_submission"
+GRADER = GRADE_ENTRY_POINT
 WRITE_RESULTS = "autograder.feedback.report:write_results"
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -67,7 +73,7 @@ python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 chmod -R a+rX "$VENV"
 # Record the hidden tests' draws once (autograder/engine/draws.py), so that no submission pays for it.
-"$VENV/bin/python" -m autograder.engine.draws || echo "setup.sh: draws not recorded; every grading will record them"
+"$VENV/bin/python" -m autograder draws || echo "setup.sh: draws not recorded; every grading will record them"
 # Fails the build when a root grader could not run student code as uid 65534 (runtime not readable).
 "$VENV/bin/python" -m autograder.integrations.bundle check
 """
@@ -105,8 +111,8 @@ SCRIPTS: Dict[str, str] = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADE
 
 
 def bundle_files(repo: Path = REPO_ROOT) -> Iterator[Tuple[str, Path]]:
-    """``(name in the zip, file on disk)`` for every file of INCLUDED, sorted."""
-    for entry in INCLUDED:
+    """``(name in the zip, file on disk)`` for every file of included(), sorted."""
+    for entry in included():
         path = repo / entry
         if not path.exists():
             raise FileNotFoundError(f"cannot bundle {entry}: {path} does not exist (run `make release`?)")
@@ -150,7 +156,7 @@ def find_submission(root: Path) -> Path:
     The shallowest folder (at most three levels down) with any graded module; ``root`` itself when
     none has one, so the grader reports the missing modules by name.
     """
-    wanted = {f"{name}.py" for name in GRADED_MODULES}
+    wanted = {f"{name}.py" for name in pack.current().graded_modules}
     frontier = [root] if root.is_dir() else []
     for _ in range(4):
         for folder in frontier:

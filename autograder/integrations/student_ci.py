@@ -41,7 +41,8 @@ from autograder.sandbox import launch as sandbox
 from autograder.engine import submission as submission_checks
 from autograder.paths import REPO_ROOT
 from autograder.engine.score import RubricTest, function_scores, load_rubric
-from autograder.engine.spec import BY_NAME, FUNCTIONS, MODULE_FUNCTIONS, Function
+from autograder.engine import pack
+from autograder.engine.spec import Function, function
 
 DATA_DIR = Path(__file__).resolve().parent / "student_ci_data"
 CASES = "cases.json"
@@ -114,23 +115,23 @@ def draw(fn: Function, profile: str, count: int) -> List[Any]:
 def build_cases(per_test: int = EXAMPLES_PER_TEST) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     """The stored examples of every rubric test: (JSON-able cases, arrays by key)."""
     from autograder.engine import reference
-    from autograder.engine.strategies import materialize
 
     arrays: Dict[str, np.ndarray] = {}
     tests: Dict[str, Any] = {}
+    active = pack.current()
     for test in load_rubric():
-        fn = BY_NAME[test.function]
+        fn = function(test.function)
         stored = []
         for ex in draw(fn, test.profile, min(per_test, test.examples)):
-            if ex.truncate is not None and not test.kind.startswith("truncate"):
+            if ex.truncate is not None and test.kind not in active.option_kinds.get("truncate", ()):
                 ex = dataclasses.replace(ex, truncate=None)  # full BPTT, as the real grade
             case: Dict[str, Any] = {"example": _encode(dataclasses.asdict(ex), arrays)}
             inputs = _stored_inputs(fn, test.kind, ex)
             if inputs is not None:
                 with np.errstate(all="ignore"):
                     expected = reference.expected(_judged(fn, test.kind), inputs)
-                    if test.kind == "carousel":
-                        expected = {k: v for k, v in expected.items() if k in ("next_c", "dprev_c")}
+                    if test.kind in active.stored_outputs:
+                        expected = {k: v for k, v in expected.items() if k in active.stored_outputs[test.kind]}
                     case["inputs"] = _encode(inputs, arrays)
                     case["expected"] = _encode(expected, arrays)
             stored.append(case)
@@ -140,18 +141,13 @@ def build_cases(per_test: int = EXAMPLES_PER_TEST) -> Tuple[Dict[str, Any], Dict
 
 def _stored_inputs(fn: Function, kind: str, ex: Any) -> Optional[Dict[str, Any]]:
     """The inputs of a test whose answer comes from the reference (None: the kind needs no answer)."""
-    from autograder.engine.hidden_tests import _carousel_inputs
     from autograder.engine.strategies import materialize
 
     if kind == "values":
         return materialize(fn, ex)
-    if kind == "carousel":
-        return _carousel_inputs(fn, ex)
-    if kind == "truncate_full":
-        T = ex.size["T"]
-        return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate and ex.truncate >= T else T + ex.seed % 3)
-    if kind == "truncate_chunks":
-        return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate is not None else 1)
+    stored = pack.current().stored_inputs.get(kind)
+    if stored is not None:
+        return stored(fn, ex)
     if kind == "cache":
         return materialize(_judged(fn, kind), ex)
     return None
@@ -279,11 +275,10 @@ def _replay_inplace(grader: Any, fn: Function, ex: Any) -> None:
 def run_test(grader: Any, fn: Function, test: RubricTest, stored: List[Dict[str, Any]], arrays: Any) -> Tuple[bool, str]:
     """Replay the stored examples of one test; (passed, message of the first failure)."""
     from autograder.engine.checks import CheckFailed
-    from autograder.engine.hidden_tests import check_invalid_cell
-
     from autograder.engine.dependencies import Rejected
 
-    replay = {"gradcheck": _replay_gradcheck, "inplace": _replay_inplace, "invalid_cell": check_invalid_cell}
+    live = {k: check for k, check in pack.current().kinds.items() if k not in pack.current().stored_inputs}
+    replay = {"gradcheck": _replay_gradcheck, "inplace": _replay_inplace, **live}
     counted = cache_unsure = 0
     for index, case in enumerate(stored):
         ex = _example(case, arrays)
@@ -322,7 +317,7 @@ def run_test(grader: Any, fn: Function, test: RubricTest, stored: List[Dict[str,
 def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> Optional[str]:
     from autograder.worker.client import Failure
 
-    needed = [fn.module] + ([BY_NAME[fn.forward].module] if fn.forward else [])
+    needed = [fn.module] + ([function(fn.forward).module] if fn.forward else [])
     for module in dict.fromkeys(needed):
         if static[module].problem:
             return static[module].problem
@@ -330,30 +325,31 @@ def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> O
         if isinstance(outcome, Failure):
             return f"importing {module}.py failed: {outcome.describe() if outcome.kind == 'exception' else outcome.message}"
     for name in [fn.name] + ([fn.forward] if fn.forward else []):
-        present = imports.get(BY_NAME[name].module)
+        present = imports.get(function(name).module)
         if present is not None and not isinstance(present, Failure) and name not in present.value:
-            return f"{name} is missing from {BY_NAME[name].module}.py"
+            return f"{name} is missing from {function(name).module}.py"
     return None
 
 
 def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Path = DATA_DIR) -> Dict[str, Any]:
     """The results.json dict of the stored examples (same test names and format as the real grade)."""
     from autograder.worker.client import WorkerClient
-    from autograder.engine.hidden_tests import REQUIRES, Grader
+    from autograder.engine.hidden_tests import Grader, requires
     from autograder.feedback.messages import needs_values
 
     started = time.monotonic()
     cases, arrays = load_cases(folder)
     rubric = load_rubric()
     mode = sandbox.resolve_mode(sandbox_mode)
-    static = submission_checks.inspect(Path(submission), MODULE_FUNCTIONS)
+    active = pack.current()
+    static = submission_checks.inspect(Path(submission), active.module_functions)
     limits = sandbox.Limits(call_seconds=CALL_SECONDS)
     tests: List[Dict[str, Any]] = []
     with WorkerClient(Path(submission), sandbox_mode=mode, limits=limits, call_seconds=CALL_SECONDS) as client:
-        loadable = {m: MODULE_FUNCTIONS.get(m, ()) for m, c in static.items() if c.problem is None}
+        loadable = {m: active.module_functions.get(m, ()) for m, c in static.items() if c.problem is None}
         imports = client.load_modules(loadable) if loadable else {}
         grader = Grader(client)
-        for fn in FUNCTIONS:
+        for fn in active.functions:
             blocked = _blocked(fn, static, imports)
             ran: Dict[str, Tuple[str, bool]] = {}  # kind -> (test name, passed) of its first test
             mine = [t for t in rubric if t.function == fn.name]
@@ -366,8 +362,8 @@ def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Pat
                 ran.setdefault(test.kind, (test.name, passed))
                 outcomes.append((test, passed, message))
             for test, passed, message in outcomes:
-                required = ran.get(REQUIRES.get(test.kind, ""))
-                if required is not None and not required[1]:  # as the real grade (hidden_tests.REQUIRES)
+                required = ran.get(requires().get(test.kind, ""))
+                if required is not None and not required[1]:  # as the real grade (hidden_tests.requires)
                     passed, message = False, needs_values(fn.name, required[0])
                 tests.append({"name": test.full_name, "score": test.points if passed else 0.0,
                               "max_score": test.points, "status": "passed" if passed else "failed",
@@ -382,7 +378,7 @@ def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Pat
     return {"score": round(sum(t["score"] for t in tests), 6), "execution_time": round(time.monotonic() - started, 3),
             "output": "\n".join(output), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"formative": True, "sandbox": mode, "functions": function_scores(tests),
-                           "examples": {f.name: grader.examples_run.get(f.name, 0) for f in FUNCTIONS}}}
+                           "examples": {f.name: grader.examples_run.get(f.name, 0) for f in active.functions}}}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from autograder.quality.mutation import Mutant, generate_mutants, write_submission
-from autograder.paths import SOLUTIONS_DIR
+from autograder.engine import GRADE_ENTRY_POINT, pack
 
 TARGET_SECONDS = 10.0  # per submission, on a 2-core machine
 TARGET_OVERHEAD = 0.30  # bwrap over process mode
@@ -28,7 +28,7 @@ TARGET_RATIO = 2.5  # grading the reference from the command line over starting 
 TARGET_RATIO_BUGGY = 3.5  # the same for a buggy submission
 TARGET_SIMILARITY_SECONDS = 60.0  # a 100-student class compared, on 2 cores
 SIMILARITY_CLASS = 100
-GRADER = "autograder.engine.grade:grade_submission"
+GRADER = GRADE_ENTRY_POINT
 
 
 @dataclass
@@ -57,12 +57,14 @@ def _load(spec: str) -> Callable[..., Dict[str, Any]]:
 
 
 def buggy_mutant() -> Mutant:
-    """A fixed, realistic bug: the tanh derivative 1 - next_h**2 written as 1 - next_h."""
+    """A fixed, realistic bug the pack names (``bench``: ``buggy_function`` and the end of its
+    mutated text); for rnn_lstm, the tanh derivative 1 - next_h**2 written as 1 - next_h."""
     mutants = generate_mutants()
+    wanted = pack.current().bench
     for m in mutants:
-        if m.function == "rnn_step_backward" and m.mutated.endswith("next_h ** 1"):
+        if m.function == wanted["buggy_function"] and m.mutated.endswith(wanted["buggy_text"]):
             return m
-    return next(m for m in mutants if m.function == "rnn_step_backward")
+    return next(m for m in mutants if m.function == wanted["buggy_function"])
 
 
 def _cpu_seconds() -> float:
@@ -140,7 +142,7 @@ def grade_all_timings(submissions: List[Tuple[str, Path]], sandbox: str, grader:
         return None
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         for name, path in submissions:
-            shutil.copytree(path, Path(tmp) / name / "rnn_lstm",
+            shutil.copytree(path, Path(tmp) / name / pack.current().name,
                             ignore=shutil.ignore_patterns("tests", "__pycache__", "*.ipynb"))
         spec = batch.GraderSpec(grade=grader)
         return {jobs: time_grade_all(Path(tmp), jobs, sandbox=sandbox, spec=spec) for jobs in (1, 2)}
@@ -166,7 +168,7 @@ def similarity_bench(students: int = SIMILARITY_CLASS, jobs: int = 2, out: Calla
     with tempfile.TemporaryDirectory(prefix="bench-similarity-") as tmp:
         synthesize_class(Path(tmp) / "class", students)
         start = time.perf_counter()
-        report = compare_class(Path(tmp) / "class", against=[SOLUTIONS_DIR], jobs=jobs)
+        report = compare_class(Path(tmp) / "class", against=[pack.current().reference_dir], jobs=jobs)
         write_report(report, Path(tmp) / "out")
         seconds = time.perf_counter() - start
     out(f"similarity of a {students}-student class and 1 known solution, {jobs} jobs: {seconds:.1f} s "
@@ -199,19 +201,21 @@ def _small_edit(source: str, seed: int) -> str:
 
 def synthesize_class(folder: Path, students: int) -> Path:
     """A class of ``students`` made from the example class and the hand-written variants, each lightly edited."""
-    from autograder.classroom.batch import MODULE_FILES
-    from autograder.paths import REPO_ROOT, RELEASE_DIR
+    from autograder.classroom.jobs import module_files
+    from autograder.paths import REPO_ROOT
+
+    active = pack.current()
+    files = module_files()
 
     examples = REPO_ROOT / "examples" / "submissions"
-    bases = [{name: (p / name).read_text(encoding="utf-8") for name in MODULE_FILES}
-             for p in sorted(examples.iterdir()) if all((p / name).is_file() for name in MODULE_FILES)
+    bases = [{name: (p / name).read_text(encoding="utf-8") for name in files}
+             for p in sorted(examples.iterdir()) if all((p / name).is_file() for name in files)
              and p.name != "skeleton"]
     variants = REPO_ROOT / "tests" / "grade_data"
-    if (variants / "written_differently_rnn.py").is_file():
-        bases.append({"rnn_layers.py": (variants / "written_differently_rnn.py").read_text(encoding="utf-8"),
-                      "lstm_layers.py": (variants / "written_differently_lstm.py").read_text(encoding="utf-8"),
-                      "deep_layers.py": (RELEASE_DIR / "deep_layers.py").read_text(encoding="utf-8"),
-                      "gradient_flow.py": (RELEASE_DIR / "gradient_flow.py").read_text(encoding="utf-8")})
+    written = active.bench.get("variants", {})  # module file -> a hand-written variant of it
+    if written and all((variants / v).is_file() for v in written.values()) and active.release_dir is not None:
+        bases.append({name: ((variants / written[name]) if name in written else active.release_dir / name)
+                      .read_text(encoding="utf-8") for name in files})
     for n in range(students):
         student = folder / f"s{n:03d}"
         student.mkdir(parents=True)
@@ -223,8 +227,8 @@ def synthesize_class(folder: Path, students: int) -> Path:
 def grading_bench(reps: int, class_size: int, grader: str, out: Callable[[str], None]) -> int:
     """The grading timings of :func:`run_bench`."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        buggy = write_submission(buggy_mutant(), Path(tmp) / "buggy" / "rnn_lstm")
-        subjects = [("solutions", SOLUTIONS_DIR), ("buggy", buggy)]
+        buggy = write_submission(buggy_mutant(), Path(tmp) / "buggy" / pack.current().name)
+        subjects = [("solutions", pack.current().reference_dir), ("buggy", buggy)]
         modes = ["process"]
         has_bwrap, why = bwrap_available()
         if has_bwrap:
@@ -266,8 +270,8 @@ def grading_bench(reps: int, class_size: int, grader: str, out: Callable[[str], 
             out("examples run per function: not reported (results have no extra_data.examples)")
         mutants = generate_mutants()
         picked = [mutants[(k * len(mutants)) // class_size] for k in range(1, class_size)]  # spread over modules
-        class_subjects = [("s00_solutions", SOLUTIONS_DIR)] + [
-            (f"s{n:02d}_mutant", write_submission(m, Path(tmp) / f"class{n}" / "rnn_lstm"))
+        class_subjects = [("s00_solutions", pack.current().reference_dir)] + [
+            (f"s{n:02d}_mutant", write_submission(m, Path(tmp) / f"class{n}" / pack.current().name))
             for n, m in enumerate(picked, start=1)]
         timing = grade_all_timings(class_subjects, "process", grader)
         if timing is None:

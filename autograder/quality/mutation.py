@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from autograder.paths import GRADED_MODULES, SOLUTIONS_DIR
+from autograder.engine import pack
 
 # --- what a mutation is -----------------------------------------------------------------------
 
@@ -273,20 +273,21 @@ def _field_of(parent: ast.AST, child: ast.AST) -> Tuple[str, Optional[int]]:
     raise LookupError("node not among its parent's fields")
 
 
-def reference_sources(solutions: Path = SOLUTIONS_DIR) -> Dict[str, str]:
+def reference_sources(solutions: Optional[Path] = None) -> Dict[str, str]:
     """module name -> source text of the four graded reference modules."""
-    return {name: (solutions / f"{name}.py").read_text(encoding="utf-8") for name in GRADED_MODULES}
+    solutions = pack.current().reference_dir if solutions is None else solutions
+    return {name: (solutions / f"{name}.py").read_text(encoding="utf-8") for name in pack.current().graded_modules}
 
 
 def generate_mutants(sources: Optional[Dict[str, str]] = None) -> List[Mutant]:
     """All mutants of the graded reference modules, in a fixed order (module, then source order)."""
     sources = reference_sources() if sources is None else sources
-    return list(_generate(tuple(sources[name] for name in GRADED_MODULES)))
+    return list(_generate(tuple(sources[name] for name in pack.current().graded_modules)))
 
 
 @lru_cache(maxsize=4)
 def _generate(texts: Tuple[str, ...]) -> Tuple[Mutant, ...]:
-    return tuple(m for name, text in zip(GRADED_MODULES, texts) for m in mutants_of_module(name, text))
+    return tuple(m for name, text in zip(pack.current().graded_modules, texts) for m in mutants_of_module(name, text))
 
 
 def fingerprint(sources: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -294,7 +295,7 @@ def fingerprint(sources: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     mutator's output (every mutant's id and source), which changes whenever the mutator's behaviour
     does (but not for an edited comment in this file)."""
     sources = reference_sources() if sources is None else sources
-    reference = hashlib.sha256("".join(f"{n}\n{sources[n]}" for n in GRADED_MODULES).encode()).hexdigest()
+    reference = hashlib.sha256("".join(f"{n}\n{sources[n]}" for n in pack.current().graded_modules).encode()).hexdigest()
     digest = hashlib.sha256()
     for m in generate_mutants(sources):
         digest.update(f"{m.id}\n{m.source}\n".encode())
@@ -305,7 +306,7 @@ def write_submission(mutant: Mutant, dest: Path, sources: Optional[Dict[str, str
     """Write the submission directory of one mutant (the mutated module plus the other three)."""
     sources = reference_sources() if sources is None else sources
     dest.mkdir(parents=True, exist_ok=True)
-    for name in GRADED_MODULES:
+    for name in pack.current().graded_modules:
         text = mutant.source if name == mutant.module else sources[name]
         (dest / f"{name}.py").write_text(text, encoding="utf-8")
     return dest

@@ -2,7 +2,7 @@
 
 ``reports/mutation.json`` (machine-readable) and ``reports/mutation.md`` (for people) record, for
 the mutants of :mod:`autograder.quality.mutation`: killed (score below full marks) or survived, each
-survivor's explanation from ``autograder/packs/rnn_lstm/mutation_equivalents.toml``, the kill rate over the
+survivor's explanation from the pack's ``mutation_equivalents.toml``, the kill rate over the
 non-equivalent mutants, and the fingerprint (reference modules + mutator) they were computed from.
 """
 from __future__ import annotations
@@ -21,17 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from autograder.engine import GRADE_ENTRY_POINT, pack
 from autograder.engine.localize import DIAGNOSES
 from autograder.quality.mutation import Mutant, fingerprint, generate_mutants, reference_sources, write_submission
 from autograder.paths import REPO_ROOT
 
-GRADER = "autograder.engine.grade:grade_submission"
-EQUIVALENTS = REPO_ROOT / "autograder" / "packs" / "rnn_lstm" / "mutation_equivalents.toml"
+GRADER = GRADE_ENTRY_POINT
 REPORT_JSON = REPO_ROOT / "reports" / "mutation.json"
 REPORT_MD = REPO_ROOT / "reports" / "mutation.md"
 GOAL = 0.95
 # Provided helpers (not graded functions): their mutants break every function that calls them, by design.
-HELPERS = ("sigmoid", "cell_functions")
 COLLATERAL_CAP = 8.0  # no mutant may lose more points than this outside the function it mutates
 KINDS = ("equivalent", "grader-gap")  # a survivor is equivalent, or a known gap of the grader
 
@@ -46,8 +45,16 @@ class Explanation:
     reason: str
 
 
-def load_equivalents(path: Path = EQUIVALENTS) -> Dict[str, Explanation]:
-    """mutant id -> explanation, from ``[[survivor]]`` tables with ``id``, ``kind`` and ``reason``."""
+def equivalents_path() -> Path:
+    """The active pack's explained survivors (``mutation_equivalents.toml`` in its folder by default)."""
+    active = pack.current()
+    return active.mutation_equivalents or active.folder / "mutation_equivalents.toml"
+
+
+def load_equivalents(path: Optional[Path] = None) -> Dict[str, Explanation]:
+    """mutant id -> explanation, from ``[[survivor]]`` tables with ``id``, ``kind`` and ``reason``
+    (default: :func:`equivalents_path`)."""
+    path = equivalents_path() if path is None else path
     if not path.exists():
         return {}
     try:
@@ -79,7 +86,7 @@ def _grade_one(args: tuple) -> Dict[str, Any]:
     mutant, sources, grader, sandbox = args
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
-        path = write_submission(mutant, Path(tmp) / "rnn_lstm", sources)
+        path = write_submission(mutant, Path(tmp) / pack.current().name, sources)
         try:
             results = _load(grader)(path, sandbox=sandbox)
         except Exception as exc:  # noqa: BLE001 - a grader crash is recorded, not fatal for the run
@@ -135,7 +142,7 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
                      "localized": outcome.get("localized"),
                      "kind": explanation.kind if explanation and status != "killed" else None,
                      "reason": explanation.reason if explanation and status != "killed" else None})
-    graded = [r for r in rows if r["status"] == "killed" and r["function"] not in HELPERS]
+    graded = [r for r in rows if r["status"] == "killed" and r["function"] not in pack.current().helpers]
     collateral = [r for r in graded if (r["lost_outside"] or 0) > 0]
     equivalent = [r for r in rows if r["status"] == "survived" and r["kind"] == "equivalent"]
     non_equivalent = len(rows) - len(equivalent)
@@ -150,7 +157,7 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
                     "errors": sum(r["status"] == "error" for r in rows),
                     "equivalent": len(equivalent), "non_equivalent": non_equivalent,
                     "kill_rate": round(n_killed / non_equivalent, 4) if non_equivalent else 1.0, "goal": GOAL,
-                    # over the killed mutants of graded functions (HELPERS apart), points from rubric.toml
+                    # over the killed mutants of graded functions (the pack's helpers apart), points from rubric.toml
                     "graded_killed": len(graded), "with_collateral": len(collateral),
                     "collateral_points": round(sum(r["lost_outside"] for r in graded), 6),
                     "max_collateral": max((r["lost_outside"] for r in graded), default=0.0),
@@ -208,7 +215,7 @@ def render_markdown(report: Dict[str, Any]) -> str:
         f"mutants (mutator output) sha256 `{fp['mutants_sha256'][:16]}`.",
         "",
         f"- **Collateral** (points lost outside the mutated function, over the {s['graded_killed']} killed mutants "
-        f"of graded functions; the helpers {', '.join(HELPERS)} apart): {s['with_collateral']} mutants lose points "
+        f"of graded functions; the helpers {', '.join(pack.current().helpers)} apart): {s['with_collateral']} mutants lose points "
         f"elsewhere, {s['collateral_points']:g} points in all; the most any mutant loses elsewhere is "
         f"{s['max_collateral']:g} (cap {COLLATERAL_CAP:g}; {s['over_collateral_cap']} over it).",
         f"- **Diagnosed**: {s['localized']} of {s['graded_killed']} ({s['localized_share']:.1%}) carry, in a failing "
@@ -242,14 +249,14 @@ def render_markdown(report: Dict[str, Any]) -> str:
         counts[5] += r.get("lost_outside") or 0.0
         counts[6] += bool(r.get("localized")) and r["status"] == "killed"
     lines += [f"| `{name}` | {a} | {b} | {c} | {d:g} | {e} | {f:g} | {g} |" for name, (a, b, c, d, e, f, g) in per.items()]
-    undiagnosed = [r for r in report["mutants"] if r["status"] == "killed" and r["function"] not in HELPERS
+    undiagnosed = [r for r in report["mutants"] if r["status"] == "killed" and r["function"] not in pack.current().helpers
                    and not r.get("localized")]
     if undiagnosed:
         lines += ["", f"## Killed but not diagnosed ({len(undiagnosed)})", "",
                   "The feedback of these says that the function is wrong, and where it fails, but not where in it the "
                   "mistake lives.", ""]
         lines += [f"- `{r['id'].replace('|', '¦')}`" for r in undiagnosed]
-    worst = sorted((r for r in report["mutants"] if (r.get("lost_outside") or 0) > 0 and r["function"] not in HELPERS),
+    worst = sorted((r for r in report["mutants"] if (r.get("lost_outside") or 0) > 0 and r["function"] not in pack.current().helpers),
                    key=lambda r: -r["lost_outside"])[:15]
     if worst:
         lines += ["", "## Most collateral", "", "| mutant | lost inside | lost outside | failing tests outside |",
@@ -301,5 +308,5 @@ def report_problems(report: Dict[str, Any], mutants: Optional[Iterable[Mutant]] 
         if r["status"] != "killed":
             explanation = explanations.get(r["id"])
             if explanation is None or not r.get("reason"):
-                problems.append(f"survivor without a reason in {EQUIVALENTS.name}: {r['id']}")
+                problems.append(f"survivor without a reason in {equivalents_path().name}: {r['id']}")
     return problems

@@ -16,7 +16,7 @@
 
 We use copydetect's :class:`~copydetect.CodeFingerprint` (tokens, k-gram hashes, boilerplate)
 and :func:`~copydetect.compare_files` (shared regions) rather than its ``CopyDetector``: the
-detector compares files, not submissions (rnn_layers.py of one student with lstm_layers.py of
+detector compares files, not submissions (one module of one student with another module of
 another), cannot keep known solutions from being compared with each other, reads files from disk
 with no place to report a binary or unreadable one, and opens a web browser. Its fingerprinting
 and comparison are what we need, used on our own pairing; :func:`measure` computes
@@ -39,8 +39,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from autograder.classroom.batch import MODULE_FILES, SYMLINK, BatchInputError, _module_dir, discover, read_modules
-from autograder.paths import RELEASE_DIR
+from autograder.classroom.batch import BatchInputError, _module_dir, discover
+from autograder.classroom.jobs import SYMLINK, module_files, read_modules
+from autograder.engine import pack
 
 # Shortest run of normalised code, in tokens, that counts as shared. copydetect's default (25):
 # long enough that ``V = V.V(V)`` idioms every solution has do not count on their own.
@@ -194,7 +195,7 @@ def read_known(paths: Sequence[Path]) -> Tuple[List[Document], List[Problem]]:
         if path.is_dir():
             module_dir = _module_dir(path)
             if module_dir is None:
-                raise SimilarityInputError(f"--against {path}: no graded module ({', '.join(MODULE_FILES)}) in it")
+                raise SimilarityInputError(f"--against {path}: no graded module ({', '.join(module_files())}) in it")
             try:
                 files = read_modules(module_dir)
             except OSError as exc:
@@ -216,9 +217,12 @@ def read_known(paths: Sequence[Path]) -> Tuple[List[Document], List[Problem]]:
     return documents, problems
 
 
-def skeleton_text(release: Path = RELEASE_DIR) -> str:
-    """The released skeleton's graded modules, one after the other (the boilerplate)."""
-    return "\n".join((release / name).read_text(encoding="utf-8") for name in MODULE_FILES if (release / name).is_file())
+def skeleton_text(release: Optional[Path] = None) -> str:
+    """The released skeleton's graded modules, one after the other (the boilerplate); ``release``
+    defaults to the active pack's student release."""
+    release = release if release is not None else pack.current().release_dir
+    assert release is not None, "the pack has no student release"
+    return "\n".join((release / name).read_text(encoding="utf-8") for name in module_files() if (release / name).is_file())
 
 
 # --------------------------------------------------------------------------- comparing

@@ -71,7 +71,7 @@ class Failure:
         return self.message or f"{self.function}: {self.kind}"
 
 
-Outcome = Union[Ok, Failure]
+CallOutcome = Union[Ok, Failure]
 
 
 class Batch:
@@ -88,7 +88,7 @@ class Batch:
                            "opaque": list(opaque), "echo": echo, "serve": list(serve)})
         return Ref(len(self.calls) - 1)
 
-    def run(self) -> List[Outcome]:
+    def run(self) -> List[CallOutcome]:
         return self.client.run(self.calls)
 
 
@@ -200,7 +200,7 @@ class WorkerClient:
         return f"exit status {code}"
 
     # ------------------------------------------------------------ imports
-    def load_modules(self, modules: Dict[str, Sequence[str]]) -> Dict[str, Outcome]:
+    def load_modules(self, modules: Dict[str, Sequence[str]]) -> Dict[str, CallOutcome]:
         """Import each module (one round trip each, so import-time failures are attributed)."""
         self.expected_modules = dict(modules)
         self._ensure_started()
@@ -236,9 +236,9 @@ class WorkerClient:
         self.start()
 
     # ------------------------------------------------------------ calls
-    def run(self, calls: List[dict]) -> List[Outcome]:
+    def run(self, calls: List[dict]) -> List[CallOutcome]:
         """Run a batch; every call gets an outcome, whatever the worker does."""
-        outcomes: List[Optional[Outcome]] = [None] * len(calls)
+        outcomes: List[Optional[CallOutcome]] = [None] * len(calls)
         pending = list(range(len(calls)))
         # Calls that cannot run are answered here; the rest go to the worker.
         runnable = []
@@ -253,7 +253,7 @@ class WorkerClient:
             self._send(calls, runnable, outcomes)
         return [o if o is not None else Failure("dependency", message="not run") for o in outcomes]
 
-    def _precheck(self, call: dict, key: str, outcomes: List[Optional[Outcome]]) -> Optional[Failure]:
+    def _precheck(self, call: dict, key: str, outcomes: List[Optional[CallOutcome]]) -> Optional[Failure]:
         module, function = call["module"], call["function"]
         if module in self.import_failures:
             f = self.import_failures[module]
@@ -272,7 +272,7 @@ class WorkerClient:
                                function=function)
         return None
 
-    def _send(self, calls: List[dict], runnable: List[int], outcomes: List[Optional[Outcome]]) -> None:
+    def _send(self, calls: List[dict], runnable: List[int], outcomes: List[Optional[CallOutcome]]) -> None:
         self._ensure_started()
         index_map = {orig: new for new, orig in enumerate(runnable)}
         blobs: List[bytes] = []
@@ -392,7 +392,7 @@ class WorkerClient:
             reply, reply_blobs = {"error": {"message": f"{key} raised {type(exc).__name__}: {exc}"[:2000]}}, []
         protocol.write_message(req_w, reply, reply_blobs)
 
-    def _break(self, calls: List[dict], runnable: List[int], started: int, outcomes: List[Optional[Outcome]],
+    def _break(self, calls: List[dict], runnable: List[int], started: int, outcomes: List[Optional[CallOutcome]],
                kind: str, text: str) -> None:
         culprit = runnable[started] if 0 <= started < len(runnable) else None
         for pos, i in enumerate(runnable):

@@ -173,7 +173,7 @@ class Worker:
         """Replace each graded part in ``keys`` by a proxy to the grader; return what to restore.
 
         The student's modules may hold a part under its own name, under another name, or in a dict
-        (e.g. ``{"rnn": rnn_forward}``): every module-level binding and dict value that is the
+        (e.g. ``{"fast": step_forward}``): every module-level binding and dict value that is the
         student's function is replaced, so the composite under test reaches the served part.
         """
         restore: List[Any] = []
@@ -250,7 +250,7 @@ def _swap(holder: Any, key: Any, value: Any, restore: List[Any]) -> None:
 def _replace_in(holder: Any, key: Any, value: Any, original: Any, proxy: Any, restore: List[Any],
                 depth: int = 0) -> None:
     """Replace ``original`` by ``proxy`` in ``holder[key]``: the value itself, or inside a dict,
-    list or tuple of it (two levels: ``{"rnn": (rnn_forward, rnn_backward)}``)."""
+    list or tuple of it (two levels: ``{"fast": (step_forward, step_backward)}``)."""
     if value is original:
         _swap(holder, key, proxy, restore)
     elif depth >= 2:

@@ -1,2 +1,68 @@
-"""The rnn_lstm assignment pack: RNN and LSTM cells, BPTT (full and truncated), stacked and
-bidirectional layers, gradient flow."""
+"""The rnn_lstm pack: RNN and LSTM cells, BPTT (full and truncated), stacked and bidirectional
+layers, gradient flow (the contract: ASSIGNMENT_API.md).
+
+Everything the engine needs to grade this assignment, in one place: the graded functions
+(:mod:`.functions`), the rubric (``rubric.toml``), size profiles and structured inputs
+(:mod:`.inputs`), its own check kinds (:mod:`.checks`), localization facts (:mod:`.facts`), the
+mistakes catalogue (:mod:`.mistakes`) and the mutation report's equivalent mutants.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder.engine.pack import Pack, standard_dirs
+from autograder.packs.rnn_lstm import checks, facts, inputs
+from autograder.packs.rnn_lstm.functions import FUNCTIONS
+from typing import Any, List
+
+FOLDER = Path(__file__).resolve().parent
+
+
+def diagnose(*args: Any, **kwargs: Any) -> List[Any]:
+    """The mistakes catalogue's :func:`~autograder.packs.rnn_lstm.mistakes.diagnose`, imported when
+    first asked (the student-CI bundle leaves the catalogue out)."""
+    from autograder.packs.rnn_lstm.mistakes import diagnose as catalogue
+
+    return list(catalogue(*args, **kwargs))
+TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
+
+PACK = Pack(
+    name="rnn_lstm",
+    folder=FOLDER,
+    functions=FUNCTIONS,
+    profiles=inputs.PROFILES,
+    boundary_profiles=inputs.BOUNDARY_PROFILES,
+    kinds={"truncate_full": checks.check_truncate_full, "truncate_chunks": checks.check_truncate_chunks,
+           "carousel": checks.check_carousel, "invalid_cell": checks.check_invalid_cell},
+    # An invalid-cell test checks a property of working code; "truncate >= T is full BPTT" holds
+    # trivially for a function that ignores truncate.
+    requires={"invalid_cell": "values", "truncate_full": "truncate_chunks"},
+    shows_inputs=TRUNCATION_KINDS + ("carousel",),
+    boundary_kinds=TRUNCATION_KINDS,
+    localized_kinds=("carousel",) + TRUNCATION_KINDS,
+    option_kinds={"truncate": TRUNCATION_KINDS},
+    specials=inputs.SPECIALS,
+    cell_specials=inputs.CELL_SPECIALS,
+    apply_special=inputs.apply_special,
+    special_words=inputs.SPECIAL_WORDS,
+    backward_at_outputs=checks.backward_at_outputs,
+    retry_inputs={"carousel": checks.carousel_inputs},
+    stored_inputs={"carousel": checks.carousel_inputs, "truncate_full": checks.truncate_full_inputs,
+                   "truncate_chunks": checks.truncate_chunks_inputs},
+    stored_outputs={"carousel": ("next_c", "dprev_c")},
+    diagnose=diagnose,
+    facts=facts.FACTS,
+    fact_checks=facts.FACT_CHECKS,
+    extra_modules=("gradient_check",),
+    mutation_equivalents=FOLDER / "mutation_equivalents.toml",
+    helpers=("sigmoid", "cell_functions"),
+    bench={"buggy_function": "rnn_step_backward", "buggy_text": "next_h ** 1",
+           "variants": {"rnn_layers.py": "written_differently_rnn.py", "lstm_layers.py": "written_differently_lstm.py"}},
+    **standard_dirs("rnn_lstm"),
+)
+
+# The pack's trees and modules under their own names (this repository's tests read them).
+ASSIGNMENT = PACK.name
+SOURCE_DIR, RELEASE_DIR, SOLUTIONS_DIR = PACK.source_dir, PACK.release_dir, PACK.reference_dir
+GRADED_MODULES = PACK.graded_modules
+BY_NAME = PACK.by_name
