@@ -25,7 +25,7 @@ help:
 	@echo "make check-installs  check that constraints.txt installs on the first patch release of each claimed Python"
 	@echo "make test     run this repository's tests (what CI runs)"
 	@echo "make demo     the main job: regenerate the release, grade the example class, print the gradebook"
-	@echo "make release  regenerate assignments/ and solutions/ from source/"
+	@echo "make release  check the notebook against its text twin, regenerate assignments/ and solutions/ from source/"
 	@echo "make bench    time grading (median seconds per submission)"
 	@echo "make mutation grade every mutant of the reference; rewrites reports/mutation.md"
 
@@ -74,10 +74,13 @@ $(TOOLS)/.installed: tools/requirements-uv.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-uv.txt
 	@touch $@
 
+# The lecture notebook and its jupytext text file (notebooks/) first: in sync, nbgrader metadata valid.
 release: setup
+	$(PY) -m autograder.notebooks check
 	$(PY) -m autograder release
 
 check-release: setup
+	$(PY) -m autograder.notebooks check
 	$(PY) -m autograder release --check
 
 test: setup
