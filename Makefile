@@ -14,8 +14,9 @@ PYTHONS := 3.10 3.11 3.12 3.13
 # by tools/requirements-uv.txt, so the graded .venv holds only what grading needs.
 TOOLS   := .venv-tools
 UV      := $(TOOLS)/bin/uv
-# Python code that must run on every claimed Python (the student release is checked through source/).
-CODE    := autograder tests tools source
+# Python code that must run on every claimed Python (the student release is checked through source/,
+# the lecture notebook through its jupytext text file in notebooks/).
+CODE    := autograder tests tools source notebooks
 
 .PHONY: setup test test-fast demo release check-release bench clean help constraints check-installs
 
