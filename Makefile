@@ -14,8 +14,9 @@ PYTHONS := 3.10 3.11 3.12 3.13
 # by tools/requirements-uv.txt, so the graded .venv holds only what grading needs.
 TOOLS   := .venv-tools
 UV      := $(TOOLS)/bin/uv
-# Python code that must run on every claimed Python (the student release is checked through source/).
-CODE    := autograder tests tools source
+# Python code that must run on every claimed Python (the student release is checked through source/,
+# the lecture notebook through its jupytext text file in notebooks/).
+CODE    := autograder tests tools source notebooks
 
 .PHONY: setup test test-fast demo release check-release bench clean help constraints check-installs
 
@@ -25,7 +26,7 @@ help:
 	@echo "make check-installs  check that constraints.txt installs on the first patch release of each claimed Python"
 	@echo "make test     run this repository's tests (what CI runs)"
 	@echo "make demo     the main job: regenerate the release, grade the example class, print the gradebook"
-	@echo "make release  regenerate assignments/ and solutions/ from source/"
+	@echo "make release  check the notebook against its text twin, regenerate assignments/ and solutions/ from source/"
 	@echo "make bench    time grading (median seconds per submission)"
 	@echo "make mutation grade every mutant of the reference; rewrites reports/mutation.md"
 
@@ -74,10 +75,13 @@ $(TOOLS)/.installed: tools/requirements-uv.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-uv.txt
 	@touch $@
 
+# The lecture notebook and its jupytext text file (notebooks/) first: in sync, nbgrader metadata valid.
 release: setup
+	$(PY) -m autograder.authoring.notebooks check
 	$(PY) -m autograder release
 
 check-release: setup
+	$(PY) -m autograder.authoring.notebooks check
 	$(PY) -m autograder release --check
 
 test: setup

@@ -1,38 +1,34 @@
-"""The lecture notebook: current with its builder, released without solutions or hidden tests,
-runs end to end on the reference solutions, and nbgrader autogrades the solution with full marks.
+"""The lecture notebook: in sync with its jupytext text file and with valid nbgrader metadata (and
+the checker that says so catches each kind of breakage), released without solutions or hidden
+tests, runs end to end on the reference solutions, and nbgrader autogrades the solution with full marks.
 
 The last two execute the notebook (about 15 s each on 2 cores) and are marked ``notebook``.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.authoring import release
+from autograder.authoring import notebooks, release
 from autograder.authoring.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, has_markers
-from autograder.authoring.notebooks import cell_kinds, release_notebook, solution_notebook
+from autograder.authoring.notebooks import cell_kinds, check_pair, paired_text_path, release_notebook, solution_notebook
+from autograder.packs.rnn_lstm import ASSIGNMENT, RELEASE_DIR, SOLUTIONS_DIR, SOURCE_DIR
 from autograder.paths import REPO_ROOT
-from autograder.packs.rnn_lstm import ASSIGNMENT, SOURCE_DIR
 
 SOURCE_NB = SOURCE_DIR / f"{ASSIGNMENT}.ipynb"
 NOTEBOOK_NAME = SOURCE_NB.name
-
-
-def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_notebook", REPO_ROOT / "tools" / "build_notebook.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# The notebook's jupytext twin (jupytext.toml pairs source///ipynb with notebooks///py:percent).
+TEXT_FILE = REPO_ROOT / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.py"
 
 
 def _regions(text: str, begin: str, end: str) -> List[str]:
@@ -77,9 +73,171 @@ def solution_tree(tmp_path_factory) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def test_committed_notebook_matches_its_builder():
-    builder = _load_builder()
-    assert SOURCE_NB.read_text(encoding="utf-8") == builder.render(), "run: .venv/bin/python tools/build_notebook.py"
+def test_committed_notebook_and_its_text_file_are_in_sync_and_valid():
+    assert paired_text_path(SOURCE_NB) == TEXT_FILE
+    assert check_pair(SOURCE_NB) == [], "fix the problems, then: .venv/bin/jupytext --sync source/rnn_lstm/rnn_lstm.ipynb"
+    # Read directly with jupytext as well (not through the checker): every cell's type, source and
+    # nbgrader metadata round-trip exactly.
+    source_nb, text_nb = nbformat.read(str(SOURCE_NB), as_version=4), jupytext.read(str(TEXT_FILE))
+    assert [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in text_nb.cells] == \
+        [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in source_nb.cells]
+    # The pairing lives in jupytext.toml, not in the notebook (whose metadata reaches the students'
+    # copy), and the text file, which holds the solutions, is outside every tree a release copies.
+    assert "jupytext" not in source_nb.metadata
+    for tree in (SOURCE_DIR, RELEASE_DIR, SOLUTIONS_DIR):
+        assert tree not in TEXT_FILE.parents
+    for notebook in (RELEASE_DIR / NOTEBOOK_NAME, SOLUTIONS_DIR / NOTEBOOK_NAME):
+        with pytest.raises(ValueError, match="no jupytext configuration pairs it"):
+            paired_text_path(notebook)
+
+
+def test_check_command(capsys):
+    assert notebooks.main(["check"]) == 0
+    assert "ok:" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# The checker on a broken copy of the pair
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A copy of the notebook and its text file, checked clean before a test breaks it."""
+    nb, text = tmp_path / NOTEBOOK_NAME, tmp_path / TEXT_FILE.name
+    shutil.copy2(SOURCE_NB, nb)
+    shutil.copy2(TEXT_FILE, text)
+    assert check_pair(nb, text) == []
+    return nb, text
+
+
+def _cell(nb, grade_id: str):
+    return next(cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _edit_both(pair, edit: Callable) -> None:
+    """Change the notebook, then write the text file from it: the pair stays in sync."""
+    nb_path, text_path = pair
+    nb = nbformat.read(str(nb_path), as_version=4)
+    edit(nb)
+    nbformat.write(nb, str(nb_path))
+    jupytext.write(nb, str(text_path), fmt="py:percent")
+
+
+def _duplicate_id(nb):
+    _cell(nb, "test-chunked-bptt").metadata.nbgrader["grade_id"] = "test-window-features"
+
+
+def _add_hidden_tests(nb):
+    _cell(nb, "window-features").source += "\n### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS"
+
+
+def _markdown_solution_not_graded(nb):
+    meta = _cell(nb, "answer-gates").metadata.nbgrader
+    meta["grade"] = False
+    del meta["points"]
+
+
+BROKEN_METADATA = {
+    # name: (edit, grade_id of the broken cell in the committed notebook, what the message says)
+    "duplicate grade_id": (_duplicate_id, "test-chunked-bptt", "duplicate grade_id 'test-window-features': cell 6 has it too"),
+    "graded cell without points": (lambda nb: _cell(nb, "test-growth-factor").metadata.nbgrader.pop("points"),
+                                   "test-growth-factor", "graded cell (autograded tests) without points"),
+    "manual answer without points": (lambda nb: _cell(nb, "answer-vanishing").metadata.nbgrader.pop("points"),
+                                     "answer-vanishing", "graded cell (manually graded answer) without points"),
+    "points on a solution cell": (lambda nb: _cell(nb, "window-features").metadata.nbgrader.update(points=1),
+                                  "window-features", "points 1 on a cell that is not graded (autograded answer)"),
+    "points on a read-only cell": (lambda nb: _cell(nb, "setup").metadata.nbgrader.update(points=2),
+                                   "setup", "points 2 on a cell that is not graded (read-only)"),
+    "zero points": (lambda nb: _cell(nb, "answer-gates").metadata.nbgrader.update(points=0),
+                    "answer-gates", "points must be a number > 0, not 0"),
+    "unlocked test cell": (lambda nb: _cell(nb, "test-gate-contrast").metadata.nbgrader.update(locked=False),
+                           "test-gate-contrast", "autograded tests cells must have locked true"),
+    "unlocked read-only cell": (lambda nb: _cell(nb, "setup").metadata.nbgrader.update(locked=False),
+                                "setup", "nbgrader metadata with no role (not graded, no solution, not locked)"),
+    "locked solution cell": (lambda nb: _cell(nb, "chunked-bptt").metadata.nbgrader.update(locked=True),
+                             "chunked-bptt", "autograded answer cells must have locked false"),
+    "markdown solution cell that is not graded": (_markdown_solution_not_graded, "answer-gates",
+                                                  "autograded answer cells must be code cells, not markdown"),
+    "old schema": (lambda nb: _cell(nb, "answer-gates").metadata.nbgrader.update(schema_version=2),
+                   "answer-gates", "schema_version is 2, nbgrader needs 3"),
+    "release-only key": (lambda nb: _cell(nb, "test-chunked-bptt").metadata.nbgrader.update(checksum="0" * 32),
+                         "test-chunked-bptt", "'checksum' is written by nbgrader into the student version only"),
+    "task that is also graded": (lambda nb: _cell(nb, "answer-bidirectional").metadata.nbgrader.update(task=True),
+                                 "answer-bidirectional", "a task cell cannot also be a grade or solution cell"),
+    "hidden tests in a solution cell": (_add_hidden_tests, "window-features",
+                                        "hidden-test markers in a cell that is not a grade cell (autograded answer)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_METADATA))
+def test_checker_names_the_cell_with_broken_metadata(pair, case):
+    edit, grade_id, message = BROKEN_METADATA[case]
+    index = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nbformat.read(str(SOURCE_NB), as_version=4).cells].index(grade_id)
+    _edit_both(pair, edit)
+    problems = check_pair(*pair)
+    assert problems, case
+    # Only the broken cell is blamed, by index and grade_id, in the notebook (the pair is still in sync).
+    shown = nbformat.read(str(pair[0]), as_version=4).cells[index].metadata["nbgrader"]["grade_id"]
+    assert all(p.startswith(f"{pair[0]}: cell {index} '{shown}' (") for p in problems), problems
+    assert any(message in p for p in problems), problems
+
+
+def _replace_in_text(pair, old: str, new: str, count: int = 1) -> None:
+    text = pair[1].read_text(encoding="utf-8")
+    assert old in text
+    pair[1].write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def test_checker_finds_a_text_file_out_of_sync(pair):
+    _replace_in_text(pair, "\n# ## 1 Sequential data\n", "\n# ## 1 Sequential data, edited\n")
+    _replace_in_text(pair, '"grade_id": "test-window-features", "locked": true, "points": 2,',
+                     '"grade_id": "test-window-features", "locked": true, "points": 5,')
+    problems = check_pair(*pair)
+    assert len(problems) == 2, problems
+    assert all(p.startswith(f"{pair[1]}: out of sync with {pair[0]}: ") for p in problems), problems
+    edited, points = problems
+    assert "cell 2 (markdown, id 'md-002', starts '## 1 Sequential data')" in edited
+    assert "line 55" in edited and "rnn_lstm.py '## 1 Sequential data, edited'" in edited
+    assert "cell 6 'test-window-features'" in points and "points 2 in rnn_lstm.ipynb, 5 in rnn_lstm.py" in points
+
+
+def test_checker_finds_cells_missing_from_either_file(pair):
+    text = pair[1].read_text(encoding="utf-8")
+    start = text.index("# %% [markdown]\n# ## 1 Sequential data")
+    end = text.index("# %%", start + 1)
+    pair[1].write_text(text[:start] + text[end:] + "\n# %%\nextra = 1\n", encoding="utf-8")
+    problems = check_pair(*pair)
+    assert len(problems) == 2, problems
+    assert "cell 2 (markdown, id 'md-002', starts '## 1 Sequential data') of rnn_lstm.ipynb is not in rnn_lstm.py" in problems[0]
+    assert "cell 47 (code, line 747, starts 'extra = 1') of rnn_lstm.py is not in rnn_lstm.ipynb" in problems[1]
+
+
+def test_checker_checks_the_metadata_of_a_text_file_edited_alone(pair):
+    # An instructor gives a second cell the same grade_id in the text file and does not sync.
+    _replace_in_text(pair, '"grade_id": "test-chunked-bptt"', '"grade_id": "test-window-features"')
+    problems = check_pair(*pair)
+    assert any(p.startswith(f"{pair[1]}: out of sync") and "grade_id 'test-chunked-bptt' in rnn_lstm.ipynb, "
+               "'test-window-features' in rnn_lstm.py" in p for p in problems), problems
+    assert f"{pair[1]}: cell 16 'test-window-features' (code, line 286, starts " in "\n".join(problems)
+    assert any(p.startswith(f"{pair[1]}: cell 16") and "duplicate grade_id 'test-window-features'" in p for p in problems)
+    assert not any(p.startswith(f"{pair[0]}: ") for p in problems), "the notebook itself is valid"
+
+
+def test_checker_refuses_a_cell_that_the_text_form_cannot_hold(pair):
+    # A line "# %%" inside a code cell would become a cell boundary in the text file.
+    _edit_both(pair, lambda nb: _cell(nb, "window-features").__setitem__("source", _cell(nb, "window-features").source + "\n# %%\nx = 1"))
+    problems = check_pair(*pair)
+    assert problems and problems[0].startswith(f"{pair[0]}: jupytext's py:percent form does not keep it exactly: cell 5 'window-features'")
+
+
+def test_checker_reports_a_missing_text_file_and_the_command_fails(pair, capsys):
+    pair[1].unlink()
+    problems = check_pair(*pair)
+    assert len(problems) == 1 and problems[0].startswith(f"{pair[1]}: cannot read the text version of rnn_lstm.ipynb")
+    assert notebooks.main(["check", str(pair[0]), str(pair[1])]) == 1
+    err = capsys.readouterr().err
+    assert problems[0] in err and f"jupytext --sync {pair[0]}" in err
 
 
 def test_source_has_every_kind_of_nbgrader_cell(source_nb):
