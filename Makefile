@@ -32,11 +32,13 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make setup: no Python '$(PYTHON)' here; pass one with PYTHON=/path/to/python3 ($(firstword $(PYTHONS)) or newer)"; exit 1; }
 	@$(PYTHON) -c "$$CHECK_PYTHON" $(PYTHONS)
 	@$(PYTHON) -m venv $(VENV) || { echo "make setup: '$(PYTHON) -m venv' failed. On Debian or Ubuntu install the venv module of this Python: apt-get install $$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'), then run make again."; exit 1; }
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	# the autograder package itself, editable (pyproject.toml's build-system; setuptools is pinned above)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 # Run by the Python being set up, so it must parse on old Pythons too (no f-strings).
@@ -85,6 +87,7 @@ check-release: setup
 	$(PY) -m autograder release --check
 
 test: setup
+	$(BIN)/ruff check .
 	$(PY) -m pytest
 
 demo: setup release

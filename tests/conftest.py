@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) does not add it
-    sys.path.insert(0, str(REPO_ROOT))
 
 from autograder.packs.rnn_lstm import GRADED_MODULES, RELEASE_DIR, SOLUTIONS_DIR, SOURCE_DIR
 

@@ -5,9 +5,8 @@ real files); tests/test_examples.py checks the same against the real grader.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 import test_batch_standin as standin
+
 from autograder.classroom import batch, jobs
-from autograder.engine import pack
 from autograder.classroom.batch import BatchInputError, GraderSpec, discover, grade_all
+from autograder.engine import pack
 from autograder.feedback.html import markdown_to_html
 from autograder.sandbox.launch import resolve_mode
 

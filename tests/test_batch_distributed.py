@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_batch import SPEC, _class, _rows
+
 from autograder.classroom.batch import grade_all
 
 distributed = pytest.importorskip("distributed")

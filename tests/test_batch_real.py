@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine import grade
-
-from autograder.sandbox import drop as sandbox_drop
 from autograder.classroom.batch import grade_all
+from autograder.engine import grade
+from autograder.sandbox import drop as sandbox_drop
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "submissions"

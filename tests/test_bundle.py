@@ -16,10 +16,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 import test_batch_standin as standin
-from autograder.integrations.bundle import build_bundle, find_submission
+
 from autograder.cli import main as cli_main
+from autograder.integrations.bundle import build_bundle, find_submission
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent

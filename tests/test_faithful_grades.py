@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
+from test_grade import MODE, copy_solutions, failed_tests
 
 from autograder.engine.grade import grade_submission
 from autograder.engine.score import load_rubric
-from test_grade import MODE, copy_solutions, failed_tests
 
 STEP = "    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)\n    cache = (x, prev_h, Wx, Wh, next_h)"
 

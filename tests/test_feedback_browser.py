@@ -18,8 +18,8 @@ import pytest
 
 from autograder.engine.grade import grade_submission
 from autograder.feedback.html import markdown_to_html
-from autograder.paths import REPO_ROOT
 from autograder.feedback.report import feedback_markdown
+from autograder.paths import REPO_ROOT
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 STUDENT = REPO_ROOT / "examples" / "submissions" / "lstm_dprev_c_missing_f"

@@ -11,10 +11,9 @@ from typing import Dict
 import pytest
 
 from autograder.engine.grade import GraderError, grade_submission
-from autograder.paths import REPO_ROOT
-from autograder.packs.rnn_lstm import GRADED_MODULES, RELEASE_DIR, SOLUTIONS_DIR
 from autograder.feedback.report import feedback_markdown, write_results
-from autograder.packs.rnn_lstm import FUNCTIONS
+from autograder.packs.rnn_lstm import FUNCTIONS, GRADED_MODULES, RELEASE_DIR, SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
 
 DATA = Path(__file__).resolve().parent / "grade_data"
 MODE = "process"  # the sandbox hardening is tested elsewhere; process mode runs everywhere

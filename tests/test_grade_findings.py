@@ -12,11 +12,11 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
+from test_grade import MODE, copy_solutions, failed_tests, full
+from test_mistakes_grading import write_mistake_submission
 
 from autograder.engine.grade import grade_submission
 from autograder.packs.rnn_lstm.mistakes import MISTAKES, Mistake
-from test_grade import MODE, copy_solutions, failed_tests, full
-from test_mistakes_grading import write_mistake_submission
 
 BY_KEY: Dict[str, Mistake] = {m.key: m for m in MISTAKES}
 CHUNKS = "rnn_backward: truncated BPTT equals chunk by chunk"

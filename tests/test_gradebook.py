@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from autograder.classroom.gradebook import (
+    alembic_on_path,
+    gradebook_rows,
+    merge_files,
+    points_by_function,
+    read_gradebook,
+    write_gradebook,
+)
 from autograder.classroom.jobs import JobResult
-from autograder.classroom.gradebook import alembic_on_path, points_by_function, gradebook_rows, merge_files, read_gradebook, write_gradebook
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -15,20 +15,18 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pytest
+from test_grade import MODE, copy_solutions
 
-from autograder.engine import localize
-
-from autograder.engine import reference
+from autograder.engine import localize, reference
 from autograder.engine.checks import CheckFailed, unpack
 from autograder.engine.grade import grade_submission
+from autograder.engine.spec import Function
+from autograder.engine.strategies import Example, materialize
 from autograder.feedback.messages import fact_sentence
+from autograder.packs.rnn_lstm import BY_NAME, FUNCTIONS, GRADED_MODULES
+from autograder.packs.rnn_lstm import SOLUTIONS_DIR as SOLUTIONS
 from autograder.packs.rnn_lstm.mistakes import diagnose
 from autograder.quality.mutation import Mutant, generate_mutants, reference_sources
-from autograder.packs.rnn_lstm import GRADED_MODULES, SOLUTIONS_DIR as SOLUTIONS
-from autograder.engine.spec import Function
-from autograder.packs.rnn_lstm import BY_NAME, FUNCTIONS
-from autograder.engine.strategies import Example, materialize
-from test_grade import MODE, copy_solutions
 
 
 def _failed(results: dict, function: str, visible_only: bool = True) -> List[dict]:

@@ -13,11 +13,11 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 import numpy as np
 import pytest
 
+from autograder.engine.reference import run_scenario as grader_run_scenario
+from autograder.packs.rnn_lstm import GRADED_MODULES
 from autograder.packs.rnn_lstm.mistakes import MISTAKES, Mistake, diagnose, mistakes_for
 from autograder.packs.rnn_lstm.mistakes._reference import load_reference_modules, use_modules
 from autograder.packs.rnn_lstm.mistakes.diagnose import outputs_differ
-from autograder.packs.rnn_lstm import GRADED_MODULES
-from autograder.engine.reference import run_scenario as grader_run_scenario
 
 # --- a stand-in for the grader's reference.run_scenario --------------------------------------
 

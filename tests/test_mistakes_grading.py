@@ -14,9 +14,9 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from autograder.packs.rnn_lstm import GRADED_MODULES, SOLUTIONS_DIR
 from autograder.packs.rnn_lstm.mistakes import MISTAKES, Mistake
 from autograder.paths import REPO_ROOT
-from autograder.packs.rnn_lstm import GRADED_MODULES, SOLUTIONS_DIR
 
 PRIMARY = [m for m in MISTAKES if "@" not in m.key]  # one submission per mistake, not per listing
 

@@ -14,10 +14,26 @@ from typing import Any, Dict
 import pytest
 
 from autograder.packs.rnn_lstm import GRADED_MODULES
-from autograder.quality.mutation import (fingerprint, generate_mutants, mutants_of_module, reference_sources, unparse,
-                                 write_submission)
-from autograder.quality.mutation_report import (REPORT_JSON, Explanation, ReportError, reexplain, build_report, grade_mutants,
-                                        load_equivalents, load_report, render_markdown, report_problems)
+from autograder.quality.mutation import (
+    fingerprint,
+    generate_mutants,
+    mutants_of_module,
+    reference_sources,
+    unparse,
+    write_submission,
+)
+from autograder.quality.mutation_report import (
+    REPORT_JSON,
+    Explanation,
+    ReportError,
+    build_report,
+    grade_mutants,
+    load_equivalents,
+    load_report,
+    reexplain,
+    render_markdown,
+    report_problems,
+)
 
 MUTANTS = generate_mutants()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
-from autograder.quality.bench import buggy_mutant, run_bench, time_submission
 from autograder.packs.rnn_lstm import SOLUTIONS_DIR
+from autograder.quality.bench import buggy_mutant, run_bench, time_submission
 
 
 def stand_in_grade(path: Path, sandbox: str = "process") -> Dict[str, Any]:

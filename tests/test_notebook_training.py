@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from autograder.packs.rnn_lstm import SOURCE_DIR
 from conftest import load_tree
 
+from autograder.packs.rnn_lstm import SOURCE_DIR
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
-
 from conftest import load_fixtures
 
 RTOL, ATOL = 1e-7, 1e-12

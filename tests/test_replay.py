@@ -13,9 +13,7 @@ from typing import Any, Dict
 
 import pytest
 
-from autograder.engine import draws
-
-from autograder.engine import hidden_tests
+from autograder.engine import draws, hidden_tests
 from autograder.engine.grade import grade_submission
 from autograder.engine.strategies import Example
 

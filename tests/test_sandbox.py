@@ -21,15 +21,12 @@ from typing import List, Sequence, Tuple
 import psutil
 import pytest
 
-from autograder.sandbox import confine
-
-from autograder.sandbox import launch as sandbox
-
-from autograder.sandbox import bwrap as sandbox_bwrap
-
-from autograder.sandbox import drop as sandbox_drop
-from autograder.paths import REPO_ROOT
 from autograder.packs.rnn_lstm import SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.sandbox import bwrap as sandbox_bwrap
+from autograder.sandbox import confine
+from autograder.sandbox import drop as sandbox_drop
+from autograder.sandbox import launch as sandbox
 from autograder.sandbox.launch import Limits, kill, launch
 
 HERE = Path(__file__).resolve().parent

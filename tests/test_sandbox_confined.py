@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: tomli is the same parser, backported
@@ -30,9 +31,9 @@ from typing import Dict, Optional
 
 import pytest
 
-from autograder.sandbox import confine
-from autograder.paths import REPO_ROOT
 from autograder.packs.rnn_lstm import SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.sandbox import confine
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "hostile" / "confined_driver.py"

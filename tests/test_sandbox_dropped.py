@@ -22,17 +22,14 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
+from test_sandbox_user import reveal_runtime_command
 
-from autograder.sandbox import confine
-
-from autograder.sandbox import launch as sandbox
-
-from autograder.sandbox import bwrap as sandbox_bwrap
-
-from autograder.sandbox import drop as sandbox_drop
 from autograder.integrations.bundle import build_bundle
 from autograder.paths import REPO_ROOT
-from test_sandbox_user import reveal_runtime_command
+from autograder.sandbox import bwrap as sandbox_bwrap
+from autograder.sandbox import confine
+from autograder.sandbox import drop as sandbox_drop
+from autograder.sandbox import launch as sandbox
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "hostile" / "dropped_driver.py"

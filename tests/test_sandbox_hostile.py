@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import time
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: tomli is the same parser, backported
@@ -36,13 +37,11 @@ from typing import Dict, List
 import psutil
 import pytest
 
-from autograder.sandbox import confine
-
 from autograder.engine import grade
-
-from autograder.sandbox import launch as sandbox
-from autograder.paths import REPO_ROOT
 from autograder.packs.rnn_lstm import SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.sandbox import confine
+from autograder.sandbox import launch as sandbox
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("hostile_corpus", HERE / "hostile" / "corpus.py")

@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 
 from autograder import cli
-
-from autograder.sandbox import confine
-
-from autograder.sandbox import launch as sandbox
 from autograder.cli import grade as grade_command
 from autograder.cli import grade_all as grade_all_command
+from autograder.sandbox import confine
+from autograder.sandbox import launch as sandbox
 
 
 @pytest.fixture

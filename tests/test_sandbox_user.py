@@ -23,11 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import launch as sandbox
-
-from autograder.sandbox import bwrap as sandbox_bwrap
-from autograder.paths import REPO_ROOT
 from autograder.packs.rnn_lstm import SOLUTIONS_DIR
+from autograder.paths import REPO_ROOT
+from autograder.sandbox import bwrap as sandbox_bwrap
+from autograder.sandbox import launch as sandbox
 
 USER = "agsandbox"
 HERE = Path(__file__).resolve().parent

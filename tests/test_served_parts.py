@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_grade import MODE, copy_solutions
 
 from autograder.engine import reference
 from autograder.worker.client import Batch, Failure, Ok, WorkerClient
-from test_grade import MODE, copy_solutions
 
 ZERO_STEP = ("    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)\n    cache", "    next_h = 0 * np.tanh(x @ Wx + prev_h @ Wh + b)\n    cache")
 FORGER = '''

@@ -31,14 +31,13 @@ from typing import Dict, List, Set
 
 import numpy as np
 import pytest
+from conftest import load_tree
 
 from autograder import cli
 from autograder.cli import similarity as command
-from autograder.quality.mutation import unparse
 from autograder.packs.rnn_lstm import RELEASE_DIR, SOLUTIONS_DIR
+from autograder.quality.mutation import unparse
 from autograder.quality.similarity import FLOOR, Document, boilerplate_hashes, compare, fingerprint, measure, skeleton_text
-
-from conftest import load_tree
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "submissions"

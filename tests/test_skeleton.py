@@ -78,7 +78,7 @@ def call_all(m, ref) -> Dict[str, object]:
     x, h0, c0, dh = rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H)), rng.standard_normal((N, T, H))
     r = {"Wx": rng.standard_normal((D, H)), "Wh": rng.standard_normal((H, H)), "b": rng.standard_normal(H)}
     l4 = {"Wx": rng.standard_normal((D, 4 * H)), "Wh": rng.standard_normal((H, 4 * H)), "b": rng.standard_normal(4 * H)}
-    R, L, Dp, G = ref.rnn_layers, ref.lstm_layers, ref.deep_layers, ref.gradient_flow
+    R, L, Dp = ref.rnn_layers, ref.lstm_layers, ref.deep_layers
     calls = {
         "rnn_step_forward": lambda: m.rnn_layers.rnn_step_forward(x[:, 0], h0, r["Wx"], r["Wh"], r["b"]),
         "rnn_step_backward": lambda: m.rnn_layers.rnn_step_backward(dh[:, 0], R.rnn_step_forward(x[:, 0], h0, r["Wx"], r["Wh"], r["b"])[1]),

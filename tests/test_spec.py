@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given, settings
 
 from autograder.engine import reference
-from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 from autograder.engine.score import load_rubric
 from autograder.engine.spec import function, scenario_args
-from autograder.packs.rnn_lstm import FUNCTIONS
 from autograder.engine.strategies import Example, examples, expected_structure, materialize
+from autograder.packs.rnn_lstm import FUNCTIONS, SOLUTIONS_DIR
 
 SEQ = Example(dims=(('D', 2), ('H', 3), ('N', 2), ('T', 4)), cell='rnn', seed=5, scale=1.0, truncate=2)
 DEEP = Example(dims=(('D', 2), ('H', 3), ('H@0', 2), ('H@1', 3), ('L', 2), ('N', 2), ('T', 3)), cell='rnn', seed=6, scale=1.0)

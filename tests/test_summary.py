@@ -4,7 +4,14 @@ from __future__ import annotations
 import pytest
 
 from autograder.classroom.jobs import JobResult
-from autograder.classroom.summary import FUNCTIONS_PNG, HISTOGRAM_PNG, frequent_mistakes, function_stats, summary_markdown, write_summary
+from autograder.classroom.summary import (
+    FUNCTIONS_PNG,
+    HISTOGRAM_PNG,
+    frequent_mistakes,
+    function_stats,
+    summary_markdown,
+    write_summary,
+)
 
 
 def _results(per_function: dict, mistakes: dict = {}) -> dict:

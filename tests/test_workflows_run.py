@@ -16,9 +16,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from test_workflows import GITHUB_DIR, FakeGitHub
 
 from autograder.integrations.student_ci import build_student_bundle
-from test_workflows import GITHUB_DIR, FakeGitHub
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "submissions"

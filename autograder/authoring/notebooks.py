@@ -32,7 +32,15 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 
-from autograder.authoring.markers import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, MarkerError, has_markers, solution_text
+from autograder.authoring.markers import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    MarkerError,
+    has_markers,
+    solution_text,
+)
 from autograder.engine import pack
 
 NBFORMAT_VERSION = 4

@@ -23,11 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from autograder.classroom.jobs import (JOB_SECONDS, GraderSpec, Job, JobResult, content_hash, grader_fingerprint, load,
-                                       module_files, read_modules, run_local)
+from autograder.classroom.jobs import (
+    JOB_SECONDS,
+    GraderSpec,
+    Job,
+    JobResult,
+    content_hash,
+    grader_fingerprint,
+    load,
+    module_files,
+    read_modules,
+    run_local,
+)
 from autograder.engine import pack
-
-
 
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", ".pytest_cache"}
 META_FILE = "meta.json"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from autograder.classroom.gradebook import function_columns, points_by_function, max_score
+from autograder.classroom.gradebook import function_columns, max_score, points_by_function
 
 if TYPE_CHECKING:  # pragma: no cover
     from autograder.classroom.jobs import JobResult

@@ -6,8 +6,20 @@ import sys
 import time
 
 from autograder.quality.mutation import generate_mutants
-from autograder.quality.mutation_report import (GRADER, REPORT_JSON, REPORT_MD, ReportError, build_report, grade_mutants, killed,
-                               load_equivalents, load_report, reexplain, report_problems, write_report)
+from autograder.quality.mutation_report import (
+    GRADER,
+    REPORT_JSON,
+    REPORT_MD,
+    ReportError,
+    build_report,
+    grade_mutants,
+    killed,
+    load_equivalents,
+    load_report,
+    reexplain,
+    report_problems,
+    write_report,
+)
 
 NAME = "mutation"
 HELP = "mutation testing: grade every mutant of the reference solutions, report the kill rate"

@@ -10,10 +10,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from autograder.worker.client import Failure, Handle
-from autograder.worker.protocol import Scalar
 from autograder.engine.spec import Cache, FloatScalar, Function, Tol
 from autograder.engine.strategies import expected_structure, flatten
+from autograder.worker.client import Failure, Handle
+from autograder.worker.protocol import Scalar
 
 FD_STEP = 1e-6  # central-difference step of the gradient checks
 

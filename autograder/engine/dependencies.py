@@ -44,13 +44,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from autograder.engine import reference
+from autograder.engine import pack, reference
 from autograder.engine.checks import CheckFailed, compare, failure, mismatch, modified, unpack
-from autograder.worker.client import Batch, Failure, Handle, CallOutcome, Ref, WorkerClient
 from autograder.engine.spec import Function, Tol, function
-from autograder.engine import pack
 from autograder.engine.strategies import Example, describe_special
-
+from autograder.worker.client import Batch, CallOutcome, Failure, Handle, Ref, WorkerClient
 
 # A dependency is "right" on an example only when it agrees with the reference far more closely than
 # a graded test demands: a forward that is right to 1e-6 because tanh saturates can still feed its

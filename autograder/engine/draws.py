@@ -31,8 +31,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import hypothesis
 
 from autograder.engine import pack, spec, strategies
-from autograder.paths import REPO_ROOT
 from autograder.engine.strategies import Example
+from autograder.paths import REPO_ROOT
 
 # Where recorded draws are kept (one small JSON file per property); AUTOGRADER_CACHE moves it.
 CACHE_DIR = Path(os.environ.get("AUTOGRADER_CACHE") or REPO_ROOT / ".cache") / "draws"

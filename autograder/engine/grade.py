@@ -13,22 +13,17 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from autograder.engine import localize
-
-from autograder.feedback import messages
-
-from autograder.engine import reference
-
-from autograder.sandbox import launch as sandbox
-
+from autograder.engine import localize, pack, reference
 from autograder.engine import submission as submission_checks
-from autograder.engine.checks import CheckFailed, failure as checks_failure, unpack
-from autograder.worker.client import Failure, WorkerClient
-from autograder.engine import pack
+from autograder.engine.checks import CheckFailed, unpack
+from autograder.engine.checks import failure as checks_failure
 from autograder.engine.hidden_tests import Grader, TestOutcome, requires, run_test, shows_inputs
 from autograder.engine.score import RubricTest, function_scores, load_rubric
 from autograder.engine.spec import Function, function
 from autograder.engine.strategies import describe_inputs, materialize
+from autograder.feedback import messages
+from autograder.sandbox import launch as sandbox
+from autograder.worker.client import Failure, WorkerClient
 
 CALL_SECONDS = 10.0
 SHOWN_OUTPUT_CHARS = 2000  # of the student's prints, in the results' top-level output  # wall clock for one call (or one batch of calls) into the worker

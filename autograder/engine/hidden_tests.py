@@ -30,16 +30,23 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 
-from autograder.engine import draws
-
-from autograder.engine import reference
-from autograder.engine.checks import FD_STEP, CheckFailed, directional_check, failure, leaves, loss, mismatch, modified, shifted, unpack
-from autograder.worker.client import Batch, Failure, Ok, WorkerClient
+from autograder.engine import draws, pack, reference
+from autograder.engine.checks import (
+    FD_STEP,
+    CheckFailed,
+    directional_check,
+    failure,
+    leaves,
+    loss,
+    mismatch,
+    modified,
+    shifted,
+    unpack,
+)
 from autograder.engine.dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
-from autograder.engine import pack
 from autograder.engine.spec import Function, function
 from autograder.engine.strategies import Example, boundary_examples, describe_special, examples, materialize
-
+from autograder.worker.client import Batch, Failure, Ok, WorkerClient
 
 DEGENERATE = 1e-8  # an expected output no larger than this everywhere is "zero" (proves nothing on specials)
 

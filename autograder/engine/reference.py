@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 import types
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -21,6 +21,7 @@ import numpy as np
 from autograder.engine import pack
 from autograder.engine.spec import Function, function
 from autograder.engine.strategies import flatten
+
 
 @lru_cache(maxsize=None)
 def _code(path: Path) -> types.CodeType:

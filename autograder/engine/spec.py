@@ -7,7 +7,7 @@ a backward pairs with, and which other graded functions it is built from. Strate
 :mod:`autograder.engine.hidden_tests`) are derived from this table: grading a new function is a new entry.
 
 Shape symbols: ``N`` batch, ``T`` time steps, ``D`` input width, ``H`` hidden width, ``G`` the gate
-width of the cell (``H`` for "rnn", ``4H`` for "lstm"), ``2H``. In stacked layers, ``H@l`` is the
+width of the cell (``H`` times the pack's ``cell_gates``, e.g. 4H for an LSTM), ``2H``. In stacked layers, ``H@l`` is the
 hidden width of layer ``l``, ``IN@l`` its input width (``D`` for layer 0, ``H@{l-1}`` above) and
 ``H@top`` the top layer's width.
 
@@ -89,7 +89,7 @@ class Function:
     module: str
     args: Tuple[Tuple[str, Template], ...]  # positional arguments of the contract, in order
     outputs: Tuple[Out, ...]  # returned values, in order
-    cells: Tuple[str, ...] = ("rnn",)  # cells the function is graded with ("rnn", "lstm")
+    cells: Tuple[str, ...] = ("",)  # variants the function is graded with (an RNN pack's cells: "rnn", "lstm")
     forward: Optional[str] = None  # a backward function's forward
     upstream: Dict[str, str] = field(default_factory=dict)  # upstream arg -> forward output it is the gradient on
     options: Tuple[str, ...] = ()  # keyword options drawn by strategies: truncate, cell, max_norm

@@ -106,18 +106,18 @@ def boundary_examples(fn: Function, profile: str = "general", kind: str = "value
         T = max(lo["T"], min(5, hi["T"]))
         dims = dict(lo, T=T, D=width, H=width)
         dims.pop("L", None)
-        found = [Example(tuple(sorted(dims.items())), "rnn", 2000 + k, 1.0, truncate=k)
+        found = [Example(tuple(sorted(dims.items())), base.cells[0], 2000 + k, 1.0, truncate=k)
                  for k in sorted({1, max(T - 1, 1), T, T + 1})]
     if "max_norm" in fn.options:
         dims = tuple(sorted((k, lo[k]) for k in ("N", "T", "D", "H")))
-        found += [Example(dims, "rnn", 0, 1.0, max_norm_ratio=m, zero_grads=True) for m in (0.0, 1.0)]
+        found += [Example(dims, base.cells[0], 0, 1.0, max_norm_ratio=m, zero_grads=True) for m in (0.0, 1.0)]
     return tuple(found)
 
 
 def dim(symbol: str, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> int:
     """The value of one shape symbol (see spec's module docstring)."""
     if symbol == "G":
-        return size["H"] * (4 if cell == "lstm" else 1)
+        return size["H"] * pack.current().cell_gates.get(cell, 1)
     if symbol == "2H":
         return 2 * size["H"]
     if symbol == "H@top":
@@ -135,7 +135,7 @@ def shape(template: A, size: Dict[str, int], cell: str, layer: Optional[int] = N
 
 def params_shapes(template: Params, size: Dict[str, int], cell: str, layer: Optional[int] = None) -> Dict[str, Tuple[int, ...]]:
     inp, hid = dim(template.inp, size, cell, layer), dim(template.hid, size, cell, layer)
-    gates = hid * (4 if cell == "lstm" else 1)
+    gates = hid * pack.current().cell_gates.get(cell, 1)
     return {"Wx": (inp, gates), "Wh": (hid, gates), "b": (gates,)}
 
 
@@ -148,7 +148,7 @@ def expected_structure(template: Template, size: Dict[str, int], cell: str, laye
     if isinstance(template, Layers):
         return [expected_structure(template.item, size, cell, l) for l in range(size["L"])]
     if isinstance(template, GradDict):
-        return params_shapes(Params(), size, "rnn")
+        return params_shapes(Params(), size, "")  # one gate block
     return template  # FloatScalar / Cache markers
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Set
 
-
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 

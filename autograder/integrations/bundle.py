@@ -199,8 +199,8 @@ def check_sandbox() -> int:
     bubblewrap may work at build time and not when grading (or the reverse), so a root grader must
     always be able to fall back to process mode with a dropped uid.
     """
-    from autograder.sandbox import launch as sandbox
     from autograder.sandbox import drop as sandbox_drop
+    from autograder.sandbox import launch as sandbox
 
     works, why = sandbox.bwrap_status()
     print(f"sandbox: bubblewrap {'works' if works else 'does not work: ' + why}")

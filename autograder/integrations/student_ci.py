@@ -36,13 +36,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from autograder.sandbox import launch as sandbox
-
-from autograder.engine import submission as submission_checks
-from autograder.paths import REPO_ROOT
-from autograder.engine.score import RubricTest, function_scores, load_rubric
 from autograder.engine import pack
+from autograder.engine import submission as submission_checks
+from autograder.engine.score import RubricTest, function_scores, load_rubric
 from autograder.engine.spec import Function, function
+from autograder.paths import REPO_ROOT
+from autograder.sandbox import launch as sandbox
 
 DATA_DIR = Path(__file__).resolve().parent / "student_ci_data"
 CASES = "cases.json"
@@ -333,9 +332,9 @@ def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> O
 
 def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Path = DATA_DIR) -> Dict[str, Any]:
     """The results.json dict of the stored examples (same test names and format as the real grade)."""
-    from autograder.worker.client import WorkerClient
     from autograder.engine.hidden_tests import Grader, requires
     from autograder.feedback.messages import needs_values
+    from autograder.worker.client import WorkerClient
 
     started = time.monotonic()
     cases, arrays = load_cases(folder)

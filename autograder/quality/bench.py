@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from autograder.quality.mutation import Mutant, generate_mutants, write_submission
 from autograder.engine import GRADE_ENTRY_POINT, pack
+from autograder.quality.mutation import Mutant, generate_mutants, write_submission
 
 TARGET_SECONDS = 10.0  # per submission, on a 2-core machine
 TARGET_OVERHEAD = 0.30  # bwrap over process mode

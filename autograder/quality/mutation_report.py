@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import time
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: tomli is the same parser, backported
@@ -23,8 +24,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from autograder.engine import GRADE_ENTRY_POINT, pack
 from autograder.engine.localize import DIAGNOSES
-from autograder.quality.mutation import Mutant, fingerprint, generate_mutants, reference_sources, write_submission
 from autograder.paths import REPO_ROOT
+from autograder.quality.mutation import Mutant, fingerprint, generate_mutants, reference_sources, write_submission
 
 GRADER = GRADE_ENTRY_POINT
 REPORT_JSON = REPO_ROOT / "reports" / "mutation.json"

@@ -45,10 +45,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
-from autograder.sandbox import confine
-
 from autograder.sandbox import bwrap as sandbox_bwrap
-
+from autograder.sandbox import confine
 from autograder.sandbox import drop as sandbox_drop
 
 MODES = ("auto", "bwrap", "process")

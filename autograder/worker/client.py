@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from autograder.worker import protocol
-
 from autograder.sandbox import launch as sandbox
+from autograder.worker import protocol
 from autograder.worker.program import bootstrap_source
 
 

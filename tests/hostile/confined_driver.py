@@ -13,10 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.sandbox import confine
-
 from autograder.engine import grade
-
+from autograder.sandbox import confine
 from autograder.sandbox import launch as sandbox
 
 request = json.loads(sys.argv[1])

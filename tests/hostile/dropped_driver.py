@@ -12,9 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.sandbox import launch as sandbox
-
 from autograder.sandbox import drop as sandbox_drop
+from autograder.sandbox import launch as sandbox
 
 WORKER = r'''
 import json, os, resource, signal, sys, time

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from autograder.sandbox import launch as sandbox
-
 from autograder.sandbox import bwrap as sandbox_bwrap
+from autograder.sandbox import launch as sandbox
 
 submission = Path(sys.argv[1])
 request = sys.argv[2]

@@ -9,11 +9,11 @@ mistakes catalogue (:mod:`.mistakes`) and the mutation report's equivalent mutan
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, List
 
 from autograder.engine.pack import Pack, standard_dirs
 from autograder.packs.rnn_lstm import checks, facts, inputs
 from autograder.packs.rnn_lstm.functions import FUNCTIONS
-from typing import Any, List
 
 FOLDER = Path(__file__).resolve().parent
 
@@ -32,6 +32,7 @@ PACK = Pack(
     functions=FUNCTIONS,
     profiles=inputs.PROFILES,
     boundary_profiles=inputs.BOUNDARY_PROFILES,
+    cell_gates={"lstm": 4},  # the fused gates i, f, g, o
     kinds={"truncate_full": checks.check_truncate_full, "truncate_chunks": checks.check_truncate_chunks,
            "carousel": checks.check_carousel, "invalid_cell": checks.check_invalid_cell},
     # An invalid-cell test checks a property of working code; "truncate >= T is full BPTT" holds

@@ -28,15 +28,16 @@ SEQ_ARGS = (("x", NTD), ("h0", NH), ("Wx", W_X), ("Wh", W_H), ("b", B))
 STEP_ARGS = (("x", ND), ("prev_h", NH), ("Wx", W_X), ("Wh", W_H), ("b", B))
 LSTM_STEP_ARGS = (("x", ND), ("prev_h", NH), ("prev_c", NH), ("Wx", W_X), ("Wh", W_H), ("b", B))
 CELLS = ("rnn", "lstm")
+RNN_ONLY = ("rnn",)
 
 FUNCTIONS: Tuple[Function, ...] = (
-    Function("rnn_step_forward", "rnn_layers", STEP_ARGS, (Out("next_h", NH), CACHE)),
+    Function("rnn_step_forward", "rnn_layers", STEP_ARGS, (Out("next_h", NH), CACHE), cells=RNN_ONLY),
     Function("rnn_step_backward", "rnn_layers", (("dnext_h", NH), ("cache", Cache())), _step_grads(False),
-             forward="rnn_step_forward", upstream={"dnext_h": "next_h"}),
-    Function("rnn_forward", "rnn_layers", SEQ_ARGS, (Out("h", NTH), CACHE), parts=("rnn_step_forward",)),
+             forward="rnn_step_forward", upstream={"dnext_h": "next_h"}, cells=RNN_ONLY),
+    Function("rnn_forward", "rnn_layers", SEQ_ARGS, (Out("h", NTH), CACHE), parts=("rnn_step_forward",), cells=RNN_ONLY),
     Function("rnn_backward", "rnn_layers", (("dh", NTH), ("cache", Cache())), SEQ_GRADS,
              forward="rnn_forward", upstream={"dh": "h"}, options=("truncate",),
-             parts=("rnn_step_forward", "rnn_step_backward")),
+             parts=("rnn_step_forward", "rnn_step_backward"), cells=RNN_ONLY),
     Function("lstm_step_forward", "lstm_layers", LSTM_STEP_ARGS, (Out("next_h", NH), Out("next_c", NH), CACHE),
              cells=("lstm",)),
     Function("lstm_step_backward", "lstm_layers", (("dnext_h", NH), ("dnext_c", NH), ("cache", Cache())),
@@ -68,5 +69,5 @@ FUNCTIONS: Tuple[Function, ...] = (
              options=("cell",), parts=("rnn_step_forward", "rnn_step_backward", "lstm_step_forward",
                                        "lstm_step_backward")),
     Function("clip_grad_norm", "gradient_flow", (("grads", GradDict()),),
-             (Out("clipped", GradDict()), Out("total_norm", FloatScalar())), options=("max_norm",)),
+             (Out("clipped", GradDict()), Out("total_norm", FloatScalar())), options=("max_norm",), cells=RNN_ONLY),
 )
