@@ -302,3 +302,26 @@ def test_gradebook_table_shows_every_student(tmp_path, capsys):
     for student, score in (("alice", "70"), ("bob", "0"), ("carol", "70"), ("dave", "0")):
         assert re.search(rf"{student}\s*│\s*{score}\s*│\s*70\s*│", shown), student
     assert "no graded module found" in shown
+
+
+def test_the_fingerprint_follows_the_content_of_the_grading_code_not_of_reports(tmp_path):
+    package = tmp_path / "autograder"
+    shutil.copytree(Path(jobs.__file__).resolve().parent.parent, package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = jobs.grader_fingerprint(package)
+    (package / "classroom" / "new_report.py").write_text("REPORT = 1\n")  # a new report: no regrade
+    (package / "cli" / "grade_all.py").write_text((package / "cli" / "grade_all.py").read_text() + "\n# edited\n")
+    assert jobs.grader_fingerprint(package) == before
+    hidden = package / "engine" / "hidden_tests.py"
+    hidden.write_text(hidden.read_text() + "\n# a changed hidden test\n")
+    assert jobs.grader_fingerprint(package) != before
+
+
+def test_the_fingerprint_follows_the_packs_data(tmp_path, monkeypatch):
+    rnn = pack.load("rnn_lstm")
+    folder = tmp_path / "rnn_lstm"
+    shutil.copytree(rnn.folder, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setitem(pack._loaded, "rnn_lstm", dataclasses.replace(rnn, folder=folder))
+    before = jobs.grader_fingerprint()
+    (folder / "rubric.toml").write_text((folder / "rubric.toml").read_text().replace("examples = 12", "examples = 13", 1))
+    assert jobs.grader_fingerprint() != before

@@ -112,7 +112,7 @@ def write_modules(files: Dict[str, bytes], folder: Path) -> None:
 
 
 # The parts of the package that decide a grade (the rest only moves, stores or reports grades).
-GRADING_PARTS = ("engine", "worker", "sandbox", "feedback", "packs")
+GRADING_PARTS = ("engine", "worker", "sandbox", "feedback")  # with the active pack and its reference
 
 
 # Installed packages that are part of a grade: numpy's arithmetic and Hypothesis' draws.
@@ -126,20 +126,22 @@ def package_versions() -> str:
     return ";".join(f"{name}=={metadata.version(name)}" for name in GRADING_PACKAGES)
 
 
-def grader_fingerprint() -> str:
-    """sha256 of what decides a grade: the grader's code, rubric and templates, the reference, and
-    the versions of the packages that compute it.
+def grader_fingerprint(package: Optional[Path] = None) -> str:
+    """sha256 of what decides a grade: the content of the grading parts of ``package`` (default: this
+    autograder), of the active pack's folder and of its reference, and the versions of the packages
+    that compute it.
 
     Part of every submission's key, so a changed rubric, hidden test or pin regrades the class on
-    the next run instead of mixing old and new grades.
+    the next run instead of mixing old and new grades; a new report or command does not.
     """
-    package = Path(__file__).resolve().parent.parent
-    files = [p for part in GRADING_PARTS for p in (package / part).rglob("*")
-             if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts]
-    files += sorted(pack.current().reference_dir.glob("*.py"))
+    package = Path(__file__).resolve().parent.parent if package is None else package
+    active = pack.current()
+    roots = [package / part for part in GRADING_PARTS] + [active.folder, active.reference_dir]
     digest = hashlib.sha256(package_versions().encode())
-    for path in sorted(files):
-        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for root in dict.fromkeys(roots):
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts)
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
