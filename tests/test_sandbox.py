@@ -30,6 +30,7 @@ from autograder.sandbox import bwrap as sandbox_bwrap
 from autograder.sandbox import drop as sandbox_drop
 from autograder.paths import REPO_ROOT, SOLUTIONS_DIR
 from autograder.sandbox.launch import Limits, kill, launch
+from autograder.sandbox.submission_copy import copy_submission
 
 HERE = Path(__file__).resolve().parent
 PROBE = (HERE / "hostile" / "inside_probe.py").read_text(encoding="utf-8")
@@ -517,8 +518,7 @@ def test_describe_warns_when_process_mode_runs_as_root() -> None:
 # ------------------------------------------------------------------ building blocks
 
 
-def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the_cap(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the_cap(tmp_path: Path) -> None:
     source = tmp_path / "source"
     (source / "pkg").mkdir(parents=True)
     (source / "rnn_layers.py").write_text("A = 1\n")
@@ -526,7 +526,7 @@ def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the
     (source / "pkg" / "helper.py").write_text("B = 2\n")
     (source / "link.py").symlink_to("/etc/passwd")
     os.mkfifo(source / "pipe")
-    copy = sandbox_bwrap.copy_submission(source)
+    copy = copy_submission(source)
     try:
         assert (copy / "rnn_layers.py").read_text() == "A = 1\n"
         assert (copy / "rnn_layers.py").stat().st_mode & 0o777 == 0o644
@@ -535,8 +535,7 @@ def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the
         assert not (copy / "pipe").exists()
     finally:
         shutil.rmtree(copy)
-    monkeypatch.setattr(sandbox_bwrap, "COPY_MAX_FILES", 1)
-    capped = sandbox_bwrap.copy_submission(source)
+    capped = copy_submission(source, max_files=1)
     try:
         assert sum(1 for p in capped.rglob("*") if p.is_file() and not p.is_symlink()) == 1
     finally:

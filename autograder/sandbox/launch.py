@@ -39,7 +39,6 @@ import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -50,23 +49,11 @@ from autograder.sandbox import confine
 from autograder.sandbox import bwrap as sandbox_bwrap
 
 from autograder.sandbox import drop as sandbox_drop
+from autograder.sandbox.identity import become
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.submission_copy import copy_submission
 
 MODES = ("auto", "bwrap", "process")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one worker. Times in seconds, sizes in bytes."""
-
-    cpu_seconds: int = 120
-    memory_bytes: int = 2 * 1024**3  # address space (RLIMIT_AS)
-    processes: int = 64  # processes and threads the worker may have at once (RLIMIT_NPROC)
-    file_size_bytes: int = 16 * 1024**2  # largest file the worker may write (RLIMIT_FSIZE)
-    call_seconds: float = 30.0  # wall clock for one call into the worker
-    submission_seconds: float = 300.0  # wall clock for grading one submission (and a worker's whole life)
-    output_bytes: int = 64 * 1024  # captured stdout/stderr kept per worker
-    tmp_bytes: int = 64 * 1024**2  # size of the private /tmp (bwrap mode)
-    open_files: int = 256  # RLIMIT_NOFILE
 
 
 DESCRIPTIONS = {
@@ -249,7 +236,7 @@ def _nproc_limit(limits: Limits, uid: int) -> int:
 
 
 def _child_setup(limits: Limits, nproc: int, drop_to: Optional[Tuple[int, int]] = None,
-                 dropper: Callable[[int, int], None] = sandbox_bwrap.drop_privileges) -> None:
+                 dropper: Callable[[int, int], None] = become) -> None:
     """Runs in the child between fork and exec: own session, the unprivileged uid, then rlimits.
 
     The address-space limit comes last, with nothing but the return to exec after it: the child is
@@ -307,7 +294,7 @@ def _launch_process(argv: List[str], *, submission: Path, limits: Limits, pass_f
         return proc
     # Root grader: the worker runs as ``identity`` and reads a private world-readable copy of the submission.
     nproc = _nproc_limit(limits, identity[0])
-    copy = sandbox_bwrap.copy_submission(Path(submission))
+    copy = copy_submission(Path(submission), max_files=limits.submission_files, max_bytes=limits.submission_bytes)
     argv = [sandbox_drop.relocate(arg, Path(submission), copy) for arg in argv]
     workdir = sandbox_drop.relocate(str(cwd), Path(submission), copy) if cwd is not None else str(copy)
     try:
@@ -332,7 +319,7 @@ def _launch_bwrap(argv: List[str], *, submission: Path, limits: Limits, pass_fds
                   cwd: Optional[Path], env: Optional[Dict[str, str]]) -> subprocess.Popen:
     env = {**(env or {}), confine.ENV: ",".join(confine.available())}  # defence in depth inside bwrap
     plan = sandbox_bwrap.build(argv, submission=submission, cwd=cwd, env=clean_environment(env),
-                               pass_fds=pass_fds, tmp_bytes=limits.tmp_bytes)
+                               pass_fds=pass_fds, limits=limits)
     nproc = _nproc_limit(limits, plan.drop_to[0] if plan.run_as_root_namespace else os.getuid())
     try:
         proc = subprocess.Popen(
