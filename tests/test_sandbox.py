@@ -21,7 +21,7 @@ from typing import List, Sequence, Tuple
 import psutil
 import pytest
 
-from autograder.sandbox import confine
+from autograder.sandbox import child, confine, registry
 
 from autograder.sandbox import launch as sandbox
 
@@ -93,7 +93,7 @@ def test_auto_falls_back_to_process_and_says_why(monkeypatch: pytest.MonkeyPatch
         raise sandbox_bwrap.BwrapUnavailable("no bwrap in this test")
 
     monkeypatch.setattr(sandbox_bwrap, "bwrap_binary", missing)
-    monkeypatch.setattr(sandbox, "_probe_result", None)
+    monkeypatch.setattr(registry.backend("bwrap"), "_status", None)  # forget the cached trial run
     assert sandbox.resolve_mode("auto") == "process"
     assert "no bwrap in this test" in sandbox.bwrap_status()[1]
 
@@ -103,7 +103,7 @@ def test_bwrap_requested_where_it_does_not_work_is_refused_with_the_reason(monke
         raise sandbox_bwrap.BwrapUnavailable("no bwrap in this test")
 
     monkeypatch.setattr(sandbox_bwrap, "bwrap_binary", missing)
-    monkeypatch.setattr(sandbox, "_probe_result", None)
+    monkeypatch.setattr(registry.backend("bwrap"), "_status", None)  # forget the cached trial run
     with pytest.raises(RuntimeError, match="bwrap was requested.*no bwrap in this test"):
         sandbox.resolve_mode("bwrap")
 
@@ -412,7 +412,7 @@ def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> Non
     # RLIMIT_NPROC counts every task of the worker's uid: the limit is 16 on top of those running
     # at launch (e.g. an earlier worker still being reaped), which can only be fewer than now.
     worker_uid = sandbox_bwrap.SANDBOX_UID if AS_ROOT else os.getuid()
-    running_before = sandbox._user_tasks(worker_uid)
+    running_before = child.user_tasks(worker_uid)
     proc = launch([sys.executable, "-I", "-c", bomb], submission=submission, mode="bwrap",
                   limits=Limits(processes=16))
     try:
