@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from autograder.engine import grade
 from autograder.sandbox import launch as sandbox
 from autograder.sandbox import registry
 from autograder.sandbox.backend import Availability, Backend, SandboxedProcess
+from autograder.sandbox.limits import GRADING, Limits
 
 SANDBOX_DIR = Path(registry.__file__).resolve().parent
 BWRAP_OK, BWRAP_WHY = sandbox.bwrap_status()
@@ -73,6 +75,14 @@ def test_launch_returns_a_sandboxed_process_that_removes_its_folders_when_killed
     assert isinstance(facade, SandboxedProcess)
     facade.wait(timeout=60)
     sandbox.kill(facade)
+
+
+def test_grading_uses_the_grading_limits() -> None:
+    assert GRADING == Limits(call_seconds=10.0)
+    assert grade.GRADING is GRADING
+    from autograder.classroom import batch
+
+    assert batch.JOB_SECONDS == GRADING.job_seconds
 
 
 def _imports(module: str) -> set:

@@ -31,14 +31,15 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from autograder.paths import ASSIGNMENT, GRADED_MODULES, SOLUTIONS_DIR
+from autograder.sandbox.limits import GRADING
 
 MODULE_FILES: Tuple[str, ...] = tuple(f"{name}.py" for name in GRADED_MODULES)
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", ".pytest_cache"}
 META_FILE = "meta.json"
 ERROR_FILE = "error.txt"
 SYMLINK = b"\0symbolic link to: "  # cannot start a Python source file
-# Last-resort wall clock for one submission's job; the grader has its own, shorter limits.
-JOB_SECONDS = 900.0
+# Last-resort wall clock for one submission's job (seconds); the grader has its own, shorter limits.
+JOB_SECONDS = GRADING.job_seconds
 # Files grade-all writes at the top of OUT_DIR: a student folder may not take these names.
 CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png", "similarity.csv", "similarity.html"}
 
@@ -418,21 +419,6 @@ def _progress_bar(enabled: bool) -> Any:
     )
 
 
-def _resolve_sandbox(mode: str) -> str:
-    """The mode that will run here, so the resume key records it; BatchInputError if it cannot."""
-    from autograder.sandbox.launch import resolve_mode
-
-    try:
-        resolved = resolve_mode(mode)
-    except (ValueError, RuntimeError) as exc:
-        raise BatchInputError(str(exc)) from exc
-    if resolved == "process":
-        from autograder.sandbox import drop as sandbox_drop
-
-        sandbox_drop.worker_identity()  # warns here, once for the class, if workers would run as root
-    return resolved
-
-
 def grade_all(
     submissions: Path,
     out: Path,
@@ -460,7 +446,14 @@ def grade_all(
     students, warnings = discover(submissions, exclude=[out])
     check_writable(out)
     if not scheduler:  # a cluster's workers resolve "auto" themselves
-        sandbox = _resolve_sandbox(sandbox)
+        from autograder.sandbox import registry as sandbox_registry
+
+        try:  # the mode that will run here, so the resume key records it
+            backend = sandbox_registry.resolve(sandbox)
+        except (ValueError, RuntimeError) as exc:
+            raise BatchInputError(str(exc)) from exc
+        backend.prepare()  # warns here, once for the class (workers that would run as root)
+        sandbox = backend.name
     report = BatchReport(out=out, warnings=warnings)
 
     fingerprint = grader_fingerprint()

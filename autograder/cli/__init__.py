@@ -37,8 +37,8 @@ def _will_probe(argv: List[str]) -> bool:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if _will_probe(argv):
-        from autograder.sandbox import launch as sandbox
-        sandbox.probe_in_background()
+        from autograder.sandbox import registry as sandbox_registry
+        sandbox_registry.probe_in_background()
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
