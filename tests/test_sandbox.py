@@ -24,10 +24,11 @@ import pytest
 from autograder.packs.rnn_lstm import SOLUTIONS_DIR
 from autograder.paths import REPO_ROOT
 from autograder.sandbox import bwrap as sandbox_bwrap
-from autograder.sandbox import confine
+from autograder.sandbox import child, confine, registry
 from autograder.sandbox import drop as sandbox_drop
 from autograder.sandbox import launch as sandbox
 from autograder.sandbox.launch import Limits, kill, launch
+from autograder.sandbox.submission_copy import copy_submission
 
 HERE = Path(__file__).resolve().parent
 PROBE = (HERE / "hostile" / "inside_probe.py").read_text(encoding="utf-8")
@@ -90,7 +91,7 @@ def test_auto_falls_back_to_process_and_says_why(monkeypatch: pytest.MonkeyPatch
         raise sandbox_bwrap.BwrapUnavailable("no bwrap in this test")
 
     monkeypatch.setattr(sandbox_bwrap, "bwrap_binary", missing)
-    monkeypatch.setattr(sandbox, "_probe_result", None)
+    monkeypatch.setattr(registry.backend("bwrap"), "_status", None)  # forget the cached trial run
     assert sandbox.resolve_mode("auto") == "process"
     assert "no bwrap in this test" in sandbox.bwrap_status()[1]
 
@@ -100,7 +101,7 @@ def test_bwrap_requested_where_it_does_not_work_is_refused_with_the_reason(monke
         raise sandbox_bwrap.BwrapUnavailable("no bwrap in this test")
 
     monkeypatch.setattr(sandbox_bwrap, "bwrap_binary", missing)
-    monkeypatch.setattr(sandbox, "_probe_result", None)
+    monkeypatch.setattr(registry.backend("bwrap"), "_status", None)  # forget the cached trial run
     with pytest.raises(RuntimeError, match="bwrap was requested.*no bwrap in this test"):
         sandbox.resolve_mode("bwrap")
 
@@ -409,7 +410,7 @@ def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> Non
     # RLIMIT_NPROC counts every task of the worker's uid: the limit is 16 on top of those running
     # at launch (e.g. an earlier worker still being reaped), which can only be fewer than now.
     worker_uid = sandbox_bwrap.SANDBOX_UID if AS_ROOT else os.getuid()
-    running_before = sandbox._user_tasks(worker_uid)
+    running_before = child.user_tasks(worker_uid)
     proc = launch([sys.executable, "-I", "-c", bomb], submission=submission, mode="bwrap",
                   limits=Limits(processes=16))
     try:
@@ -515,8 +516,7 @@ def test_describe_warns_when_process_mode_runs_as_root() -> None:
 # ------------------------------------------------------------------ building blocks
 
 
-def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the_cap(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the_cap(tmp_path: Path) -> None:
     source = tmp_path / "source"
     (source / "pkg").mkdir(parents=True)
     (source / "rnn_layers.py").write_text("A = 1\n")
@@ -524,7 +524,7 @@ def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the
     (source / "pkg" / "helper.py").write_text("B = 2\n")
     (source / "link.py").symlink_to("/etc/passwd")
     os.mkfifo(source / "pipe")
-    copy = sandbox_bwrap.copy_submission(source)
+    copy = copy_submission(source)
     try:
         assert (copy / "rnn_layers.py").read_text() == "A = 1\n"
         assert (copy / "rnn_layers.py").stat().st_mode & 0o777 == 0o644
@@ -533,8 +533,7 @@ def test_copy_of_the_submission_skips_special_files_keeps_links_and_stops_at_the
         assert not (copy / "pipe").exists()
     finally:
         shutil.rmtree(copy)
-    monkeypatch.setattr(sandbox_bwrap, "COPY_MAX_FILES", 1)
-    capped = sandbox_bwrap.copy_submission(source)
+    capped = copy_submission(source, max_files=1)
     try:
         assert sum(1 for p in capped.rglob("*") if p.is_file() and not p.is_symlink()) == 1
     finally:

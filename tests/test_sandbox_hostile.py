@@ -115,8 +115,8 @@ def arena(tmp_path_factory: pytest.TempPathFactory):
     patch.setenv(SECRET_NAME, "s3cr3t-" + tag)
     fast = [dataclasses.replace(t, examples=min(t.examples, 3)) for t in grade.load_rubric()]
     patch.setattr(grade, "load_rubric", lambda *a, **k: list(fast))
-    smaller = dataclasses.replace(grade.sandbox_limits(), memory_bytes=1024**3)  # memory bombs end sooner
-    patch.setattr(grade, "sandbox_limits", lambda: smaller)
+    smaller = dataclasses.replace(grade.GRADING, memory_bytes=1024**3)  # memory bombs end sooner
+    patch.setattr(grade, "GRADING", smaller)
     try:
         yield {"base": base, "decoy": decoy, "other": other, "listener": listener, "context": context, "tag": tag}
     finally:

@@ -1,7 +1,7 @@
 """Where nothing can contain student code (no bubblewrap, no Landlock, no seccomp: macOS, Windows,
 old kernels), ``grade`` and ``grade-all`` refuse to run it unless the TA passes --unsafe-no-sandbox.
 
-The absence is simulated by replacing the probes (sandbox.bwrap_status, confine.status/available)
+The absence is simulated by replacing the probes (the bwrap backend's available(), confine.status/available)
 in this process; the commands run in-process through the CLI. With the flag the (stand-in) grader
 runs; with containment present nothing is refused.
 """
@@ -14,13 +14,16 @@ import pytest
 from autograder import cli
 from autograder.cli import grade as grade_command
 from autograder.cli import grade_all as grade_all_command
-from autograder.sandbox import confine
+from autograder.sandbox import confine, registry
 from autograder.sandbox import launch as sandbox
+from autograder.sandbox.backend import Availability
+
+BWRAP = registry.backend("bwrap")
 
 
 @pytest.fixture
 def nothing_contains(monkeypatch):
-    monkeypatch.setattr(sandbox, "bwrap_status", lambda: (False, "simulated: bwrap needs Linux"))
+    monkeypatch.setattr(BWRAP, "available", lambda: Availability(False, "simulated: bwrap needs Linux"))
     monkeypatch.setattr(confine, "status", lambda: {"landlock": (False, "simulated: no Landlock"),
                                                     "seccomp": (False, "simulated: no seccomp")})
     monkeypatch.setattr(confine, "available", lambda: [])
@@ -78,10 +81,10 @@ def test_the_flag_lets_the_grader_run(nothing_contains, tmp_path, monkeypatch) -
 
 
 def test_nothing_is_refused_where_some_containment_works(monkeypatch) -> None:
-    monkeypatch.setattr(sandbox, "bwrap_status", lambda: (False, "simulated"))
+    monkeypatch.setattr(BWRAP, "available", lambda: Availability(False, "simulated"))
     monkeypatch.setattr(confine, "available", lambda: ["seccomp"])
     assert sandbox.refusal("process") == "" and sandbox.refusal("auto") == ""
-    monkeypatch.setattr(sandbox, "bwrap_status", lambda: (True, ""))
+    monkeypatch.setattr(BWRAP, "available", lambda: Availability(True))
     monkeypatch.setattr(confine, "available", lambda: [])
     assert sandbox.refusal("auto") == ""
 

@@ -187,21 +187,6 @@ def _progress_bar(enabled: bool) -> Any:
     )
 
 
-def _resolve_sandbox(mode: str) -> str:
-    """The mode that will run here, so the resume key records it; BatchInputError if it cannot."""
-    from autograder.sandbox.launch import resolve_mode
-
-    try:
-        resolved = resolve_mode(mode)
-    except (ValueError, RuntimeError) as exc:
-        raise BatchInputError(str(exc)) from exc
-    if resolved == "process":
-        from autograder.sandbox import drop as sandbox_drop
-
-        sandbox_drop.worker_identity()  # warns here, once for the class, if workers would run as root
-    return resolved
-
-
 def grade_all(
     submissions: Path,
     out: Path,
@@ -229,7 +214,14 @@ def grade_all(
     students, warnings = discover(submissions, exclude=[out])
     check_writable(out)
     if not scheduler:  # a cluster's workers resolve "auto" themselves
-        sandbox = _resolve_sandbox(sandbox)
+        from autograder.sandbox import registry as sandbox_registry
+
+        try:  # the mode that will run here, so the resume key records it
+            backend = sandbox_registry.resolve(sandbox)
+        except (ValueError, RuntimeError) as exc:
+            raise BatchInputError(str(exc)) from exc
+        backend.prepare()  # warns here, once for the class (workers that would run as root)
+        sandbox = backend.name
     report = BatchReport(out=out, warnings=warnings)
 
     fingerprint = grader_fingerprint()

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from autograder.engine import GRADE_ENTRY_POINT, pack
+from autograder.sandbox.limits import GRADING
 
 # Last-resort wall clock for one submission's job; the grader has its own, shorter limits.
-JOB_SECONDS = 900.0
+JOB_SECONDS = GRADING.job_seconds
 SYMLINK = b"\0symbolic link to: "  # cannot start a Python source file
 
 

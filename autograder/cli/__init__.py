@@ -58,8 +58,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"python -m autograder: {exc}", file=sys.stderr)
             return 2
     if _will_probe(argv):
-        from autograder.sandbox import launch as sandbox
-        sandbox.probe_in_background()
+        from autograder.sandbox import registry as sandbox_registry
+        sandbox_registry.probe_in_background()
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

@@ -22,11 +22,11 @@ from autograder.engine.score import RubricTest, function_scores, load_rubric
 from autograder.engine.spec import Function, function
 from autograder.engine.strategies import describe_inputs, materialize
 from autograder.feedback import messages
-from autograder.sandbox import launch as sandbox
+from autograder.sandbox import registry as sandbox_registry
+from autograder.sandbox.limits import GRADING
 from autograder.worker.client import Failure, WorkerClient
 
-CALL_SECONDS = 10.0
-SHOWN_OUTPUT_CHARS = 2000  # of the student's prints, in the results' top-level output  # wall clock for one call (or one batch of calls) into the worker
+SHOWN_OUTPUT_CHARS = 2000  # of the student's prints, in the results' top-level output
 
 
 class GraderError(RuntimeError):
@@ -43,9 +43,9 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
     active = pack.current()
     mode = _resolve(sandbox)
     static = submission_checks.inspect(directory, active.module_functions)
-    limits = sandbox_limits()
+    limits = GRADING  # autograder/sandbox/limits.py
     tests: List[Dict[str, Any]] = []
-    with WorkerClient(directory, sandbox_mode=mode, limits=limits, call_seconds=CALL_SECONDS) as client:
+    with WorkerClient(directory, sandbox_mode=mode, limits=limits, call_seconds=limits.call_seconds) as client:
         loadable = {m: active.module_functions.get(m, ()) for m, c in static.items() if c.problem is None}
         imports = client.load_modules(loadable) if loadable else {}
         grader = Grader(client)
@@ -96,13 +96,9 @@ def _unmet(test: RubricTest, outcomes: List[Tuple[RubricTest, TestOutcome]]) -> 
     return TestOutcome(False, messages.needs_values(test.function, required[0].name))
 
 
-def sandbox_limits() -> sandbox.Limits:
-    return sandbox.Limits(call_seconds=CALL_SECONDS)
-
-
 def _resolve(mode: str) -> str:
     try:
-        return sandbox.resolve_mode(mode)
+        return sandbox_registry.resolve_mode(mode)
     except (ValueError, RuntimeError, OSError) as exc:
         raise GraderError(str(exc)) from exc
 
@@ -337,7 +333,7 @@ def _diagnose(function: str, inputs: Dict[str, Any], actual: Dict[str, np.ndarra
 
 def _summary(mode: str, static: Dict[str, Any], client: WorkerClient) -> str:
     try:
-        lines = [sandbox.describe(mode)]
+        lines = [sandbox_registry.describe(mode)]
     except (AttributeError, ValueError):  # an older sandbox module without describe()
         lines = [f"Sandbox: {mode}."]
     problems = [c.problem for c in static.values() if c.problem]

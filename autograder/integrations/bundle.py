@@ -199,20 +199,14 @@ def check_sandbox() -> int:
     bubblewrap may work at build time and not when grading (or the reverse), so a root grader must
     always be able to fall back to process mode with a dropped uid.
     """
-    from autograder.sandbox import drop as sandbox_drop
-    from autograder.sandbox import launch as sandbox
+    from autograder.sandbox import registry as sandbox_registry
 
-    works, why = sandbox.bwrap_status()
-    print(f"sandbox: bubblewrap {'works' if works else 'does not work: ' + why}")
-    if not sandbox_drop.grader_is_root():
-        print(f"sandbox: the grader is uid {os.getuid()}, not root: process mode keeps that uid")
-        return 0
-    dropped, reason = sandbox_drop.drop_status()
-    if not dropped:
-        print(f"sandbox: process mode would run student code AS ROOT: {reason}\nTo fix: {sandbox_drop.FIX}",
-              file=sys.stderr)
+    report = sandbox_registry.readiness()  # each backend's part, bubblewrap first
+    for line in report.lines:
+        print(line)
+    if report.problem:
+        print(report.problem, file=sys.stderr)
         return 1
-    print(f"sandbox: process mode runs student code as uid {sandbox_drop.DROP_UID}")
     return 0
 
 

@@ -42,12 +42,12 @@ from autograder.engine.score import RubricTest, function_scores, load_rubric
 from autograder.engine.spec import Function, function
 from autograder.paths import REPO_ROOT
 from autograder.sandbox import launch as sandbox
+from autograder.sandbox.limits import GRADING
 
 DATA_DIR = Path(__file__).resolve().parent / "student_ci_data"
 CASES = "cases.json"
 ARRAYS = "arrays.npz"
 EXAMPLES_PER_TEST = 4
-CALL_SECONDS = 10.0
 # What the student-CI bundle must not carry: mistake variants, mutation tools, compiled code.
 LEFT_OUT_PARTS = {"mistakes", "__pycache__", ".pytest_cache", ".hypothesis", "student_ci_data"}
 LEFT_OUT_FILES = {"mutation.py", "mutation_report.py", "mutation_equivalents.toml"}
@@ -342,9 +342,9 @@ def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Pat
     mode = sandbox.resolve_mode(sandbox_mode)
     active = pack.current()
     static = submission_checks.inspect(Path(submission), active.module_functions)
-    limits = sandbox.Limits(call_seconds=CALL_SECONDS)
+    limits = GRADING  # the real grade's limits (autograder/sandbox/limits.py)
     tests: List[Dict[str, Any]] = []
-    with WorkerClient(Path(submission), sandbox_mode=mode, limits=limits, call_seconds=CALL_SECONDS) as client:
+    with WorkerClient(Path(submission), sandbox_mode=mode, limits=limits, call_seconds=limits.call_seconds) as client:
         loadable = {m: active.module_functions.get(m, ()) for m, c in static.items() if c.problem is None}
         imports = client.load_modules(loadable) if loadable else {}
         grader = Grader(client)

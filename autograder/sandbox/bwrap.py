@@ -26,8 +26,9 @@ unprivileged user it cannot read ``/root``), so for root (see :func:`make_user_n
    ``--uid 65534`` changes no uid, so ``--die-with-parent`` keeps working;
 3. bwrap drops every capability and sets no_new_privs before the worker starts.
 
-The worker's submission is a private, world-readable copy (:func:`copy_submission`), so it can
-be read whatever its modes, and symlinks in it lead nowhere.
+The worker's submission is a private, world-readable copy
+(:func:`autograder.sandbox.submission_copy.copy_submission`), so it can be read whatever its modes,
+and symlinks in it lead nowhere. Starting bwrap and ending it is :mod:`autograder.sandbox.bwrap_backend`'s job.
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ import atexit
 import ctypes
 import os
 import shutil
-import stat
 import sys
 import sysconfig
 import tempfile
@@ -43,12 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from autograder.sandbox.identity import SANDBOX_GID, SANDBOX_UID, become
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.submission_copy import copy_submission
+
 CLONE_NEWUSER = 0x10000000
 INNER_PYTHON_HOME = "/sandbox/python"
 INNER_VENV = "/sandbox/venv"
 INNER_SUBMISSION = "/submission"
-SANDBOX_UID = 65534  # "nobody": used inside the sandbox, and outside too when the grader is root
-SANDBOX_GID = 65534
 HOST_ROOT_LINKS = ("lib", "lib64", "lib32", "libx32", "bin", "sbin")  # merged-/usr symlinks or real dirs
 
 
@@ -135,7 +137,7 @@ def make_user_namespace(uid: int, gid: int) -> int:
     """A new user namespace (grader is root) owned by ``uid``, mapping ``uid``/``gid`` onto
     themselves and root onto the inner id 1. Returns an fd of it for ``bwrap --userns``.
 
-    bwrap, started as ``uid`` (see :func:`drop_privileges`), joins it with every capability in
+    bwrap, started as ``uid`` (see :func:`autograder.sandbox.identity.become`), joins it with every capability in
     it; since root's files are mapped, those capabilities let it read the runtime even below
     ``/root``. Its switch to ``--uid`` is then no change of uid, which keeps ``--die-with-parent``
     working (the kernel clears the parent-death signal on a uid change). Nested user namespaces
@@ -150,7 +152,7 @@ def make_user_namespace(uid: int, gid: int) -> int:
         try:
             os.close(ready_r)
             os.close(go_w)
-            drop_privileges(uid, gid)
+            become(uid, gid)
             if _libc.unshare(CLONE_NEWUSER) == 0:
                 os.write(ready_w, b"u")
                 if os.read(go_r, 1) == b"g":
@@ -178,13 +180,6 @@ def make_user_namespace(uid: int, gid: int) -> int:
         os.close(go_w)
         os.close(ready_r)
         os.waitpid(pid, 0)
-
-
-def drop_privileges(uid: int, gid: int) -> None:
-    """Become ``uid``/``gid`` for good, with no supplementary groups (call in a child process)."""
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
 
 
 def _reachable_by_others(path: Path) -> bool:
@@ -220,58 +215,6 @@ def bwrap_for_dropped_uid() -> str:
     return _bwrap_copy
 
 
-# ------------------------------------------------------------------ the submission's private copy
-
-COPY_MAX_FILES = 2000
-COPY_MAX_BYTES = 64 * 1024**2
-
-
-def copy_submission(source: Path) -> Path:
-    """A world-readable copy of ``source`` in a fresh temporary directory (the caller removes it).
-
-    The worker's uid must be able to read the submission whatever its permissions (files extracted
-    by root with mode 600, say). Symlinks are copied as symlinks, never followed: one pointing to
-    ``solutions/`` dangles inside the sandbox. Special files are skipped; the copy stops at
-    COPY_MAX_FILES files or COPY_MAX_BYTES bytes (a submission is four small modules).
-    """
-    target = Path(tempfile.mkdtemp(prefix="sandbox-submission-"))
-    os.chmod(target, 0o755)
-    files = 0
-    size = 0
-    for root, dirs, names in os.walk(source, followlinks=False):
-        rel = os.path.relpath(root, source)
-        here = target if rel == "." else target / rel
-        for name in list(dirs):
-            src = os.path.join(root, name)
-            if os.path.islink(src):
-                dirs.remove(name)
-                names.append(name)  # copied as a link below
-            else:
-                os.mkdir(here / name, 0o755)
-        for name in names:
-            src = os.path.join(root, name)
-            if files >= COPY_MAX_FILES:
-                return target
-            try:
-                if os.path.islink(src):
-                    os.symlink(os.readlink(src), here / name)
-                    continue
-                fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            except OSError:
-                continue
-            with os.fdopen(fd, "rb") as handle:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    continue
-                data = handle.read(COPY_MAX_BYTES - size + 1)
-            if size + len(data) > COPY_MAX_BYTES:
-                return target
-            size += len(data)
-            files += 1
-            (here / name).write_bytes(data)
-            os.chmod(here / name, 0o644)
-    return target
-
-
 # ------------------------------------------------------------------ the command line
 
 
@@ -285,7 +228,7 @@ def _data_fd(text: str) -> int:
 
 @dataclass
 class Plan:
-    """Everything ``launch`` needs to start bwrap: argv, fds to inherit (and close afterwards)."""
+    """Everything the bwrap backend needs to start bwrap: argv, fds to inherit (and close afterwards)."""
 
     argv: List[str]
     pass_fds: List[int]
@@ -314,12 +257,15 @@ def build(
     cwd: Optional[Path],
     env: Dict[str, str],
     pass_fds: Sequence[int],
-    tmp_bytes: int,
+    limits: Limits,
     runtime: Optional[Runtime] = None,
     uid: int = SANDBOX_UID,
     gid: int = SANDBOX_GID,
 ) -> Plan:
-    """The bwrap command line for ``argv`` (host paths) confined to ``submission``."""
+    """The bwrap command line for ``argv`` (host paths) confined to ``submission``.
+
+    From ``limits``: the size of the private ``/tmp`` and the caps of the submission's copy.
+    """
     runtime = runtime or current_runtime()
     submission = Path(os.path.realpath(submission))
     if not submission.is_dir():
@@ -344,7 +290,7 @@ def build(
             cmd += ["--symlink", os.readlink(host), f"/{name}"]
         elif host.is_dir():
             cmd += ["--ro-bind", str(host), f"/{name}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
             "--ro-bind", str(runtime.base_prefix), INNER_PYTHON_HOME]
     if runtime.site_packages:
         for outer, inner in runtime.site_packages:
@@ -356,7 +302,8 @@ def build(
                 "--symlink", f"{INNER_PYTHON_HOME}/bin/{runtime.executable_name}", runtime.inner_executable]
     for path in runtime.masked:
         cmd += ["--size", "4096", "--tmpfs", path]
-    view = copy_submission(submission)  # nothing below can fail, so the copy cannot leak
+    view = copy_submission(submission, max_files=limits.submission_files,
+                           max_bytes=limits.submission_bytes)  # nothing below can fail, so the copy cannot leak
     cmd += ["--ro-bind", str(view), INNER_SUBMISSION]
     inner_cwd = INNER_SUBMISSION if cwd is None else translate(str(os.path.realpath(cwd)), submission, runtime)
     if not inner_cwd.startswith(INNER_SUBMISSION):

@@ -13,18 +13,19 @@ the grader is root, the child drops, before it sets its rlimits and execs, to ui
 - root's processes (the grader) cannot be signalled;
 - ``RLIMIT_NPROC`` applies (it counts every task of uid 65534, so the limit is raised by the
   tasks that uid runs already, e.g. other workers of a parallel ``grade-all``);
-- the submission is read from a private world-readable copy (:func:`sandbox_bwrap.copy_submission`).
+- the submission is read from a private world-readable copy
+  (:func:`autograder.sandbox.submission_copy.copy_submission`).
 
 What it does NOT hide: files every user may read, and the network. bwrap mode does.
 
 The dropped uid must be able to run the interpreter and import numpy. pyenv installs Python in
 ``/root`` (mode 700), which uid 65534 cannot enter. :func:`drop_status` tries it once (a trial
 run importing numpy as that uid) and caches the answer. When it fails the worker stays root, and
-never silently: :func:`sandbox.describe` says so in the results (with the paths that could not be
-reached and the fix), and a warning goes to stderr once per grader process. The fix is to put the
-runtime where every user can read it (``python3 -m venv /opt/rnn-lstm-venv`` from a system
-Python, as the bundle's setup.sh does; ``autograder.integrations.bundle check`` fails the image build
-otherwise). Failing instead would break the grader's trusted uses of process mode on such
+never silently: the process backend's ``describe()`` says so in the results (with the paths that
+could not be reached and the fix), and a warning goes to stderr once per grader process. The fix is
+to put the runtime where every user can read it (``python3 -m venv /opt/rnn-lstm-venv`` from a
+system Python, as the bundle's setup.sh does; ``autograder.integrations.bundle check`` fails the
+image build otherwise). Failing instead would break the grader's trusted uses of process mode on such
 machines (``make bench``'s baseline, grading the reference's mutants, the test suite on CI).
 """
 from __future__ import annotations
@@ -38,10 +39,10 @@ import threading
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from autograder.sandbox import bwrap as sandbox_bwrap
+from autograder.sandbox.identity import SANDBOX_GID, SANDBOX_UID, become
 
-DROP_UID = sandbox_bwrap.SANDBOX_UID
-DROP_GID = sandbox_bwrap.SANDBOX_GID
+DROP_UID = SANDBOX_UID
+DROP_GID = SANDBOX_GID
 PR_SET_NO_NEW_PRIVS = 38
 FIX = ("put the Python runtime and its packages where every user can read them (for example a venv made "
        "from a system Python: python3 -m venv /opt/rnn-lstm-venv, then chmod -R a+rX it), or grade with "
@@ -60,7 +61,7 @@ def grader_is_root() -> bool:
 
 def drop(uid: int = DROP_UID, gid: int = DROP_GID) -> None:
     """In the child, before the rlimits: become ``uid``/``gid`` for good, with no way back."""
-    sandbox_bwrap.drop_privileges(uid, gid)
+    become(uid, gid)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from autograder.sandbox import launch as sandbox
+from autograder.sandbox import registry as sandbox_registry
+from autograder.sandbox.backend import SandboxedProcess
+from autograder.sandbox.limits import Limits
 from autograder.worker import protocol
 from autograder.worker.program import bootstrap_source
 
@@ -94,13 +96,13 @@ class Batch:
 class WorkerClient:
     """One submission's worker, restarted on demand. Use as a context manager."""
 
-    def __init__(self, submission: Path, *, sandbox_mode: str = "auto", limits: sandbox.Limits = sandbox.Limits(),
+    def __init__(self, submission: Path, *, sandbox_mode: str = "auto", limits: Limits = Limits(),
                  call_seconds: float = 10.0) -> None:
         self.submission = Path(submission).resolve()
         self.mode = sandbox_mode
         self.limits = limits
         self.call_seconds = call_seconds
-        self.proc = None
+        self.proc: Optional[SandboxedProcess] = None
         self.generation = 0
         self.broken: Dict[str, Failure] = {}  # "module.function" -> the timeout/crash it caused
         self.import_failures: Dict[str, Failure] = {}
@@ -134,8 +136,8 @@ class WorkerClient:
                 pass
         argv = [sys.executable, "-I", "-c", bootstrap_source(), str(req_r), str(resp_w), str(self.submission)]
         try:
-            self.proc = sandbox.launch(argv, submission=self.submission, mode=self.mode, limits=self.limits,
-                                       pass_fds=(req_r, resp_w))
+            backend = sandbox_registry.resolve(self.mode)
+            self.proc = backend.launch(argv, submission=self.submission, limits=self.limits, pass_fds=(req_r, resp_w))
         finally:
             os.close(req_r)
             os.close(resp_w)
@@ -156,7 +158,7 @@ class WorkerClient:
                     os.close(fd)
                 except OSError:
                     pass
-            sandbox.kill(self.proc)
+            self.proc.kill()
             self.proc = None
             for thread in self._threads:  # read what the worker printed before it ended
                 thread.join(timeout=2)
