@@ -32,12 +32,13 @@ help:
 
 setup: $(STAMP)
 
+# The pinned dependencies, then the autograder package itself, editable (pyproject.toml's build-system;
+# setuptools is pinned with the rest, so the build needs no download).
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make setup: no Python '$(PYTHON)' here; pass one with PYTHON=/path/to/python3 ($(firstword $(PYTHONS)) or newer)"; exit 1; }
 	@$(PYTHON) -c "$$CHECK_PYTHON" $(PYTHONS)
 	@$(PYTHON) -m venv $(VENV) || { echo "make setup: '$(PYTHON) -m venv' failed. On Debian or Ubuntu install the venv module of this Python: apt-get install $$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'), then run make again."; exit 1; }
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-	# the autograder package itself, editable (pyproject.toml's build-system; setuptools is pinned above)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
