@@ -38,6 +38,6 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.ExecutePreprocessor.timeout = 600
 
 # `nbgrader export` merges the module grades of grade-all with nbgrader's notebook grades.
-c.ExportApp.plugin_class = "autograder.classroom.gradebook.ModuleGradesExportPlugin"
+c.ExportApp.plugin_class = "autograder.integrations.nbgrader_export.ModuleGradesExportPlugin"
 c.ModuleGradesExportPlugin.modules = str(ROOT / "out" / "gradebook.csv")
 c.ModuleGradesExportPlugin.assignment_name = "rnn_lstm"

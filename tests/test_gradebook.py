@@ -123,7 +123,7 @@ def test_nbgrader_export_uses_our_plugin(tmp_path, course_db):
     url = _nbgrader_db(tmp_path / "gradebook.db", course_db)
     modules = _modules_csv(tmp_path / "modules.csv")
     env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([str(BIN / "nbgrader"), "export", "--exporter=autograder.classroom.gradebook.ModuleGradesExportPlugin",
+    done = subprocess.run([str(BIN / "nbgrader"), "export", "--exporter=autograder.integrations.nbgrader_export.ModuleGradesExportPlugin",
                            f"--ModuleGradesExportPlugin.modules={modules}", f"--CourseDirectory.db_url={url}",
                            f"--CourseDirectory.root={tmp_path}", "--to", str(tmp_path / "export.csv")],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
@@ -160,7 +160,7 @@ def test_course_config_points_nbgrader_at_this_repository():
     course = config.CourseDirectory
     assert course.root == str(REPO) and course.source_directory == "source"
     assert course.db_url == f"sqlite:///{REPO / 'gradebook.db'}"
-    assert config.ExportApp.plugin_class == "autograder.classroom.gradebook.ModuleGradesExportPlugin"
+    assert config.ExportApp.plugin_class == "autograder.integrations.nbgrader_export.ModuleGradesExportPlugin"
     ignored = (REPO / ".gitignore").read_text().split()
     for folder in ("submitted", "autograded", "feedback", course.release_directory):
         assert f"/{folder}/" in ignored, folder

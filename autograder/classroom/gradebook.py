@@ -4,7 +4,7 @@
 column per graded function (points), then ``status`` (graded, cached, error) and ``error``.
 
 The merged CSV (``python -m autograder gradebook`` or the nbgrader exporter
-:class:`ModuleGradesExportPlugin`) adds nbgrader's grade of the lecture notebook, read from
+:class:`autograder.integrations.nbgrader_export.ModuleGradesExportPlugin`) adds nbgrader's grade of the lecture notebook, read from
 ``gradebook.db`` through nbgrader's :class:`~nbgrader.api.Gradebook`:
 ``student, modules_score, modules_max, notebook_score, notebook_max, total, total_max, <functions>,
 notes``. A student found in only one of the two sources still gets a row; ``notes`` says what is
@@ -211,39 +211,3 @@ def merge_files(modules_csv: Path, db_url: str, out: Path, assignment: Optional[
     header, rows = merge(module_rows, notebooks)
     _write_csv(out, header, rows)
     return len(rows)
-
-
-def _build_export_plugin() -> type:
-    from nbgrader.plugins import ExportPlugin
-    from traitlets import Unicode
-
-    class ModuleGradesExportPlugin(ExportPlugin):
-        """nbgrader exporter writing the merged gradebook (module grades + notebook grades).
-
-        ``nbgrader export --exporter=autograder.classroom.gradebook.ModuleGradesExportPlugin
-        --ModuleGradesExportPlugin.modules=out/gradebook.csv --to grades.csv``
-        """
-
-        modules = Unicode("out/gradebook.csv", help="gradebook.csv written by grade-all").tag(config=True)
-        assignment_name = Unicode(pack.DEFAULT, help="the nbgrader assignment of the lecture notebook").tag(config=True)
-
-        def export(self, gradebook: "Gradebook") -> None:
-            dest = Path(self.to or "grades.csv")
-            header, rows = merge(read_gradebook(Path(self.modules)), notebook_grades(gradebook, self.assignment_name))
-            if self.student:
-                rows = [r for r in rows if r["student"] in {str(s) for s in self.student}]
-            _write_csv(dest, header, rows)
-            self.log.info("Wrote %d students to %s", len(rows), dest)
-
-    ModuleGradesExportPlugin.__module__ = __name__
-    return ModuleGradesExportPlugin
-
-
-def __getattr__(name: str) -> Any:
-    # The exporter subclasses nbgrader's ExportPlugin; build it only when nbgrader asks for it, so
-    # grade-all does not pay for importing nbgrader.
-    if name == "ModuleGradesExportPlugin":
-        cls = _build_export_plugin()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

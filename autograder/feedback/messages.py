@@ -201,6 +201,6 @@ def check_mark(ok: Optional[bool]) -> str:
 
 
 def needs_values(function: str, required_test: str) -> str:
-    """Why a test earns nothing while another test of the function fails (hidden_tests.REQUIRES)."""
+    """Why a test earns nothing while another test of the function fails (hidden_tests.requires())."""
     return (f"not awarded: this test counts only when \"{function}: {required_test}\" passes (it checks a "
             f"property of working code, which it cannot show while that test fails)")

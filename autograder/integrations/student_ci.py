@@ -17,7 +17,7 @@ no function body of ``solutions/`` is in it.
 ``python -m autograder.student_ci SUBMISSION --results R.json --feedback F.md`` (run from the
 unzipped bundle) replays the stored examples through the same worker, client and sandbox as the
 real grade, with the hidden tests' own checks (``autograder/engine/checks.py``,
-``hidden_tests.KINDS``), and writes results with the same test names and format. Differences from
+``hidden_tests.kinds()``), and writes results with the same test names and format. Differences from
 the real grade, said in the feedback: few fixed examples instead of fresh draws, no shrinking to
 the smallest failing input, no "likely mistake" sentence, and a function built on your parts is
 compared with the stored reference outputs only. Marks come from ``grade-all`` or Gradescope.
