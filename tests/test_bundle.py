@@ -14,6 +14,7 @@ import stat
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import test_batch_standin as standin
@@ -44,10 +45,10 @@ def _gradescope(tmp_path: Path, bundle: Path, student: str, nested: str = "") ->
     return root
 
 
-def _run(root: Path, **env: str) -> subprocess.CompletedProcess:
+def _run(root: Path, script: Optional[Path] = None, **env: str) -> subprocess.CompletedProcess:
     environment = {"PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}", "AUTOGRADER_ROOT": str(root),
                    "HOME": str(root), "AUTOGRADER_SANDBOX": "process", **env}
-    return subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+    return subprocess.run(["bash", str(script or root / "source" / "run_autograder")], capture_output=True, text=True,
                           env=environment, cwd=root, timeout=600)
 
 
@@ -108,6 +109,28 @@ def test_run_autograder_plumbing_with_a_stand_in_grader(bundle, tmp_path):
     assert done.returncode == 1
     failure = json.loads((root / "results" / "results.json").read_text())
     assert failure["score"] == 0 and "could not grade" in failure["output"] and "raised on purpose" in failure["output"]
+
+
+def test_run_autograder_copied_to_the_root_still_runs_the_bundle_and_names_the_pack(bundle, tmp_path):
+    root = _gradescope(tmp_path, bundle, "perfect")
+    copy = root / "run_autograder"  # Gradescope may run a copy of the script from /autograder
+    shutil.copy2(root / "source" / "run_autograder", copy)
+    assert 'AUTOGRADER_PACK="${AUTOGRADER_PACK:-rnn_lstm}"' in copy.read_text()
+    done = _run(root, copy, AUTOGRADER_GRADER="test_batch_standin:grade_submission",
+                AUTOGRADER_WRITE_RESULTS="test_batch_standin:write_results", PYTHONPATH=str(TESTS))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == \
+        standin.grade_submission(EXAMPLES / "perfect", sandbox="process")["score"]
+    if os.geteuid() == 0:  # it closed the bundle (source/), not the whole root it was started from
+        assert stat.S_IMODE(os.stat(root / "source").st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(root).st_mode) != 0o700
+
+
+def test_a_pack_outside_the_package_is_not_bundled(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_PACK", str(REPO / "tests" / "packs" / "affine"))
+    with pytest.raises(FileNotFoundError, match="autograder/packs/affine"):
+        build_bundle(tmp_path / "affine.zip")
+    assert not (tmp_path / "affine.zip").exists()
 
 
 def test_run_autograder_grades_like_the_grader(bundle, tmp_path):

@@ -151,8 +151,8 @@ def probe_report(tmp_path_factory: pytest.TempPathFactory):
     listener.listen(1)
     listener.settimeout(0.5)
     request = {
-        "paths": [str(REPO_ROOT), str(SOLUTIONS_DIR / "rnn_layers.py"), str(REPO_ROOT / "autograder" / "reference.py"),
-                  str(REPO_ROOT / "autograder" / "sandbox.py"), "/root", "/home", str(other / "rnn_layers.py"),
+        "paths": [str(REPO_ROOT), str(SOLUTIONS_DIR / "rnn_layers.py"), str(REPO_ROOT / "autograder" / "engine" / "reference.py"),
+                  str(REPO_ROOT / "autograder" / "sandbox" / "bwrap.py"), "/root", "/home", str(other / "rnn_layers.py"),
                   str(host_tmp_bait), "/etc/passwd", "/etc/shadow", str(Path(sys.prefix) / "pyvenv.cfg")],
         "write": [str(forged_tmp), "/submission/results.json", "/results.json", str(repo_forgery), str(results),
                   "/sandbox/venv/forged.py", "/usr/forged", "/autograder_results.json"],

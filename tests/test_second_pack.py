@@ -63,6 +63,8 @@ def test_a_backward_mistake_costs_points_in_the_backward_only(tmp_path):
 
 
 def test_a_forward_mistake_is_charged_to_the_forward_not_to_its_backward(tmp_path):
+    # the forward doubles w, in its output and in its cache: with that cache the (right) backward's
+    # dx is wrong too, so only judging it where its forward is right keeps its points
     results = _grade("wrong_forward", tmp_path)
     lost = _by_function(results)
     assert lost["affine_forward"] > 0 and lost["affine_backward"] == 0

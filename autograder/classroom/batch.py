@@ -2,7 +2,7 @@
 
 ``grade_all(SUBMISSIONS_DIR, OUT_DIR)`` is what ``python -m autograder grade-all`` runs:
 
-- every folder in SUBMISSIONS_DIR is one student (the folder name is the student id); the four
+- every folder in SUBMISSIONS_DIR is one student (the folder name is the student id); the pack's
   graded modules sit at its top level or, in nbgrader's layout ``submitted/<student>/<assignment>/``,
   in the assignment folder inside it;
 - each submission is one :class:`Job`, graded by :func:`grade_job` in a process of its own

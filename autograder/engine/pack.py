@@ -39,8 +39,8 @@ class Pack:
     functions: Tuple[Function, ...]  # the graded functions, in the order reports list them
     reference_dir: Path  # the reference solutions (imported by the grader, never by the worker)
     profiles: Mapping[str, Mapping[str, Tuple[int, int]]]  # profile -> symbol -> (low, high) sizes
-    boundary_profiles: Tuple[str, ...] = ()
-    cell_gates: Mapping[str, int] = field(default_factory=dict)  # cell -> gate blocks of G (default 1)  # profiles whose tests also run the boundary examples
+    boundary_profiles: Tuple[str, ...] = ()  # profiles whose tests also run the boundary examples
+    cell_gates: Mapping[str, int] = field(default_factory=dict)  # cell -> gate blocks of G (default 1)
     kinds: Mapping[str, CheckKind] = field(default_factory=dict)  # check kinds beside the engine's
     requires: Mapping[str, str] = field(default_factory=dict)  # kind -> kind that must pass first
     shows_inputs: Tuple[str, ...] = ()  # pack kinds whose failing inputs may be shown

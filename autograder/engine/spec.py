@@ -1,10 +1,11 @@
-"""The graded functions, described once and declaratively (ASSIGNMENT_API.md is the source).
+"""The types a pack describes its graded functions in, once and declaratively (a pack's
+``functions``; for rnn_lstm, :mod:`autograder.packs.rnn_lstm.functions`, from ASSIGNMENT_API.md).
 
 Each :class:`Function` says which module holds it, its arguments and their shapes as symbols,
 what it returns (and which returned values are gradients of which inputs), which forward function
 a backward pairs with, and which other graded functions it is built from. Strategies
 (:mod:`autograder.engine.strategies`), comparisons and gradient checks (:mod:`autograder.engine.checks`,
-:mod:`autograder.engine.hidden_tests`) are derived from this table: grading a new function is a new entry.
+:mod:`autograder.engine.hidden_tests`) are derived from the pack's table: grading a new function is a new entry.
 
 Shape symbols: ``N`` batch, ``T`` time steps, ``D`` input width, ``H`` hidden width, ``G`` the gate
 width of the cell (``H`` times the pack's ``cell_gates``, e.g. 4H for an LSTM), ``2H``. In stacked layers, ``H@l`` is the
@@ -19,7 +20,7 @@ a step backward; ``x, h0s, params`` for a stacked backward) plus its upstream gr
 ("rnn"/"lstm"), ``max_norm``.
 
 **Output names** (dict keys returned by ``run_scenario`` and passed as ``student_outputs``): the
-return names below, with structured values flattened: ``dh0s[1]``, ``grads[0].Wx``,
+return names of the pack's entries, with structured values flattened: ``dh0s[1]``, ``grads[0].Wx``,
 ``grads_f.b``, ``clipped.Wx``; ``total_norm`` is a 0-d float64 array. Caches are not outputs.
 """
 from __future__ import annotations

@@ -43,13 +43,13 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from autograder.engine import GRADE_ENTRY_POINT, pack
 from autograder.paths import REPO_ROOT
 
-# Paths of this repository that go into the bundle, relative to its root.
-
 
 def included() -> tuple:
     """What the Gradescope bundle holds: the package, the active pack's reference, the pins."""
     reference = pack.current().reference_dir.relative_to(REPO_ROOT).as_posix()
     return ("autograder", reference, "requirements.txt", "constraints.txt")
+
+
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints"}
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same zip
 GRADER = GRADE_ENTRY_POINT
@@ -63,6 +63,7 @@ SETUP_SH = """#!/usr/bin/env bash
 # numpy, while this folder (reference, grader, hidden tests) is closed to it (run_autograder).
 set -euo pipefail
 cd "$(dirname "$0")"
+export AUTOGRADER_PACK="${AUTOGRADER_PACK:-@PACK@}"
 VENV="${AUTOGRADER_VENV:-/opt/rnn-lstm-venv}"
 if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
@@ -86,7 +87,7 @@ set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 # Gradescope may run a copy of this script from $ROOT: the bundle itself is in $ROOT/source.
-if [ ! -f "$HERE/autograder/bundle.py" ] && [ -f "$ROOT/source/autograder/bundle.py" ]; then HERE="$ROOT/source"; fi
+if [ ! -f "$HERE/autograder/__main__.py" ] && [ -f "$ROOT/source/autograder/__main__.py" ]; then HERE="$ROOT/source"; fi
 VENV="${AUTOGRADER_VENV:-/opt/rnn-lstm-venv}"
 PY="${AUTOGRADER_PYTHON:-}"
 if [ -z "$PY" ]; then
@@ -103,6 +104,7 @@ if [ "$(id -u)" = 0 ]; then
     chmod 0755 "$ROOT/results"
 fi
 export AUTOGRADER_SANDBOX="${AUTOGRADER_SANDBOX:-auto}"
+export AUTOGRADER_PACK="${AUTOGRADER_PACK:-@PACK@}"
 cd "$HERE"
 exec "$PY" -m autograder.integrations.bundle run --root "$ROOT"
 """
@@ -135,10 +137,14 @@ def build_bundle(out: Path, repo: Path = REPO_ROOT) -> List[str]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
+    active = pack.current()
+    if not active.folder.resolve().is_relative_to((repo / "autograder" / "packs").resolve()):
+        raise FileNotFoundError(f"cannot bundle the pack in {active.folder}: a Gradescope bundle carries the packs "
+                                f"of autograder/packs/ only (copy it there as autograder/packs/{active.name}/)")
     names = []
     with zipfile.ZipFile(tmp, "w") as archive:
         for name, text in SCRIPTS.items():
-            archive.writestr(_info(name, executable=True), text)
+            archive.writestr(_info(name, executable=True), text.replace("@PACK@", active.name))
             names.append(name)
         for name, file in bundle_files(repo):
             archive.writestr(_info(name, executable=False), file.read_bytes())

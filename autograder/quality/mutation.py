@@ -1,4 +1,4 @@
-"""An AST mutator for the four reference modules (grading and the report: :mod:`mutation_report`).
+"""An AST mutator for the pack's reference modules (grading and the report: :mod:`mutation_report`).
 
 Ours rather than mutmut: mutmut rewrites a package in place and runs its pytest suite per mutant
 (with a trampoline in the mutated code), while here each mutant must be a plain submission
@@ -17,7 +17,7 @@ dropped statement. Only function bodies are mutated (no docstrings, annotations 
 Each mutant has a stable id ``module.function:line:column: operator: original -> mutated`` (the
 position in the reference file; source as ``ast.unparse`` prints it, a tiny node shown with its
 enclosing expression). A mutant is *killed* when the grader gives it less than full marks.
-Survivors are either equivalent (listed with a reason in ``autograder/packs/rnn_lstm/mutation_equivalents.toml``)
+Survivors are either equivalent (listed with a reason in the pack's ``mutation_equivalents.toml``)
 or grader bugs.
 """
 from __future__ import annotations
@@ -274,7 +274,7 @@ def _field_of(parent: ast.AST, child: ast.AST) -> Tuple[str, Optional[int]]:
 
 
 def reference_sources(solutions: Optional[Path] = None) -> Dict[str, str]:
-    """module name -> source text of the four graded reference modules."""
+    """module name -> source text of the pack's graded reference modules."""
     solutions = pack.current().reference_dir if solutions is None else solutions
     return {name: (solutions / f"{name}.py").read_text(encoding="utf-8") for name in pack.current().graded_modules}
 

@@ -3,7 +3,7 @@
 ``compare_class(SUBMISSIONS, against=[...])`` is what ``python -m autograder similarity`` runs:
 
 - every student (found as :func:`autograder.classroom.batch.discover` finds them) becomes one document: the
-  four graded modules, in a fixed order, one after the other; nothing else in the folder is read;
+  graded modules, in a fixed order, one after the other; nothing else in the folder is read;
 - every ``--against`` path is one known solution (a folder laid out as a student's, or a bare
   ``.py`` file); known solutions are compared with every student, never with each other;
 - each document is tokenized and fingerprinted by copydetect (pygments tokens, every name

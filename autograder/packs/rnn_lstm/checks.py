@@ -106,7 +106,7 @@ def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
 
 
 def _rnn_step_cache(x: np.ndarray, prev_h: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, next_h: np.ndarray) -> tuple:
-    return (x, prev_h, Wx, Wh, next_h)  # the reference's cache format (solutions/rnn_layers.py)
+    return (x, prev_h, Wx, Wh, next_h)  # the reference's cache format (solutions/rnn_lstm/rnn_layers.py)
 
 
 def backward_at_outputs(fn: Function, inputs: Mapping[str, Any], forward: Mapping[str, np.ndarray],

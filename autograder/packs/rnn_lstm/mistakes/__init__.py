@@ -6,18 +6,8 @@ listed under the sequence function that calls it (see :func:`model.listed`).
 """
 from __future__ import annotations
 
-from typing import List
-
-from autograder.packs.rnn_lstm.mistakes import deep, flow, lstm, rnn
+from autograder.packs.rnn_lstm.mistakes.catalogue import MISTAKES, mistakes_for
 from autograder.packs.rnn_lstm.mistakes.diagnose import diagnose
 from autograder.packs.rnn_lstm.mistakes.model import Mistake
-
-MISTAKES: List[Mistake] = [*rnn.MISTAKES, *lstm.MISTAKES, *deep.MISTAKES, *flow.MISTAKES]
-
-
-def mistakes_for(function: str) -> List[Mistake]:
-    """The mistakes listed under one graded function, in catalogue order."""
-    return [m for m in MISTAKES if m.function == function]
-
 
 __all__ = ["Mistake", "MISTAKES", "diagnose", "mistakes_for"]

@@ -56,7 +56,7 @@ def diagnose(function: str, inputs: Mapping[str, Any], student_outputs: Mapping[
     Returns [] when the student got nothing wrong or the reference itself cannot run.
     """
     if mistakes is None:
-        from autograder.packs.rnn_lstm.mistakes import MISTAKES as mistakes
+        from autograder.packs.rnn_lstm.mistakes.catalogue import MISTAKES as mistakes
     reference = _run(run_scenario, function, inputs, {})
     if reference is None:
         return []

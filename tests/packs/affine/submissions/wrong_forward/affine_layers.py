@@ -4,7 +4,8 @@ import numpy as np
 
 def affine_forward(x, w, b):
     """x (N, D), w (D, H), b (H,) -> out (N, H) = x @ w + b, and a cache for affine_backward."""
-    out = x @ w  # a mistake: the bias is forgotten
+    w = 2 * w  # a mistake: the weights are doubled (and so is the w in the cache)
+    out = x @ w + b
     return out, (x, w)
 
 
