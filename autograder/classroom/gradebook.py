@@ -96,7 +96,7 @@ def gradebook_rows(outcomes: Sequence["JobResult"]) -> Tuple[List[str], List[Dic
     return header, rows
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Dict[str, str]]) -> None:
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Dict[str, str]]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(header))
@@ -108,7 +108,7 @@ def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Dict[str, str]]
 def write_gradebook(outcomes: Sequence["JobResult"], path: Path) -> None:
     """Write gradebook.csv for ``outcomes`` (atomically: a reader never sees half a file)."""
     header, rows = gradebook_rows(outcomes)
-    _write_csv(path, header, rows)
+    write_csv(path, header, rows)
 
 
 def read_gradebook(path: Path) -> List[Dict[str, str]]:
@@ -209,5 +209,5 @@ def merge_files(modules_csv: Path, db_url: str, out: Path, assignment: Optional[
     except Exception as exc:  # sqlalchemy raises many kinds; all mean "this database cannot be read"
         raise GradebookError(f"cannot read the nbgrader gradebook {db_url}: {exc}") from exc
     header, rows = merge(module_rows, notebooks)
-    _write_csv(out, header, rows)
+    write_csv(out, header, rows)
     return len(rows)

@@ -17,10 +17,11 @@ HELP = "record the hidden tests' draws (.cache/draws) by grading the reference o
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    """No options: the active pack's reference is graded (``--pack`` before the command picks another)."""
 
 
 def run(args: argparse.Namespace) -> int:
+    """Grade the reference once; 0 when draws were kept."""
     results = grade_submission(pack.current().reference_dir, sandbox="process")
     kept = len(list(CACHE_DIR.glob("*.json"))) if CACHE_DIR.is_dir() else 0
     print(f"draws: the reference graded {results['score']:g}/100; {kept} properties' draws kept in {CACHE_DIR}")

@@ -276,7 +276,7 @@ def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
     run.charge(check)
 
 
-def _showing(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
+def showing_inputs(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
     """Run ``check``; a failure shows ``inputs`` (what ran, e.g. the truncate actually used)."""
     try:
         check()

@@ -71,18 +71,22 @@ class Pack:
 
     @property
     def rubric(self) -> Path:
+        """The pack's rubric: ``rubric.toml`` in its folder."""
         return self.folder / "rubric.toml"
 
     @property
     def graded_modules(self) -> Tuple[str, ...]:
+        """The modules a submission contains, in the order the functions list them (no ``.py``)."""
         return tuple(dict.fromkeys(f.module for f in self.functions))
 
     @property
     def by_name(self) -> Dict[str, Function]:
+        """function name -> its spec entry."""
         return {f.name: f for f in self.functions}
 
     @property
     def module_functions(self) -> Dict[str, Tuple[str, ...]]:
+        """module -> the graded functions it must define, in order."""
         found: Dict[str, Tuple[str, ...]] = {}
         for f in self.functions:
             found[f.module] = found.get(f.module, ()) + (f.name,)

@@ -12,7 +12,7 @@ from nbgrader.api import Gradebook
 from nbgrader.plugins import ExportPlugin
 from traitlets import Unicode
 
-from autograder.classroom.gradebook import _write_csv, merge, notebook_grades, read_gradebook
+from autograder.classroom.gradebook import merge, notebook_grades, read_gradebook, write_csv
 from autograder.engine import pack
 
 
@@ -27,5 +27,5 @@ class ModuleGradesExportPlugin(ExportPlugin):
         header, rows = merge(read_gradebook(Path(self.modules)), notebook_grades(gradebook, self.assignment_name))
         if self.student:
             rows = [r for r in rows if r["student"] in {str(s) for s in self.student}]
-        _write_csv(dest, header, rows)
+        write_csv(dest, header, rows)
         self.log.info("Wrote %d students to %s", len(rows), dest)

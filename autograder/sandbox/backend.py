@@ -139,15 +139,18 @@ class SandboxedProcess:
 
     @property
     def stdout(self) -> IO[bytes]:
+        """The worker's captured standard output (a pipe)."""
         assert self._popen.stdout is not None
         return self._popen.stdout
 
     @property
     def stderr(self) -> IO[bytes]:
+        """The worker's captured standard error (a pipe)."""
         assert self._popen.stderr is not None
         return self._popen.stderr
 
     def poll(self) -> Optional[int]:
+        """The exit status if the worker has ended, else None (never blocks)."""
         return self._popen.poll()
 
     def wait(self, timeout: Optional[float] = None) -> int:

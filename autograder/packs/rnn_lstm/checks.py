@@ -19,24 +19,26 @@ import numpy as np
 from autograder.engine import reference
 from autograder.engine.checks import CheckFailed
 from autograder.engine.dependencies import UNINFORMATIVE, Rejected, Run
-from autograder.engine.hidden_tests import Grader, _showing, check_values, judge
+from autograder.engine.hidden_tests import Grader, check_values, judge, showing_inputs
 from autograder.engine.spec import Function
 from autograder.engine.strategies import Example, materialize
 from autograder.worker.client import Batch, Ok
 
 
 def check_truncate_full(g: Grader, fn: Function, ex: Example) -> None:
+    """``truncate_full``: with truncate >= T the result equals full BPTT (where full BPTT is right)."""
     T = ex.size["T"]
     k = ex.truncate if ex.truncate is not None and ex.truncate >= T else T + ex.seed % 3
     inputs = dict(materialize(fn, ex), truncate=k)
-    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k} >= T={T} the result must equal full "
+    showing_inputs(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k} >= T={T} the result must equal full "
                                                            f"BPTT (truncate=None)", cuts=False))
 
 
 def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
+    """``truncate_chunks``: truncated BPTT equals BPTT chunk by chunk (where full BPTT is right)."""
     k = ex.truncate if ex.truncate is not None else 1
     inputs = dict(materialize(fn, ex), truncate=k)
-    _showing(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k}, the result must equal BPTT run "
+    showing_inputs(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k}, the result must equal BPTT run "
                                                            f"chunk by chunk ([0, k), [k, 2k), ... from t = 0), the "
                                                            f"weight gradients summed", cuts=True))
 
@@ -69,6 +71,8 @@ SATURATE = 60.0
 
 
 def carousel_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
+    """An LSTM step's inputs with the input gate shut and the forget gate saturated open (and, for
+    the backward, no upstream gradient on next_h)."""
     inputs = materialize(fn, ex)
     H = ex.size["H"]
     for name in ("Wx", "Wh"):
@@ -81,6 +85,7 @@ def carousel_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
 
 
 def check_carousel(g: Grader, fn: Function, ex: Example) -> None:
+    """``carousel``: on :func:`carousel_inputs`, next_c = prev_c (forward) and dprev_c = dnext_c (backward)."""
     name = "dprev_c" if fn.forward else "next_c"
     what = ("dprev_c must equal dnext_c (the gradient passes unchanged)" if fn.forward
             else "next_c must equal prev_c (c is carried unchanged)")
@@ -94,6 +99,7 @@ def check_carousel(g: Grader, fn: Function, ex: Example) -> None:
 
 
 def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
+    """``invalid_cell``: an unknown cell name (``"gru"``) raises ValueError."""
     inputs = dict(materialize(fn, ex), cell="gru")
     batch = Batch(g.client)
     args, kwargs = reference.call_arguments(fn, inputs)
