@@ -17,6 +17,7 @@ from autograder.engine import pack
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AFFINE = REPO_ROOT / "tests" / "packs" / "affine"
 SUBMISSIONS = AFFINE / "submissions"
+RIGHT = AFFINE / "reference"  # the right submission is the reference itself
 MODE = "process"  # the sandbox is tested elsewhere; process mode runs everywhere
 
 
@@ -25,9 +26,9 @@ def _autograder(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProces
                           capture_output=True, text=True, timeout=300)
 
 
-def _grade(name: str, tmp_path: Path) -> Dict[str, Any]:
-    results = tmp_path / f"{name}.json"
-    done = _autograder("grade", str(SUBMISSIONS / name), "--results", str(results), "--sandbox", MODE)
+def _grade(submission: Path, tmp_path: Path) -> Dict[str, Any]:
+    results = tmp_path / f"{submission.name}.json"
+    done = _autograder("grade", str(submission), "--results", str(results), "--sandbox", MODE)
     assert done.returncode == 0, done.stderr
     return json.loads(results.read_text())
 
@@ -47,7 +48,7 @@ def test_the_pack_loads_from_its_folder():
 
 
 def test_the_right_submission_gets_full_marks(tmp_path):
-    results = _grade("right", tmp_path)
+    results = _grade(RIGHT, tmp_path)
     assert results["score"] == 100 == sum(t["max_score"] for t in results["tests"])
     assert {t["extra_data"]["function"] for t in results["tests"]} == {"affine_forward", "affine_backward"}
     assert all(t["status"] == "passed" for t in results["tests"])
@@ -55,7 +56,7 @@ def test_the_right_submission_gets_full_marks(tmp_path):
 
 
 def test_a_backward_mistake_costs_points_in_the_backward_only(tmp_path):
-    results = _grade("wrong_backward", tmp_path)
+    results = _grade(SUBMISSIONS / "wrong_backward", tmp_path)
     lost = _by_function(results)
     assert lost["affine_forward"] == 0 and lost["affine_backward"] > 0
     failed = [t for t in results["tests"] if t["status"] == "failed"]
@@ -65,7 +66,7 @@ def test_a_backward_mistake_costs_points_in_the_backward_only(tmp_path):
 def test_a_forward_mistake_is_charged_to_the_forward_not_to_its_backward(tmp_path):
     # the forward doubles w, in its output and in its cache: with that cache the (right) backward's
     # dx is wrong too, so only judging it where its forward is right keeps its points
-    results = _grade("wrong_forward", tmp_path)
+    results = _grade(SUBMISSIONS / "wrong_forward", tmp_path)
     lost = _by_function(results)
     assert lost["affine_forward"] > 0 and lost["affine_backward"] == 0
     backward = [t for t in results["tests"] if t["extra_data"]["function"] == "affine_backward"]
@@ -74,8 +75,9 @@ def test_a_forward_mistake_is_charged_to_the_forward_not_to_its_backward(tmp_pat
 
 def test_grade_all_grades_a_class_of_the_pack_into_a_gradebook(tmp_path):
     klass = tmp_path / "class"
-    for name in ("right", "wrong_backward", "wrong_forward"):
-        shutil.copytree(SUBMISSIONS / name, klass / name)
+    for name, submission in (("right", RIGHT), ("wrong_backward", SUBMISSIONS / "wrong_backward"),
+                             ("wrong_forward", SUBMISSIONS / "wrong_forward")):
+        shutil.copytree(submission, klass / name)
     out = tmp_path / "out"
     done = _autograder("grade-all", str(klass), "--out", str(out), "--jobs", "2", "--sandbox", MODE, "--no-progress")
     assert done.returncode == 0, done.stderr
@@ -86,6 +88,6 @@ def test_grade_all_grades_a_class_of_the_pack_into_a_gradebook(tmp_path):
 
 @pytest.mark.parametrize("given", ["no_such_pack", "tests/packs/no_such_folder"])
 def test_an_unknown_pack_is_named_in_a_clear_message(given):
-    done = subprocess.run([sys.executable, "-m", "autograder", "--pack", given, "grade", str(SUBMISSIONS / "right"),
+    done = subprocess.run([sys.executable, "-m", "autograder", "--pack", given, "grade", str(RIGHT),
                            "--results", "/dev/null"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no assignment pack" in done.stderr and "Traceback" not in done.stderr

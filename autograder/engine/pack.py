@@ -16,6 +16,7 @@ import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
@@ -74,17 +75,17 @@ class Pack:
         """The pack's rubric: ``rubric.toml`` in its folder."""
         return self.folder / "rubric.toml"
 
-    @property
+    @cached_property
     def graded_modules(self) -> Tuple[str, ...]:
         """The modules a submission contains, in the order the functions list them (no ``.py``)."""
         return tuple(dict.fromkeys(f.module for f in self.functions))
 
-    @property
+    @cached_property
     def by_name(self) -> Dict[str, Function]:
         """function name -> its spec entry."""
         return {f.name: f for f in self.functions}
 
-    @property
+    @cached_property
     def module_functions(self) -> Dict[str, Tuple[str, ...]]:
         """module -> the graded functions it must define, in order."""
         found: Dict[str, Tuple[str, ...]] = {}

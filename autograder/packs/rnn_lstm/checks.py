@@ -28,19 +28,19 @@ from autograder.worker.client import Batch, Ok
 def check_truncate_full(g: Grader, fn: Function, ex: Example) -> None:
     """``truncate_full``: with truncate >= T the result equals full BPTT (where full BPTT is right)."""
     T = ex.size["T"]
-    k = ex.truncate if ex.truncate is not None and ex.truncate >= T else T + ex.seed % 3
-    inputs = dict(materialize(fn, ex), truncate=k)
+    inputs = truncate_full_inputs(fn, ex)
+    k = inputs["truncate"]
     showing_inputs(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k} >= T={T} the result must equal full "
-                                                           f"BPTT (truncate=None)", cuts=False))
+                                                                 f"BPTT (truncate=None)", cuts=False))
 
 
 def check_truncate_chunks(g: Grader, fn: Function, ex: Example) -> None:
     """``truncate_chunks``: truncated BPTT equals BPTT chunk by chunk (where full BPTT is right)."""
-    k = ex.truncate if ex.truncate is not None else 1
-    inputs = dict(materialize(fn, ex), truncate=k)
+    inputs = truncate_chunks_inputs(fn, ex)
+    k = inputs["truncate"]
     showing_inputs(inputs, lambda: _truncated(g, fn, ex, inputs, f"with truncate={k}, the result must equal BPTT run "
-                                                           f"chunk by chunk ([0, k), [k, 2k), ... from t = 0), the "
-                                                           f"weight gradients summed", cuts=True))
+                                                                 f"chunk by chunk ([0, k), [k, 2k), ... from t = 0), the "
+                                                                 f"weight gradients summed", cuts=True))
 
 
 def _truncated(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], rule: str, cuts: bool) -> None:
@@ -137,11 +137,13 @@ def backward_at_outputs(fn: Function, inputs: Mapping[str, Any], forward: Mappin
 
 
 def truncate_full_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
-    """The inputs check_truncate_full runs (for the student CI's stored answers)."""
+    """The inputs of ``truncate_full``: the drawn truncate if it is >= T, else one of T, T+1, T+2
+    (also the student CI's stored inputs)."""
     T = ex.size["T"]
-    return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate and ex.truncate >= T else T + ex.seed % 3)
+    k = ex.truncate if ex.truncate is not None and ex.truncate >= T else T + ex.seed % 3
+    return dict(materialize(fn, ex), truncate=k)
 
 
 def truncate_chunks_inputs(fn: Function, ex: Example) -> Dict[str, Any]:
-    """The inputs check_truncate_chunks runs (for the student CI's stored answers)."""
+    """The inputs of ``truncate_chunks``: the drawn truncate, or 1 (also the student CI's stored inputs)."""
     return dict(materialize(fn, ex), truncate=ex.truncate if ex.truncate is not None else 1)
