@@ -39,6 +39,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -144,14 +145,26 @@ def make_user_namespace(uid: int, gid: int) -> int:
     are disabled in it (``user.max_user_namespaces = 0``); bwrap's ``--disable-userns`` cannot be
     combined with ``--userns``.
     """
+    with _NAMESPACE_LOCK:  # one at a time: a launch on another thread (a prestarted worker) forks too
+        return _make_user_namespace(uid, gid)
+
+
+_NAMESPACE_LOCK = threading.Lock()
+
+
+def _make_user_namespace(uid: int, gid: int) -> int:
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: only raw syscalls and os._exit from here on
         code = 1
         try:
-            os.close(ready_r)
-            os.close(go_w)
+            # Keep no other descriptor of the grader: a copy of another pipe's write end (a worker's,
+            # or another namespace's) held here would keep its reader from ever seeing the end.
+            low, high = sorted((ready_w, go_r))
+            os.closerange(3, low)
+            os.closerange(low + 1, high)
+            os.closerange(high + 1, 1 << 20)
             become(uid, gid)
             if _libc.unshare(CLONE_NEWUSER) == 0:
                 os.write(ready_w, b"u")
