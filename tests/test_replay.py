@@ -8,6 +8,8 @@ examples after shrinking, the same counts of examples run.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
@@ -66,6 +68,46 @@ def test_the_twin_draws_what_hypothesis_gives_the_real_body() -> None:
     assert draws.key(body, "f", "general", 7) != draws.key(body, "f", "general", 8)
 
 
+@pytest.mark.parametrize("decisions", [(False,), (True, False, True, False), (False,) * 12])
+def test_the_twin_draws_what_hypothesis_gives_a_body_that_rejects_some_examples(decisions: tuple) -> None:
+    """After a rejected example Hypothesis draws on otherwise; the twin answering ``decisions`` draws
+    the same examples as a body that rejects exactly those (then passes), and the all-pass draws up
+    to the first rejection. Twelve rejections in a row: Hypothesis gives up (Unsatisfiable) after
+    what it drew, the same for both."""
+    seen: list = []
+
+    def build(test):
+        return hidden_tests.settings(max_examples=7, derandomize=True, database=None)(
+            hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
+
+    def make_body():
+        state = {"stopped": False, "spent": 0, "budget": 100}
+        failures: dict = {}
+
+        def attempt(ex: Example) -> bool:
+            seen.append(ex)
+            return decisions[len(seen) - 1] if len(seen) <= len(decisions) else True
+
+        def body(ex: Example) -> None:
+            if not attempt(ex):
+                if state["stopped"] or failures:
+                    raise AssertionError
+                hidden_tests.reject()
+        return body
+
+    body = make_body()
+    try:
+        build(body)()
+    except Exception as exc:  # noqa: BLE001
+        assert type(exc).__name__ == "Unsatisfiable"
+    all_pass = draws.record(body, build)
+    recorded = draws.record(body, build, decisions)
+    assert recorded == tuple(seen) and len(recorded) > len(decisions)
+    first = decisions.index(False)
+    assert recorded[:first + 1] == all_pass[:first + 1] and recorded != all_pass
+    assert draws.key(body, "f", "general", 7, decisions) != draws.key(body, "f", "general", 7)
+
+
 def test_a_damaged_cache_file_is_recorded_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(draws, "CACHE_DIR", tmp_path)
     monkeypatch.setattr(draws, "_memory", {})
@@ -85,3 +127,33 @@ def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path, monkeypa
     monkeypatch.setattr(draws, "CACHE_DIR", blocked / "draws")  # under a file: mkdir fails
     monkeypatch.setattr(draws, "_memory", {})
     assert _grade(EXAMPLES / "perfect", True, monkeypatch)["score"] == 100
+
+
+CONTEXT = """
+import importlib, pathlib, sys, tempfile
+if sys.argv[1] == "many":  # a local module full of integers a seed may be drawn as
+    folder = tempfile.mkdtemp()
+    pathlib.Path(folder, "lots_of_constants.py").write_text(f"A = {tuple(range(1000, 3000, 7))}")
+    sys.path.insert(0, folder)
+    importlib.import_module("lots_of_constants")
+from autograder.engine import hidden_tests
+seen = []
+def build(test):
+    return hidden_tests.settings(max_examples=60, derandomize=True, database=None)(
+        hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
+def body(ex):
+    seen.append(ex)
+build(body)()
+print(seen)
+"""
+
+
+def test_the_draws_do_not_depend_on_the_modules_the_grader_imported(tmp_path: Path) -> None:
+    """Hypothesis draws constants from the source of local modules loaded in the process; grading
+    turns that off (engine/strategies.py), or ``grade``, ``grade-all`` and the tests could draw
+    different examples for the same property (the same student, two grades)."""
+    script = tmp_path / "draw.py"
+    script.write_text(CONTEXT)
+    drawn = [subprocess.run([sys.executable, str(script), context], capture_output=True, text=True, timeout=300,
+                            cwd=REPO).stdout for context in ("few", "many")]
+    assert drawn[0] and drawn[0] == drawn[1]

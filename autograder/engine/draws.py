@@ -51,28 +51,39 @@ def _sources_hash() -> str:
     return _sources[active.name]
 
 
-def key(body: Callable[..., Any], function: str, profile: str, max_examples: int) -> str:
+_body_sources: Dict[Any, str] = {}
+
+
+def key(body: Callable[..., Any], function: str, profile: str, max_examples: int,
+        decisions: Tuple[bool, ...] = ()) -> str:
     """The cache key of one property's draws (see the module docstring)."""
-    text = json.dumps([hypothesis.__version__, sys.version_info[:2], inspect.getsource(body), _sources_hash(),
-                       function, profile, max_examples])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    source = _body_sources.get(body.__code__)
+    if source is None:
+        source = _body_sources[body.__code__] = inspect.getsource(body)
+    parts: List[Any] = [hypothesis.__version__, sys.version_info[:2], source, _sources_hash(), function, profile,
+                        max_examples]
+    if decisions:  # (the all-pass key is what it always was: recorded draws stay valid)
+        parts.append("".join("1" if d else "0" for d in decisions))
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def drawn(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callable[[], None]], function: str,
-          profile: str, max_examples: int) -> Optional[Tuple[Example, ...]]:
-    """The examples ``build(body)`` (a Hypothesis property) draws when every example passes (None
-    if they could not be recorded).
+          profile: str, max_examples: int, decisions: Tuple[bool, ...] = ()) -> Optional[Tuple[Example, ...]]:
+    """The examples ``build(body)`` (a Hypothesis property) draws when the first examples count or
+    are set aside as ``decisions`` says (True: it counted; False: the body rejected it) and every
+    later one passes (None if they could not be recorded).
 
     ``body`` is the test body: a function whose free variables ``attempt``, ``state`` and
     ``failures`` are its judge, its counters and its failures. It is recorded through a twin with
-    the same code (so the same source and derandomized seed) whose ``attempt`` accepts everything.
+    the same code (so the same source and derandomized seed) whose ``attempt`` answers from
+    ``decisions``, then accepts everything.
     """
-    name = key(body, function, profile, max_examples)
+    name = key(body, function, profile, max_examples, decisions)
     if name not in _memory:
         found = _load(CACHE_DIR / f"{name}.json")
         if found is None:
             try:
-                found = record(body, build)
+                found = record(body, build, decisions)
             except Exception:  # noqa: BLE001 - no replay then: Hypothesis runs the test as it always did
                 return None
             _store(CACHE_DIR / f"{name}.json", found)
@@ -80,16 +91,26 @@ def drawn(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callab
     return _memory[name]
 
 
-def record(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callable[[], None]]) -> Tuple[Example, ...]:
-    """Run the property ``build`` makes of ``body``'s twin; the examples it drew, in order."""
+def record(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callable[[], None]],
+           decisions: Tuple[bool, ...] = ()) -> Tuple[Example, ...]:
+    """Run the property ``build`` makes of ``body``'s twin; the examples it drew, in order (when
+    every example is rejected, Hypothesis gives up: what it drew until then)."""
     seen: List[Example] = []
-    free = {"attempt": lambda ex: seen.append(ex) or True,
-            "state": {"stopped": False, "spent": 0, "budget": 10**9}, "failures": {}}
+
+    def attempt(ex: Example) -> bool:
+        seen.append(ex)
+        return decisions[len(seen) - 1] if len(seen) <= len(decisions) else True
+
+    free = {"attempt": attempt, "state": {"stopped": False, "spent": 0, "budget": 10**9}, "failures": {}}
     twin = types.FunctionType(body.__code__, body.__globals__, body.__name__, body.__defaults__,
                               tuple(types.CellType(free[v]) for v in body.__code__.co_freevars))
     twin.__annotations__ = dict(body.__annotations__)
     twin.__qualname__, twin.__module__ = body.__qualname__, body.__module__
-    build(twin)()
+    try:
+        build(twin)()
+    except Exception as exc:  # noqa: BLE001 - Unsatisfiable: the property ends as the real one would
+        if type(exc).__name__ != "Unsatisfiable":
+            raise
     return tuple(seen)
 
 

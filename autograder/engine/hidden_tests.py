@@ -44,6 +44,7 @@ from autograder.engine.checks import (
     unpack,
 )
 from autograder.engine.dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
+from autograder.engine.lookahead import Lookahead
 from autograder.engine.spec import Function, function
 from autograder.engine.strategies import Example, boundary_examples, describe_special, examples, materialize
 from autograder.worker.client import Batch, Failure, Ok, WorkerClient
@@ -416,6 +417,8 @@ def shows_inputs() -> Tuple[str, ...]:
 # Judge the examples Hypothesis would draw without running its engine, where they all pass
 # (autograder.engine.draws); False runs Hypothesis for every test (the grades are the same).
 REPLAY_DRAWS = True
+# Send each example's first batch to the worker while the one before is judged (grades are the same).
+LOOKAHEAD = True
 SHRINK_BUDGET = 24  # examples run while shrinking a failure (beyond it the smallest so far is reported)
 # Examples rejected with none counted, after which a dependency is taken to be wrong everywhere and the
 # mode escalates: generous in the ordinary mode (Hypothesis' first draws are small, where many bugs sit),
@@ -490,6 +493,12 @@ def _not_judged(fn: Function, notes: Notes) -> str:
 
 class _StopProperty(BaseException):
     """Ends a Hypothesis property at once (a BaseException, so Hypothesis neither records nor shrinks it)."""
+
+
+def _lookahead(g: Grader, check: Callable[[Grader, Function, Example], None], fn: Function, mode: Mode) -> Lookahead:
+    """Examples sent to the worker ahead of their turn: their first batch, and in a strict mode the
+    second too (every example's dependencies, checked whatever the first batch gives)."""
+    return Lookahead(g.client, lambda ex: check(g, fn, ex), enabled=LOOKAHEAD, batches=2 if mode.strict else 1)
 
 
 def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples: int,
@@ -570,21 +579,54 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                         verbosity=Verbosity.quiet, print_blob=False,
                         phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(examples(fn, profile))(test))
 
-    # Replay: judge the examples Hypothesis draws when all pass, in order, until one does not pass.
-    # If none fails, that is the whole property; otherwise Hypothesis runs, and the examples judged
-    # here answer its first calls, so every check runs once, in the order it always has.
+    # Replay: judge, in order, the examples Hypothesis draws given whether each one so far counted
+    # or was set aside (recorded once per such history, engine/draws.py), until one fails. If none
+    # fails, that is the whole property; otherwise Hypothesis runs from the start (its counters put
+    # back), the examples judged here answer its first calls, and it shrinks: every check runs
+    # once, in the order it always has.
     judged: List[Tuple[Example, Optional[Exception]]] = []
-    drawn = draws.drawn(body, build, fn.name, profile, max_examples) if REPLAY_DRAWS else None
-    for ex in map(prepare, drawn or ()):
-        judged.append((ex, judge(ex)))
-        if judged[-1][1] is not None:
-            break
+    log: List[Tuple[Example, Optional[Exception]]] = []
+    before = (copy.deepcopy(notes), dict(state), g.examples_run.get(fn.name, 0))
+    decisions: List[bool] = []
+    sequence = draws.drawn(body, build, fn.name, profile, max_examples) if REPLAY_DRAWS else None
+    replayed = sequence is not None
+    ahead = _lookahead(g, check, fn, mode)
+    try:
+        upcoming = [prepare(ex) for ex in sequence or ()]
+        position = 0
+        while sequence is not None and position < len(sequence):
+            ahead.through(upcoming, position + 1)  # the worker runs the next example while this one is judged
+            outcome = judge(upcoming[position])
+            log.append((upcoming[position], outcome))
+            judged[:] = [log[-1]]
+            if outcome is not None and not isinstance(outcome, Rejected):
+                replayed = False  # a failure: Hypothesis runs, and shrinks it
+                break
+            if attempt(sequence[position]):
+                decisions.append(True)
+            elif state["stopped"] or (state["spent"] >= state["budget"] and not failures):
+                break  # where the body ends the property
+            else:
+                decisions.append(False)  # rejected: Hypothesis draws on otherwise from here
+                following = draws.drawn(body, build, fn.name, profile, max_examples, tuple(decisions))
+                if following is None or following[:position + 1] != sequence[:position + 1]:
+                    replayed = False
+                    break
+                sequence, upcoming = following, upcoming[:position + 1] + [prepare(ex) for ex in following[position + 1:]]
+                ahead.restart(position + 1)
+            position += 1
+    finally:
+        ahead.settle()
+    judged[:] = [] if replayed else log
+    if not replayed:  # Hypothesis runs the property from the start: as if the replay had not counted
+        saved_notes, saved_state, saved_count = before
+        notes.__dict__.update(copy.deepcopy(saved_notes).__dict__)
+        state.clear()
+        state.update(saved_state)
+        g.examples_run[fn.name] = saved_count
     try:
         try:
-            if drawn is not None and len(judged) == len(drawn) and all(o is None for _, o in judged):
-                for ex in drawn:
-                    attempt(ex)
-            else:
+            if not replayed:
                 build(body)()
         except _StopProperty:
             pass
@@ -597,8 +639,13 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
         boundary = (boundary_examples(fn, profile, kind) if profile in active.boundary_profiles
                     and kind in ("values",) + active.boundary_kinds else ())
         state["budget"] = state["spent"] + len(boundary)
-        for ex in boundary:
-            attempt(ex)
+        ahead, fixed = _lookahead(g, check, fn, mode), [prepare(ex) for ex in boundary]
+        try:
+            for i, ex in enumerate(boundary):
+                ahead.through(fixed, i + 1)
+                attempt(ex)
+        finally:
+            ahead.settle()
     except CheckFailed as exc:
         return TestOutcome(False, exc.message, exc, state["spent"]), notes
     except Exception as exc:  # noqa: BLE001 - e.g. Hypothesis errors on a nondeterministic submission

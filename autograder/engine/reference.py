@@ -131,24 +131,40 @@ def trace(fn: Function, inputs: Mapping[str, Any]) -> Tuple[Any, List[Tuple[Func
     Returns ``(raw result, [(part, args, kwargs, result), ...])``. A cache that a part returned is
     the very object the reference later passes to another part (so it can be matched by identity).
     """
-    calls: List[Tuple[Function, tuple, dict, Any]] = []
-    pure_modules = pure()
-
-    def recorder(part: Function) -> Callable[..., Any]:
-        original = getattr(pure_modules[part.module], part.name)
-
-        def record(*args: Any, **kwargs: Any) -> Any:
-            result = original(*args, **kwargs)
-            calls.append((part, args, kwargs, result))
-            return result
-
-        record.__name__ = part.name
-        return record
-
-    overrides = {f"{function(p).module}.{p}": recorder(function(p)) for p in fn.parts}
+    traced, calls = _traced(fn)
+    calls.clear()
     with np.errstate(all="ignore"):
-        raw = scenario(modules(overrides), fn, inputs)
-    return raw, calls
+        raw = scenario(traced, fn, inputs)
+    found = list(calls)
+    calls.clear()
+    return raw, found
+
+
+_TRACED: Dict[Tuple[str, str], Tuple[Dict[str, types.ModuleType], List[Tuple[Function, tuple, dict, Any]]]] = {}
+
+
+def _traced(fn: Function) -> Tuple[Dict[str, types.ModuleType], List[Tuple[Function, tuple, dict, Any]]]:
+    """Reference modules whose ``fn.parts`` record their calls into the returned list (made once per
+    function: the reference keeps no state between calls)."""
+    key = (pack.current().name, fn.name)
+    if key not in _TRACED:
+        calls: List[Tuple[Function, tuple, dict, Any]] = []
+        pure_modules = pure()
+
+        def recorder(part: Function) -> Callable[..., Any]:
+            original = getattr(pure_modules[part.module], part.name)
+
+            def record(*args: Any, **kwargs: Any) -> Any:
+                result = original(*args, **kwargs)
+                calls.append((part, args, kwargs, result))
+                return result
+
+            record.__name__ = part.name
+            return record
+
+        overrides = {f"{function(p).module}.{p}": recorder(function(p)) for p in fn.parts}
+        _TRACED[key] = (modules(overrides), calls)
+    return _TRACED[key]
 
 
 def serve_part(key: str, args: list, kwargs: dict) -> Any:

@@ -7,7 +7,8 @@ rlimits (:mod:`autograder.sandbox.child`) and, as defence in depth, the worker's
 seccomp (:mod:`autograder.sandbox.confine`).
 
 Whether bubblewrap works here is learnt once per process by a trial run importing numpy inside
-(:meth:`BwrapBackend.available`); :meth:`BwrapBackend.probe_in_background` starts it early.
+(:meth:`BwrapBackend.available`); :meth:`BwrapBackend.probe_in_background` starts it early, and a
+worker started early in bwrap answers in its place (:meth:`BwrapBackend.vouch`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from autograder.sandbox import bwrap, child, confine
 from autograder.sandbox.backend import Availability, Backend, SandboxedProcess, remove_folders
@@ -44,13 +45,29 @@ class BwrapBackend(Backend):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._status: Optional[Availability] = None
+        self._witness: Optional[Callable[[], bool]] = None
 
     def available(self) -> Availability:
-        """Whether bwrap mode works here (a trial run importing numpy inside), and why not. Cached."""
+        """Whether bwrap mode works here (a trial run importing numpy inside), and why not. Cached.
+
+        A worker already started in bwrap (:meth:`vouch`) that answers is the trial run: bwrap works.
+        If it does not answer, the trial run says why."""
         with self._lock:
             if self._status is None:
-                self._status = self._probe()
+                witness, self._witness = self._witness, None
+                try:
+                    vouched = witness is not None and witness()
+                except Exception:  # noqa: BLE001 - no answer: the trial run decides
+                    vouched = False
+                self._status = Availability(True) if vouched else self._probe()
             return self._status
+
+    def vouch(self, witness: Callable[[], bool]) -> None:
+        """``witness()`` tells whether a worker started in bwrap answers (after starting Python and
+        numpy inside, as the trial run does): asked instead of a trial run of its own."""
+        with self._lock:
+            if self._status is None:
+                self._witness = witness
 
     def probed(self) -> Optional[Availability]:
         return self._status

@@ -6,26 +6,31 @@ backward's cache argument being a :class:`Ref` to the forward's result). Each ca
 :class:`Handle` for anything else) or a :class:`Failure` (``exception``, ``timeout``, ``crash``,
 ``missing``, ``dependency``).
 
+A batch may be sent ahead of its turn (:meth:`WorkerClient.send_ahead`), so that the worker runs it
+while the grader judges the one before; its reply is taken only for the very same batch.
+
 A timeout or crash kills the worker; the next batch starts a fresh one. A function that timed
 out or crashed the worker once is not run again (its later calls fail at once with the same
 message), so an infinite loop costs one timeout, not one per example.
 """
 from __future__ import annotations
 
-import fcntl
+import marshal
 import os
-import sys
 import threading
 import time
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from autograder.sandbox import registry as sandbox_registry
+import numpy as np
+
 from autograder.sandbox.backend import SandboxedProcess
 from autograder.sandbox.limits import Limits
+from autograder.worker import launch as worker_launch
 from autograder.worker import protocol
-from autograder.worker.program import bootstrap_source
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,14 @@ class WorkerClient:
         self._lock = threading.Lock()
         self._fds: Tuple[int, int] = (-1, -1)
         self._needs_clear = False
+        self._started = -1
+        # Call messages sent ahead of their turn (see send_ahead), oldest first: their exact bytes.
+        self._ahead: Deque[bytes] = deque()
+        self.lookahead = True
+        self.ahead_counts = {"sent": 0, "taken": 0}  # batches sent ahead, and those whose turn came
+        self._planning = 0  # while planning: the number of batches to record
+        self._planned: List[Tuple[List[dict], bool]] = []
+        self._pipe_room = 1 << 16
         self.expected_modules: Dict[str, Sequence[str]] = {}
         # Answers served-part requests: (key "module.function", args, kwargs) -> value (see worker).
         self.part_server: Optional[Callable[[str, list, dict], Any]] = None
@@ -127,21 +140,9 @@ class WorkerClient:
         self.close()
 
     def start(self) -> None:
-        req_r, req_w = os.pipe()
-        resp_r, resp_w = os.pipe()
-        for fd in (req_w, resp_w):  # larger pipes: a batch's arrays go through in one write
-            try:
-                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-            except OSError:
-                pass
-        argv = [sys.executable, "-I", "-c", bootstrap_source(), str(req_r), str(resp_w), str(self.submission)]
-        try:
-            backend = sandbox_registry.resolve(self.mode)
-            self.proc = backend.launch(argv, submission=self.submission, limits=self.limits, pass_fds=(req_r, resp_w))
-        finally:
-            os.close(req_r)
-            os.close(resp_w)
-        self._fds = (req_w, resp_r)
+        launched = worker_launch.claim(self.submission, self.mode, self.limits) or worker_launch.launch(
+            self.submission, self.mode, self.limits)
+        self.proc, self._fds, self._pipe_room = launched.proc, launched.fds, launched.pipe_room
         self.generation += 1
         self._needs_clear = False
         for key, stream in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
@@ -152,6 +153,7 @@ class WorkerClient:
             self._import(module, names)
 
     def close(self) -> None:
+        self._ahead = deque()
         if self.proc is not None:
             for fd in self._fds:
                 try:
@@ -238,7 +240,14 @@ class WorkerClient:
 
     # ------------------------------------------------------------ calls
     def run(self, calls: List[dict]) -> List[CallOutcome]:
-        """Run a batch; every call gets an outcome, whatever the worker does."""
+        """Run a batch; every call gets an outcome, whatever the worker does (while
+        :meth:`planning`, raise :class:`Planned` instead)."""
+        if self._planning:
+            self._planned.append((calls, self._needs_clear))
+            self._needs_clear = False
+            if len(self._planned) >= self._planning:
+                raise Planned(self._planned)
+            return [Failure("dependency", message="not run: planning", function=c["function"]) for c in calls]
         outcomes: List[Optional[CallOutcome]] = [None] * len(calls)
         pending = list(range(len(calls)))
         # Calls that cannot run are answered here; the rest go to the worker.
@@ -264,17 +273,19 @@ class WorkerClient:
             return Failure("missing", message=f"{function} is missing from {module}.py", function=function)
         if key in self.broken:
             return self.broken[key]
-        for dep in _refs(call["args"]) + _refs(call["kwargs"]):
+        found: List[Any] = []
+        _walk((call["args"], call["kwargs"]), (Ref, Handle), found)
+        for dep in (v for v in found if isinstance(v, Ref)):
             if not isinstance(outcomes[dep.call], type(None)) and not isinstance(outcomes[dep.call], Ok):
                 return Failure("dependency", message="an earlier call it depends on failed", function=function)
-        for handle in _handles(call["args"]) + _handles(call["kwargs"]):
+        for handle in (v for v in found if isinstance(v, Handle)):
             if handle.generation != self.generation:
                 return Failure("dependency", message="its input came from a worker that was restarted",
                                function=function)
         return None
 
-    def _send(self, calls: List[dict], runnable: List[int], outcomes: List[Optional[CallOutcome]]) -> None:
-        self._ensure_started()
+    def _request(self, calls: List[dict], runnable: List[int], clear: bool) -> Tuple[dict, List[bytes]]:
+        """The call message for ``calls[runnable]`` (header without blob lengths, and blobs)."""
         index_map = {orig: new for new, orig in enumerate(runnable)}
         blobs: List[bytes] = []
 
@@ -299,42 +310,81 @@ class WorkerClient:
             if c.get("serve"):
                 entry["serve"] = list(c["serve"])
             wire.append(entry)
-        req_w, resp_r = self._fds
-        started = -1
+        return {"op": "call", "clear": clear, "calls": wire}, blobs
+
+    def _send(self, calls: List[dict], runnable: List[int], outcomes: List[Optional[CallOutcome]]) -> None:
+        self._ensure_started()
+        header, blobs = self._request(calls, runnable, self._needs_clear)
+        if self._ahead:  # requests were sent before their turn: this one may be the first of them
+            if self._ahead[0] == _key(header, blobs):
+                self._ahead.popleft()
+                if self._receive(calls, runnable, outcomes, ahead=True):
+                    self._needs_clear = False
+                    self.ahead_counts["taken"] += 1
+                    return
+                self.lookahead = False  # it printed (its output was dropped): it runs again, in its turn
+            self._abandon_ahead()
+            self._ensure_started()
+        req_w, _ = self._fds
         try:
-            protocol.write_message(req_w, {"op": "call", "clear": self._needs_clear, "calls": wire}, blobs)
-            self._needs_clear = False
-            deadline = time.monotonic() + self.call_seconds
-            while True:
-                header, reply_blobs = protocol.read_message(resp_r, deadline)
-                if "started" in header:  # each call may restart the clock once, in order
-                    index = int(header["started"])
-                    if not started < index < len(runnable):
-                        raise protocol.ProtocolError("calls reported out of order")
-                    started = index
-                    deadline = time.monotonic() + self.call_seconds
-                    continue
-                if "part" in header:  # the call under way asks for a served part
-                    serving_began = time.monotonic()
-                    allowed = calls[runnable[started]].get("serve", []) if 0 <= started < len(runnable) else []
-                    self._answer_part(header, reply_blobs, allowed)
-                    deadline += time.monotonic() - serving_began  # the grader's time is not the student's
-                    continue
-                break
+            protocol.write_message(req_w, header, blobs)
+        except OSError:
+            pass  # the worker is gone: reading its reply says so
+        self._needs_clear = False
+        self._receive(calls, runnable, outcomes)
+
+    def _read_reply(self, calls: List[dict], runnable: List[int]) -> Tuple[dict, List[bytes]]:
+        """Read the reply to the call message of ``calls[runnable]``: its ``started`` messages (each
+        restarts the clock, from when the call started in the worker), the served parts it asks
+        for, then its results. Raises protocol.Timeout, ProtocolError or OSError; ``self._started``
+        is the index of the call under way when it raised."""
+        _, resp_r = self._fds
+        self._started = -1
+        deadline = time.monotonic() + self.call_seconds
+        while True:
+            header, reply_blobs = protocol.read_message(resp_r, deadline)
+            if "started" in header:  # each call may restart the clock once, in order
+                index = int(header["started"])
+                if not self._started < index < len(runnable):
+                    raise protocol.ProtocolError("calls reported out of order")
+                self._started = index
+                now = time.monotonic()
+                began = header.get("t")  # the worker's clock (the same clock); never later than now
+                began = min(float(began), now) if type(began) in (int, float) and began == began else now
+                deadline = began + self.call_seconds
+                continue
+            if "part" in header:  # the call under way asks for a served part
+                serving_began = time.monotonic()
+                started = self._started
+                allowed = calls[runnable[started]].get("serve", []) if 0 <= started < len(runnable) else []
+                self._answer_part(header, reply_blobs, allowed)
+                deadline += time.monotonic() - serving_began  # the grader's time is not the student's
+                continue
             replies = header["results"]
             if not isinstance(replies, list) or len(replies) != len(runnable):
                 raise protocol.ProtocolError("wrong number of results")
+            return header, reply_blobs
+
+    def _receive(self, calls: List[dict], runnable: List[int], outcomes: List[Optional[CallOutcome]],
+                 ahead: bool = False) -> bool:
+        """Read the reply to the call message just sent (or, ``ahead``, sent before its turn) and fill
+        ``outcomes``. False, with nothing filled, when a message sent ahead printed (see :meth:`send_ahead`)."""
+        try:
+            header, reply_blobs = self._read_reply(calls, runnable)
+            replies = header["results"]
         except protocol.Timeout:
-            self._break(calls, runnable, started, outcomes, "timeout",
+            self._break(calls, runnable, self._started, outcomes, "timeout",
                         "did not return within {:g} s (an infinite loop?)".format(self.call_seconds))
             self._fail_worker()
-            return
+            return True
         except (protocol.ProtocolError, OSError, KeyError, TypeError, ValueError) as exc:
             why = self._fail_worker()
             detail = why if not isinstance(exc, protocol.ProtocolError) or "closed" in str(exc) else str(exc)
-            self._break(calls, runnable, started, outcomes, "crash",
+            self._break(calls, runnable, self._started, outcomes, "crash",
                         f"ended the worker process ({detail}; sys.exit/os._exit, a crash, or too much memory?)")
-            return
+            return True
+        if ahead and header.get("printed"):
+            return False
         self.calls_run += len(runnable)
         generation = self.generation
 
@@ -362,6 +412,84 @@ class WorkerClient:
             except (protocol.ProtocolError, KeyError, TypeError) as exc:
                 outcomes[i] = Failure("crash", message=f"{function} returned something unreadable ({exc})",
                                       function=function)
+        return True
+
+    # ------------------------------------------------------------ sending ahead
+    def send_ahead(self, calls: List[dict], clear: bool) -> bool:
+        """Send a batch before its turn, so that the worker runs it while the grader judges the one
+        before (the two processes work side by side); False when it is not sent.
+
+        The batch is the one :meth:`run` will be asked for next after those already sent ahead,
+        with ``clear`` the handle-clearing flag it will carry. When :meth:`run` is asked for exactly
+        the same message (the same bytes), it takes this reply instead of sending; any other
+        request first reads and drops every reply sent ahead. So only the order in which the worker
+        runs calls changes, never a call or a result, and:
+
+        - a batch that serves parts, fails a precheck, or cannot be encoded is not sent ahead;
+        - what the student's code prints during a batch sent ahead is held and dropped by the worker,
+          and such a batch is run again in its turn (then lookahead stops for this worker);
+        - a timeout or crash of a batch sent ahead is reported when its turn comes, as if it had
+          been sent then; if its turn never comes the worker restarts silently (lookahead stops).
+        """
+        if not self.lookahead or self.proc is None:
+            return False
+        none: List[Optional[CallOutcome]] = [None] * len(calls)
+        for call in calls:
+            if call.get("serve") or self._precheck(call, f"{call['module']}.{call['function']}", none) is not None:
+                return False
+        runnable = list(range(len(calls)))
+        try:
+            header, blobs = self._request(calls, runnable, clear)
+        except (ValueError, TypeError):
+            return False
+        key = _key(header, blobs)
+        if sum(len(k) for k in self._ahead) + len(key) > self._pipe_room // 2:
+            return False  # the worker may not have read them yet: never block on a full pipe
+        try:
+            protocol.write_message(self._fds[0], dict(header, hold=True), blobs)
+        except OSError:
+            self.lookahead = False
+            return False
+        self._ahead.append(key)
+        self.ahead_counts["sent"] += 1
+        return True
+
+    @contextmanager
+    def planning(self, batches: int = 1) -> Iterator[None]:
+        """Within it, :meth:`run` runs nothing: it records each batch it is given (with its clearing
+        flag) and answers every call with a "not run" failure, until the ``batches``-th, where it
+        raises :class:`Planned` with them all (what a check would send, to :meth:`send_ahead` it;
+        batches after the first are worth sending only when they do not depend on the first's
+        results). Nothing else changes."""
+        saved = self._needs_clear
+        self._planning, self._planned = batches, []
+        try:
+            yield
+        finally:
+            self._planning, self._planned = 0, []
+            self._needs_clear = saved
+
+    def settle(self) -> None:
+        """Drop whatever was sent ahead and not asked for (the end of a run of examples)."""
+        if self._ahead:
+            self._abandon_ahead()
+
+    def _abandon_ahead(self) -> None:
+        """Read and drop the replies of every batch still sent ahead (their turn did not come)."""
+        pending, self._ahead = len(self._ahead), deque()
+        _, resp_r = self._fds
+        for _ in range(pending):
+            try:
+                while True:
+                    header, _ = protocol.read_message(resp_r, time.monotonic() + self.call_seconds)
+                    if "results" in header:
+                        break
+                    if "started" not in header:
+                        raise protocol.ProtocolError("unexpected message")
+            except (protocol.Timeout, protocol.ProtocolError, OSError):
+                self.lookahead = False
+                self.close()  # not a restart of the submission's: the next batch starts a new worker
+                return
 
     def _answer_part(self, header: dict, blobs: List[bytes], allowed: Sequence[str]) -> None:
         """Answer a served-part request of the worker with the grader's ``part_server``.
@@ -413,6 +541,15 @@ class WorkerClient:
         self._needs_clear = True
 
 
+class Planned(BaseException):
+    """What :meth:`WorkerClient.run` raises while planning: the batches, each with its clearing flag
+    (a BaseException, so that no check's ``except Exception`` takes it for a failure)."""
+
+    def __init__(self, batches: List[Tuple[List[dict], bool]]) -> None:
+        super().__init__("planned")
+        self.batches = list(batches)
+
+
 class PartRefused(Exception):
     """A served-part request that the grader does not answer (not allowed, or bad arguments)."""
 
@@ -434,24 +571,23 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _refs(tree: Any) -> List[Ref]:
-    found: List[Ref] = []
-    _walk(tree, Ref, found)
-    return found
+def _key(header: dict, blobs: List[bytes]) -> bytes:
+    """Bytes that stand for a call message: equal keys, the same calls on the same data (marshal
+    format 2 is a faithful serialization of plain data without shared references: quicker than
+    the JSON that is sent, and the key never leaves this process)."""
+    return marshal.dumps(header, 2) + b"".join(len(b).to_bytes(8, "big") + b for b in blobs)
 
 
-def _handles(tree: Any) -> List[Handle]:
-    found: List[Handle] = []
-    _walk(tree, Handle, found)
-    return found
-
-
-def _walk(tree: Any, kind: type, found: list) -> None:
-    if isinstance(tree, kind):
+def _walk(tree: Any, kinds: Tuple[type, ...], found: list) -> None:
+    """Append to ``found`` every value of one of ``kinds`` in the tree (lists, tuples, dict values)."""
+    kind = type(tree)
+    if kind in kinds:
         found.append(tree)
-    elif isinstance(tree, (list, tuple)):
+    elif kind is list or kind is tuple:
         for v in tree:
-            _walk(v, kind, found)
-    elif isinstance(tree, dict):
+            if type(v) is not np.ndarray:
+                _walk(v, kinds, found)
+    elif kind is dict:
         for v in tree.values():
-            _walk(v, kind, found)
+            if type(v) is not np.ndarray:
+                _walk(v, kinds, found)

@@ -11,8 +11,11 @@ nothing of the repository needs to be visible inside the sandbox. Requests:
 - ``{"op": "import", "module": name, "names": [...]}`` → ``{"ok": {"present": [...]}}`` or
   ``{"error": ...}``;
 - ``{"op": "call", "clear": bool, "calls": [{"module", "function", "args", "kwargs", "opaque",
-  "echo"}]}`` → one ``{"started": i}`` message before each call, then ``{"results": [...]}``
-  with ``{"ok": value}`` (plus ``"args_after"`` when ``echo``) or ``{"error": ...}`` per call.
+  "echo"}]}`` → one ``{"started": i, "t": monotonic seconds}`` message before each call, then
+  ``{"results": [...]}`` with ``{"ok": value}`` (plus ``"args_after"`` when ``echo``) or
+  ``{"error": ...}`` per call. With ``"hold": true`` (a batch the grader sent ahead of its turn)
+  what the student's code prints through ``sys.stdout``/``sys.stderr`` is held and dropped, and
+  the results say ``"printed": bool`` (the grader then runs that batch again, in its turn).
   ``opaque`` lists the positions of a returned tuple that stay in the worker as handles (caches).
   ``serve`` (optional) lists graded functions (``"module.function"``) that, during this call only,
   are replaced in the student's modules by proxies: each call of one sends
@@ -28,9 +31,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 try:  # inside the sandbox the bootstrap registers the protocol under this name
     import _ag_protocol as protocol  # type: ignore[import-not-found]
@@ -119,11 +123,25 @@ class Worker:
     def do_calls(self, header: dict, blobs: List[bytes]) -> None:
         if header.get("clear"):
             self.handles.clear()
+        held = header.get("hold") is True
+        if held:  # sent ahead of its turn: what the student's code prints is held, then dropped
+            _HeldStream.holding = []
+        try:
+            replies, out_blobs = self._run_calls(header, blobs)
+        finally:
+            printed = bool(_HeldStream.holding)
+            _HeldStream.holding = None
+        reply: Dict[str, Any] = {"results": replies}
+        if held:
+            reply["printed"] = printed
+        self.send(reply, out_blobs)
+
+    def _run_calls(self, header: dict, blobs: List[bytes]) -> Tuple[List[dict], List[bytes]]:
         results: List[Any] = []  # per call: ("ok", value) or ("error", dict)
         out_blobs: List[bytes] = []
         replies: List[dict] = []
         for index, call in enumerate(header["calls"]):
-            self.send({"started": index}, [])
+            self.send({"started": index, "t": time.monotonic()}, [])
 
             def special(node: dict) -> Any:
                 if "h" in node:
@@ -166,7 +184,7 @@ class Worker:
                           for node, arg in zip(sent, args)]
                 reply["args_after"] = protocol.encode(echoed, out_blobs, self.handle)
             replies.append(reply)
-        self.send({"results": replies}, out_blobs)
+        return replies, out_blobs
 
     # ------------------------------------------------------------ served parts
     def serve_parts(self, keys: List[str]) -> List[Any]:
@@ -270,6 +288,34 @@ def _replace_in(holder: Any, key: Any, value: Any, original: Any, proxy: Any, re
             _swap(holder, key, tuple(items), restore)
 
 
+class _HeldStream:
+    """sys.stdout / sys.stderr for the student's code: written through, except while a batch sent
+    ahead of its turn runs (``holding`` is a list then): its text is held, to be dropped."""
+
+    holding: Optional[List[str]] = None
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: Any) -> int:
+        held = _HeldStream.holding
+        if held is not None:
+            held.append(str(text))
+            return len(text)
+        return self._stream.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if _HeldStream.holding is None:
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _flush_student_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -282,6 +328,8 @@ def main(argv: List[str]) -> None:
     in_fd, out_fd, submission = int(argv[0]), int(argv[1]), argv[2]
     sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.realpath(submission))
+    if sys.stdout is not None and sys.stderr is not None:  # held while a batch sent ahead runs
+        sys.stdout, sys.stderr = _HeldStream(sys.stdout), _HeldStream(sys.stderr)
     Worker(in_fd, out_fd, submission).serve()
     os._exit(0)  # no interpreter teardown: student atexit hooks and threads do not run
 
