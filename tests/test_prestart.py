@@ -65,9 +65,7 @@ for _ in range(3):
     threads = [threading.Thread(target=go) for _ in range(4)]
     for t in threads: t.start()
     for t in threads: t.join()
-for launched in started:
-    for fd in launched.fds: __import__("os").close(fd)
-    launched.proc.kill()
+for launched in started: launched.stop()
 print(len(started))
 """
 

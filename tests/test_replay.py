@@ -40,31 +40,36 @@ def test_replayed_draws_give_the_same_results_as_hypothesis(student: str, monkey
     assert json.dumps(replayed, sort_keys=True) == json.dumps(engine, sort_keys=True)
 
 
+def _build(test):
+    """The property the twin tests record: 7 examples of rnn_forward, derandomized."""
+    return hidden_tests.settings(max_examples=7, derandomize=True, database=None)(
+        hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
+
+
+def _body(seen: list, decisions: tuple = ()):
+    """A test body that notes each example and rejects those ``decisions`` sets aside (then passes)."""
+    state = {"stopped": False, "spent": 0, "budget": 100}
+    failures: dict = {}
+
+    def attempt(ex: Example) -> bool:
+        seen.append(ex)
+        return decisions[len(seen) - 1] if len(seen) <= len(decisions) else True
+
+    def body(ex: Example) -> None:
+        if not attempt(ex):
+            if state["stopped"] or failures:
+                raise AssertionError
+            hidden_tests.reject()
+    return body
+
+
 def test_the_twin_draws_what_hypothesis_gives_the_real_body() -> None:
     """The recording twin has the body's code, so the same derandomized seed and examples."""
-    seen = []
-
-    def build(test):
-        return hidden_tests.settings(max_examples=7, derandomize=True, database=None)(
-            hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
-
-    def make_body():
-        state = {"stopped": False, "spent": 0, "budget": 100}
-        failures: dict = {}
-
-        def attempt(ex: Example) -> bool:
-            seen.append(ex)
-            return True
-
-        def body(ex: Example) -> None:
-            if not attempt(ex) and (state["stopped"] or failures):
-                raise AssertionError
-        return body
-
-    body = make_body()
-    build(body)()
-    assert len(seen) == 7 and draws.record(body, build) == tuple(seen)
-    assert draws.key(body, "f", "general", 7) != draws.key(build, "f", "general", 7)  # another source, another key
+    seen: list = []
+    body = _body(seen)
+    _build(body)()
+    assert len(seen) == 7 and draws.record(body, _build) == tuple(seen)
+    assert draws.key(body, "f", "general", 7) != draws.key(_build, "f", "general", 7)  # another source, another key
     assert draws.key(body, "f", "general", 7) != draws.key(body, "f", "general", 8)
 
 
@@ -75,33 +80,13 @@ def test_the_twin_draws_what_hypothesis_gives_a_body_that_rejects_some_examples(
     to the first rejection. Twelve rejections in a row: Hypothesis gives up (Unsatisfiable) after
     what it drew, the same for both."""
     seen: list = []
-
-    def build(test):
-        return hidden_tests.settings(max_examples=7, derandomize=True, database=None)(
-            hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
-
-    def make_body():
-        state = {"stopped": False, "spent": 0, "budget": 100}
-        failures: dict = {}
-
-        def attempt(ex: Example) -> bool:
-            seen.append(ex)
-            return decisions[len(seen) - 1] if len(seen) <= len(decisions) else True
-
-        def body(ex: Example) -> None:
-            if not attempt(ex):
-                if state["stopped"] or failures:
-                    raise AssertionError
-                hidden_tests.reject()
-        return body
-
-    body = make_body()
+    body = _body(seen, decisions)
     try:
-        build(body)()
+        _build(body)()
     except Exception as exc:  # noqa: BLE001
         assert type(exc).__name__ == "Unsatisfiable"
-    all_pass = draws.record(body, build)
-    recorded = draws.record(body, build, decisions)
+    all_pass = draws.record(body, _build)
+    recorded = draws.record(body, _build, decisions)
     assert recorded == tuple(seen) and len(recorded) > len(decisions)
     first = decisions.index(False)
     assert recorded[:first + 1] == all_pass[:first + 1] and recorded != all_pass

@@ -44,11 +44,17 @@ def _command_module(argv: List[str]) -> Optional[str]:
     return module if module in COMMANDS and module.replace("_", "-") == argv[0] else None
 
 
+def _sandboxes_asked(argv: List[str]) -> List[str]:
+    """The values ``argv`` gives ``--sandbox`` (``--sandbox X`` or ``--sandbox=X``), in order, read before
+    parsing (the last one counts, as for argparse)."""
+    return [b if a == "--sandbox" else a.split("=", 1)[1] for a, b in zip(argv, argv[1:] + [""])
+            if a == "--sandbox" or a.startswith("--sandbox=")]
+
+
 def _will_probe(argv: List[str]) -> bool:
     """Whether ``argv`` runs a command that will need bubblewrap's trial run (not with --sandbox process)."""
-    asked = [b for a, b in zip(argv, argv[1:] + [""]) if a == "--sandbox"] + [a.split("=", 1)[1] for a in argv
-                                                                                if a.startswith("--sandbox=")]
-    return bool(argv) and argv[0] in PROBE_FIRST and "process" not in asked and "-h" not in argv and "--help" not in argv
+    return (bool(argv) and argv[0] in PROBE_FIRST and "process" not in _sandboxes_asked(argv) and "-h" not in argv
+            and "--help" not in argv)
 
 
 def _prestart_worker(argv: List[str]) -> bool:
@@ -56,19 +62,16 @@ def _prestart_worker(argv: List[str]) -> bool:
     (:mod:`autograder.worker.launch`); the grading claims it. True when one started."""
     if argv[:1] != ["grade"] or "-h" in argv or "--help" in argv:
         return False
-    sandbox, positional, rest = "auto", [], iter(argv[1:])
+    positional, rest = [], iter(argv[1:])
     for arg in rest:
         if arg in ("--results", "--feedback", "--sandbox"):
-            value = next(rest, "")
-            sandbox = value if arg == "--sandbox" else sandbox
-        elif arg.startswith("--sandbox="):
-            sandbox = arg.split("=", 1)[1]
+            next(rest, "")  # its value
         elif not arg.startswith("-"):
             positional.append(arg)
     if len(positional) == 1 and Path(positional[0]).is_dir():
         from autograder.sandbox.limits import GRADING
         from autograder.worker import launch
-        return launch.prestart(Path(positional[0]), sandbox, GRADING)
+        return launch.prestart(Path(positional[0]), (_sandboxes_asked(argv) or ["auto"])[-1], GRADING)
     return False
 
 

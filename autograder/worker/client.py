@@ -16,7 +16,6 @@ message), so an infinite loop costs one timeout, not one per example.
 from __future__ import annotations
 
 import marshal
-import os
 import threading
 import time
 from collections import deque
@@ -155,12 +154,7 @@ class WorkerClient:
     def close(self) -> None:
         self._ahead = deque()
         if self.proc is not None:
-            for fd in self._fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self.proc.kill()
+            worker_launch.stop(self.proc, self._fds)
             self.proc = None
             for thread in self._threads:  # read what the worker printed before it ended
                 thread.join(timeout=2)

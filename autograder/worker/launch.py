@@ -35,6 +35,19 @@ class Launched:
     fds: Tuple[int, int]
     pipe_room: int
 
+    def stop(self) -> None:
+        stop(self.proc, self.fds)
+
+
+def stop(proc: SandboxedProcess, fds: Tuple[int, int]) -> None:
+    """Close the grader's ends of a worker's pipes and kill it (and whatever it started)."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    proc.kill()
+
 
 def launch(submission: Path, mode: str, limits: Limits) -> Launched:
     """Start the worker program for ``submission`` in sandbox ``mode`` (a mode name or ``auto``)."""
@@ -137,15 +150,8 @@ def claim(submission: Path, mode: str, limits: Limits) -> Optional[Launched]:
 
 def _stop(early: _Early) -> None:
     early.done.wait()
-    launched = early.launched
-    if launched is None:
-        return
-    for fd in launched.fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    launched.proc.kill()
+    if early.launched is not None:
+        early.launched.stop()
 
 
 @atexit.register
