@@ -164,8 +164,8 @@ def test_hidden_tests_show_no_inputs():
     from autograder.engine.checks import CheckFailed
     from autograder.engine.grade import _test_result
     from autograder.engine.hidden_tests import TestOutcome
+    from autograder.engine.pack import function
     from autograder.engine.score import RubricTest
-    from autograder.engine.spec import function
     from autograder.engine.strategies import Example
 
     fn = function("rnn_forward")

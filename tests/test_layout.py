@@ -116,3 +116,14 @@ def test_the_top_level_is_small():
     assert len(top) <= MAX_TOP_LEVEL_MODULES, top
     # the entry points, where the repository is, and the command released student repositories run
     assert top == ["__init__.py", "__main__.py", "paths.py", "student_ci.py"]
+
+
+def test_spec_holds_types_only():
+    """spec.py is the vocabulary packs describe their functions in: it imports no module of the package
+    (the lookup of a pack's function by name lives in pack.py), so no cycle, not even a lazy one."""
+    modules = _modules()
+    assert _imports(modules["autograder.engine.spec"], "autograder.engine.spec", set(modules)) == set()
+    tree = ast.parse(modules["autograder.engine.spec"].read_text(encoding="utf-8"))
+    lazy = [ast.unparse(n) for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+            and "autograder" in ast.unparse(n)]
+    assert lazy == []

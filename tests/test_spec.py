@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 
 from autograder.engine import reference
+from autograder.engine.pack import function, scenario_args
 from autograder.engine.score import load_rubric
-from autograder.engine.spec import function, scenario_args
 from autograder.engine.strategies import Example, examples, expected_structure, materialize
 from autograder.packs.rnn_lstm import FUNCTIONS, SOLUTIONS_DIR
 

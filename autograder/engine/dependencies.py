@@ -46,7 +46,8 @@ import numpy as np
 
 from autograder.engine import pack, reference
 from autograder.engine.checks import CheckFailed, compare, failure, mismatch, modified, unpack
-from autograder.engine.spec import Function, Tol, function
+from autograder.engine.pack import function
+from autograder.engine.spec import Function, Tol
 from autograder.engine.strategies import Example, describe_special
 from autograder.worker.client import Batch, CallOutcome, Failure, Handle, Ref, WorkerClient
 

@@ -18,8 +18,9 @@ from autograder.engine import submission as submission_checks
 from autograder.engine.checks import CheckFailed, unpack
 from autograder.engine.checks import failure as checks_failure
 from autograder.engine.hidden_tests import Grader, TestOutcome, requires, run_test, shows_inputs
+from autograder.engine.pack import function
 from autograder.engine.score import RubricTest, function_scores, load_rubric
-from autograder.engine.spec import Function, function
+from autograder.engine.spec import Function
 from autograder.engine.strategies import describe_inputs, materialize
 from autograder.feedback import messages
 from autograder.sandbox import registry as sandbox_registry

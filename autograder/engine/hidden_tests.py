@@ -45,7 +45,8 @@ from autograder.engine.checks import (
 )
 from autograder.engine.dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
 from autograder.engine.lookahead import Lookahead
-from autograder.engine.spec import Function, function
+from autograder.engine.pack import function
+from autograder.engine.spec import Function
 from autograder.engine.strategies import Example, boundary_examples, describe_special, examples, materialize
 from autograder.worker.client import Batch, Failure, Ok, WorkerClient
 

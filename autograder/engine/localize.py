@@ -22,7 +22,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import numpy as np
 
 from autograder.engine import pack, reference
-from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template, function
+from autograder.engine.pack import function
+from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template
 from autograder.engine.strategies import Example
 
 Arrays = Dict[str, np.ndarray]

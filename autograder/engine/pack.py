@@ -144,6 +144,18 @@ def current() -> Pack:
     return load(os.environ.get(ENV) or DEFAULT)
 
 
+def function(name: str) -> "Function":
+    """The graded function ``name`` of the active pack."""
+    return current().by_name[name]
+
+
+def scenario_args(fn: "Function") -> Tuple[str, ...]:
+    """Names of the scenario inputs (see :mod:`autograder.engine.spec`) of a graded function."""
+    base = function(fn.forward) if fn.forward else fn
+    names = tuple(n for n, _ in base.args) + tuple(fn.upstream) + base.options + fn.options
+    return tuple(dict.fromkeys(names))
+
+
 def use(name: str) -> Pack:
     """Make ``name`` the active pack, for this process and the grading processes it starts."""
     pack = load(name)

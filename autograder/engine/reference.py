@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from autograder.engine import pack
-from autograder.engine.spec import Function, function
+from autograder.engine.pack import function
+from autograder.engine.spec import Function
 from autograder.engine.strategies import flatten
 
 

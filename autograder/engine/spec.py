@@ -112,17 +112,3 @@ class Function:
             if isinstance(o.template, Cache):
                 return i
         return None
-
-
-def function(name: str) -> Function:
-    """The graded function ``name`` of the active assignment pack (:mod:`autograder.engine.pack`)."""
-    from autograder.engine import pack
-
-    return pack.current().by_name[name]
-
-
-def scenario_args(fn: Function) -> Tuple[str, ...]:
-    """Names of the scenario inputs (see the module docstring) for a function."""
-    base = function(fn.forward) if fn.forward else fn
-    names = tuple(n for n, _ in base.args) + tuple(fn.upstream) + base.options + fn.options
-    return tuple(dict.fromkeys(names))

@@ -27,7 +27,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from autograder.engine import pack
-from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template, function, scenario_args
+from autograder.engine.pack import function, scenario_args
+from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template
 
 
 def _draw_from_the_strategies_alone() -> None:
@@ -189,7 +190,7 @@ RECENT_SIZE = 16  # an example is materialized when it is planned (engine/lookah
 
 
 def materialize(fn: Function, ex: Example) -> Dict[str, Any]:
-    """The scenario inputs (named as in spec.scenario_args) for an example, deterministically (a new
+    """The scenario inputs (named as in pack.scenario_args) for an example, deterministically (a new
     copy each time: the caller may change it)."""
     key = (pack.current().name, fn.name, ex)
     found = _RECENT.get(key)

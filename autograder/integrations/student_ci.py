@@ -38,8 +38,9 @@ import numpy as np
 
 from autograder.engine import pack
 from autograder.engine import submission as submission_checks
+from autograder.engine.pack import function
 from autograder.engine.score import RubricTest, function_scores, load_rubric
-from autograder.engine.spec import Function, function
+from autograder.engine.spec import Function
 from autograder.paths import REPO_ROOT
 from autograder.sandbox import launch as sandbox
 from autograder.sandbox.limits import GRADING
