@@ -149,14 +149,17 @@ def test_zero_forwards_and_backwards_that_raise_score_0(tmp_path):
     assert results["score"] == 0, [t["name"] for t in results["tests"] if t["status"] == "passed"]
 
 
-def test_full_bptt_without_truncation_loses_exactly_the_truncation_tests(tmp_path):
+def test_full_bptt_without_truncation_loses_exactly_the_chunk_test(tmp_path):
+    """A backward that ignores truncate computes full BPTT right: "truncate >= T equals full BPTT" holds
+    for it and counts (its full BPTT is right); only the chunk-by-chunk test is lost."""
     folder = copy_solutions(tmp_path, {"rnn_layers": [("        if t > 0 and t % chunk == 0:", "        if False:")]})
     results = grade(folder)
     truncation = {t.full_name: t.points for t in load_rubric() if t.kind.startswith("truncate")}
     assert set(truncation) == {"rnn_backward: truncate >= T equals full BPTT",
                                "rnn_backward: truncated BPTT equals chunk by chunk"}
-    assert {t["name"] for t in results["tests"] if t["status"] == "failed"} == set(truncation)
-    assert results["score"] == 100 - sum(truncation.values())
+    chunks = "rnn_backward: truncated BPTT equals chunk by chunk"
+    assert {t["name"] for t in results["tests"] if t["status"] == "failed"} == {chunks}
+    assert results["score"] == 100 - truncation[chunks]
 
 
 def test_a_shortcut_that_only_works_for_small_sizes_loses_points(tmp_path):

@@ -127,6 +127,21 @@ def served_parts(parts: Sequence[str]) -> Tuple[str, ...]:
     return tuple(f"{function(p).module}.{p}" for p in parts)
 
 
+def copied_parts(fn: Function) -> Tuple[str, ...]:
+    """``module.function`` keys of every graded part ``fn`` is built from, at any depth: while ``fn``
+    runs, the worker calls them on copies of their arrays (worker ``copies``), so a part that changes
+    its inputs in place is charged in its own in-place test, never in the composite that only passed
+    the arrays on (nor in what the composite computes with them afterwards)."""
+    found: List[str] = []
+    todo = list(fn.parts)
+    while todo:
+        name = todo.pop(0)
+        if name not in found and name != fn.name:
+            found.append(name)
+            todo.extend(function(name).parts)
+    return served_parts(found)
+
+
 def escalate(mode: Mode, fn: Function, dependencies: Sequence[str], cell_kinds: Sequence[str],
              cache_wrong: bool = False) -> Optional[Mode]:
     """The next mode after every example was rejected for ``dependencies``; None when none is left.
@@ -216,6 +231,7 @@ class Run:
         self.outcomes: List[CallOutcome] = []
         # whether a failure of F may be the forward's cache (False for checks that do not compare values)
         self.compares_values = True
+        self.evidence: Optional[set] = None  # where a values test records that F was right (hidden_tests.judge)
         self._expected: Dict[Any, Dict[str, np.ndarray]] = {}
 
     # -------------------------------------------------------- calls
@@ -230,7 +246,8 @@ class Run:
         args, kwargs = reference.call_arguments(target, inputs if inputs is not None else self.inputs)
         opaque = [target.cache_index] if target.cache_index is not None else []
         batch.call(target.module, target.name, *args, opaque=opaque, echo=echo,
-                   serve=list(self.serve + self.serve_forward) if serve is None else list(serve), **kwargs)
+                   serve=list(self.serve + self.serve_forward) if serve is None else list(serve),
+                   copies=copied_parts(target), **kwargs)
         return len(batch.calls) - 1
 
     def call_backward(self, forward_index: int, inputs: Optional[Dict[str, Any]] = None, echo: bool = False,
@@ -239,7 +256,8 @@ class Run:
         batch = batch or self.batch
         args, kwargs = reference.backward_arguments(self.fn, inputs if inputs is not None else self.inputs,
                                                     Ref(forward_index)[self.fwd.cache_index])
-        batch.call(self.fn.module, self.fn.name, *args, echo=echo, serve=self.serve, **kwargs)
+        batch.call(self.fn.module, self.fn.name, *args, echo=echo, serve=self.serve, copies=copied_parts(self.fn),
+                   **kwargs)
         return len(batch.calls) - 1
 
     def forward_key(self) -> Tuple[str, ...]:
@@ -297,29 +315,49 @@ class Run:
         raise Rejected(self.fwd.name, f"the cache of your {self.fwd.name} is wrong on this input (your {self.fn.name} "
                                       f"is right with the reference {self.fwd.name}'s cache)", self.ex, cache=True)
 
-    def _replay_parts(self, batch: Batch) -> List[Tuple[Function, int, Any]]:
+    def _replay_parts(self, batch: Batch) -> List["Replayed"]:
         """Add to ``batch`` the reference composite's part calls on this example, to be run on the
-        student's parts; returns (part, index in the batch, reference result) per call.
+        student's parts; returns one :class:`Replayed` per call.
 
         Served parts are not replayed (they are the reference's while F runs); a cache that a served
         part made reaches the replayed parts as the reference made it."""
         if not self.fn.parts:
             return []
         _, calls = reference.trace(self.fn, self.inputs)
-        replayed: List[Tuple[Function, int, Any]] = []
-        producers: Dict[int, Tuple[int, int]] = {}  # id(reference cache) -> (index of its call, cache position)
+        replayed: List[Replayed] = []
+        producers: Dict[int, Tuple[int, int]] = {}  # id(reference cache) -> (index in replayed, cache position)
         for part, args, kwargs, result in calls:
             if part.name in self.mode.serve:
                 continue
             # a cache the reference passes on is the student's own cache from the same replayed call
-            sent_args = [Ref(producers[id(a)][0])[producers[id(a)][1]] if id(a) in producers else a for a in args]
+            made_by = next((producers[id(a)][0] for a in args if id(a) in producers), None)
+            sent_args = [Ref(replayed[producers[id(a)][0]].position)[producers[id(a)][1]] if id(a) in producers else a
+                         for a in args]
             opaque = [part.cache_index] if part.cache_index is not None else []
-            batch.call(part.module, part.name, *sent_args, opaque=opaque, **kwargs)
-            position = len(batch.calls) - 1
-            replayed.append((part, position, result))
+            batch.call(part.module, part.name, *sent_args, opaque=opaque, copies=copied_parts(part), **kwargs)
+            replayed.append(Replayed(part, len(batch.calls) - 1, result, args, kwargs, made_by))
             if part.cache_index is not None and isinstance(result, tuple):
-                producers[id(result[part.cache_index])] = (position, part.cache_index)
+                producers[id(result[part.cache_index])] = (len(replayed) - 1, part.cache_index)
         return replayed
+
+    def _part_problem(self, call: "Replayed", outcome: CallOutcome) -> Optional[str]:
+        """What is wrong with one replayed part call (None: it equals the reference's)."""
+        if isinstance(outcome, Failure):
+            return outcome.describe().splitlines()[0]
+        problem = value_problem(outcome.value, call.result, GATE_TOL, call.part.name, skip=call.part.cache_index,
+                                names=[o.name for o in call.part.outputs])
+        return f"{call.part.name} is wrong on this input ({problem})" if problem else None
+
+    def _right_on_reference_caches(self, calls: List["Replayed"]) -> List[bool]:
+        """Whether each backward part call (wrong on the cache the student's forward part made) is right
+        when given the reference forward part's cache instead: then that cache is what is wrong."""
+        batch = Batch(self.client)
+        for call in calls:
+            opaque = [call.part.cache_index] if call.part.cache_index is not None else []
+            batch.call(call.part.module, call.part.name, *call.args, opaque=opaque, copies=copied_parts(call.part),
+                       **call.kwargs)
+        self.client.clear_handles()
+        return [self._part_problem(call, outcome) is None for call, outcome in zip(calls, batch.run())]
 
     def execute(self) -> List[CallOutcome]:
         self.outcomes = self.batch.run()
@@ -337,23 +375,27 @@ class Run:
         if self.fwd is not None:
             args, kwargs = reference.call_arguments(self.fwd, self.inputs)
             batch.call(self.fwd.module, self.fwd.name, *args, opaque=[self.fwd.cache_index], echo=True,
-                       serve=self.serve + self.serve_forward, **kwargs)
+                       serve=self.serve + self.serve_forward, copies=copied_parts(self.fwd), **kwargs)
             forward_index = 0
         replayed = self._replay_parts(batch)
         if not batch.calls:
             return
         self.client.clear_handles()
         outcomes = batch.run()
-        problems: List[Tuple[str, str]] = []  # (dependency, problem): parts first, then the forward
-        for part, position, result in replayed:
-            outcome = outcomes[position]
-            if isinstance(outcome, Failure):
-                problems.append((part.name, outcome.describe().splitlines()[0]))
-                continue
-            problem = value_problem(outcome.value, result, GATE_TOL, part.name, skip=part.cache_index,
-                                    names=[o.name for o in part.outputs])
-            if problem:
-                problems.append((part.name, f"{part.name} is wrong on this input ({problem})"))
+        found = {i: self._part_problem(call, outcomes[call.position]) for i, call in enumerate(replayed)}
+        # A backward part fed the cache of a student's forward part that is itself right in its outputs:
+        # when the backward part is right with the reference's cache, the mistake is that forward part's cache.
+        suspects = [i for i, problem in found.items() if problem and replayed[i].made_by is not None
+                    and not found[replayed[i].made_by]]
+        if suspects:
+            for i, right in zip(suspects, self._right_on_reference_caches([replayed[i] for i in suspects])):
+                if right:
+                    producer, part = replayed[replayed[i].made_by].part, replayed[i].part
+                    found[i] = None
+                    found[replayed[i].made_by] = (f"the cache of your {producer.name} is wrong on this input (your "
+                                                  f"{part.name} is right with the reference {producer.name}'s cache)")
+        # (dependency, problem): parts first, then the forward
+        problems = [(replayed[i].part.name, problem) for i, problem in sorted(found.items()) if problem]
         if forward_index is not None:
             problem = self._forward_problem(outcomes[forward_index])
             if problem:
@@ -410,6 +452,20 @@ class Run:
 
 
 @dataclass
+class Replayed:
+    """One call of a graded part that the reference composite makes on an example, replayed on the
+    student's part: where it sits in the batch, the reference's arguments and result, and which
+    earlier replayed call (index) made the cache it reads (None: no cache, or the reference's)."""
+
+    part: Function
+    position: int
+    result: Any
+    args: tuple
+    kwargs: dict
+    made_by: Optional[int] = None
+
+
+@dataclass
 class Notes:
     """What a test learnt about F's dependencies, for the feedback and for escalating F's mode."""
 
@@ -423,6 +479,7 @@ class Notes:
     first: Optional[Rejected] = None
     dependencies: List[str] = field(default_factory=list)
     firsts: Dict[str, Rejected] = field(default_factory=dict)  # dependency -> its first rejection
+    covered: set = field(default_factory=set)  # what the counted examples cover (hidden_tests.coverage)
 
     def add(self, rejection: Rejected) -> None:
         self.rejected += 1

@@ -17,7 +17,7 @@ from autograder.engine import localize, pack, reference
 from autograder.engine import submission as submission_checks
 from autograder.engine.checks import CheckFailed, unpack
 from autograder.engine.checks import failure as checks_failure
-from autograder.engine.hidden_tests import Grader, TestOutcome, requires, run_test, shows_inputs
+from autograder.engine.hidden_tests import EVIDENCE, Grader, TestOutcome, requires, run_test, shows_inputs
 from autograder.engine.pack import function
 from autograder.engine.score import RubricTest, function_scores, load_rubric
 from autograder.engine.spec import Function
@@ -57,8 +57,8 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
             for test in (t for t in rubric if t.function == fn.name):
                 if blocked is not None:
                     outcome = TestOutcome(False, blocked)
-                elif _unmet(test, outcomes) is not None:
-                    outcome = _unmet(test, outcomes)  # type: ignore[assignment]
+                elif _unmet(test, outcomes, grader.evidence) is not None:
+                    outcome = _unmet(test, outcomes, grader.evidence)  # type: ignore[assignment]
                 elif time.monotonic() > deadline:
                     outcome = TestOutcome(False, f"not run: grading this submission took longer than "
                                                  f"{limits.submission_seconds:g} s")
@@ -66,7 +66,7 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
                     outcome = run_test(grader, fn, test.kind, test.profile, test.examples)
                 outcomes.append((test, outcome))
             for test, outcome in outcomes:
-                outcome = _unmet(test, outcomes) or outcome  # a requirement that ran after the test
+                outcome = _unmet(test, outcomes, grader.evidence) or outcome  # a requirement that ran after the test
                 tests.append(_test_result(fn, test, outcome, grader))
         client.close()
         output = _summary(mode, static, client)
@@ -87,14 +87,19 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
     return results
 
 
-def _unmet(test: RubricTest, outcomes: List[Tuple[RubricTest, TestOutcome]]) -> Optional[TestOutcome]:
-    """A failed outcome when the test's requirement (hidden_tests.requires(): the first test of another
-    kind of the same function) has run and failed; None otherwise."""
-    kind = requires().get(test.kind)
-    required = next(((t, o) for t, o in outcomes if t.kind == kind), None) if kind else None
-    if required is None or required[1].passed:
+def _unmet(test: RubricTest, outcomes: List[Tuple[RubricTest, TestOutcome]],
+           evidence: set) -> Optional[TestOutcome]:
+    """A failed outcome when none of what the test's points need (hidden_tests.requires(): the first
+    test of another kind of the same function passing, or evidence that the function computes) holds
+    once those tests have run; None otherwise."""
+    needed = requires().get(test.kind)
+    if not needed or (EVIDENCE in needed and test.function in evidence):
         return None
-    return TestOutcome(False, messages.needs_values(test.function, required[0].name))
+    required = [next(((t, o) for t, o in outcomes if t.kind == kind), None) for kind in needed if kind != EVIDENCE]
+    ran = [r for r in required if r is not None]
+    if not ran or len(ran) < len(required) or any(o.passed for _, o in ran):
+        return None
+    return TestOutcome(False, messages.needs_values(test.function, [t.name for t, _ in ran], EVIDENCE in needed))
 
 
 def _resolve(mode: str) -> str:

@@ -17,7 +17,8 @@ dependency is wrong everywhere). Kinds:
 Every values test (and the pack's boundary kinds) also runs fixed boundary examples after its draws
 (strategies.boundary_examples). A test passes only when at least one example counted and none
 failed; ``inplace`` and ``cache`` points (and the pack's :attr:`~autograder.engine.pack.Pack.requires`)
-count only for a function whose first ``values`` test passes (see
+count only with evidence that the function computes: its first ``values`` test passes, or it was right
+on some of its values examples whose expected outputs are not all zero (:data:`EVIDENCE`; see
 :func:`autograder.engine.grade.grade_submission`).
 """
 from __future__ import annotations
@@ -43,7 +44,17 @@ from autograder.engine.checks import (
     shifted,
     unpack,
 )
-from autograder.engine.dependencies import TRIAL, UNINFORMATIVE, Mode, Notes, Rejected, Run, escalate, served_parts
+from autograder.engine.dependencies import (
+    TRIAL,
+    UNINFORMATIVE,
+    Mode,
+    Notes,
+    Rejected,
+    Run,
+    copied_parts,
+    escalate,
+    served_parts,
+)
 from autograder.engine.lookahead import Lookahead
 from autograder.engine.pack import function
 from autograder.engine.spec import Function
@@ -68,6 +79,9 @@ class Grader:
 
     client: WorkerClient
     examples_run: Dict[str, int] = field(default_factory=dict)
+    # functions right on at least one example of a values test with expected outputs not all zero
+    evidence: set = field(default_factory=set)
+    kind: str = "values"  # the kind of the test under way
     # (function, size profile) -> how its examples are judged: a dependency may be wrong only for
     # some sizes (e.g. only for large ones), so each profile escalates on its own.
     modes: Dict[Tuple[str, str], Mode] = field(default_factory=dict)
@@ -85,13 +99,13 @@ class Grader:
         if fn.forward:
             fwd = function(fn.forward)
             args, kwargs = reference.call_arguments(fwd, inputs)
-            ref = batch.call(fwd.module, fwd.name, *args, opaque=[fwd.cache_index], **kwargs)
+            ref = batch.call(fwd.module, fwd.name, *args, opaque=[fwd.cache_index], copies=copied_parts(fwd), **kwargs)
             args, kwargs = reference.backward_arguments(fn, inputs, ref[fwd.cache_index])
-            batch.call(fn.module, fn.name, *args, echo=echo, **kwargs)
+            batch.call(fn.module, fn.name, *args, echo=echo, copies=copied_parts(fn), **kwargs)
         else:
             args, kwargs = reference.call_arguments(fn, inputs)
             opaque = [fn.cache_index] if fn.cache_index is not None else []
-            batch.call(fn.module, fn.name, *args, opaque=opaque, echo=echo, **kwargs)
+            batch.call(fn.module, fn.name, *args, opaque=opaque, echo=echo, copies=copied_parts(fn), **kwargs)
         return batch.run()
 
 
@@ -107,6 +121,8 @@ def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarra
         wrong = mismatch(actual, expected, fn.tol)
     if wrong is None:
         _require_informative(run, expected)
+        if run.evidence is not None and any(np.any(np.abs(v) > DEGENERATE) for v in expected.values()):
+            run.evidence.add(fn.name)
         return
     if run.mode.own:
         at_outputs_of = pack.current().backward_at_outputs
@@ -201,6 +217,7 @@ def check_values(g: Grader, fn: Function, ex: Example, only: Optional[Tuple[str,
     mode = g.mode(fn)
     inputs = inputs if inputs is not None else materialize(fn, ex)
     run = Run(g.client, fn, ex, inputs, mode)
+    run.evidence = g.evidence if g.kind == "values" else None
     target = run.scenario()
     pairs: List[Tuple[str, str, np.ndarray]] = []
     indices: List[Tuple[int, int]] = []
@@ -397,17 +414,21 @@ def kinds() -> Dict[str, Callable[[Grader, Function, Example], None]]:
     """Every check kind a rubric may name: the engine's and the active pack's."""
     return {**ENGINE_KINDS, **pack.current().kinds}
 
-# Kinds whose points count only when another test of the same function passes: an in-place test
-# checks a property of working code (a function that computes nothing must not earn it). A pack adds
-# its own (:attr:`autograder.engine.pack.Pack.requires`).
-ENGINE_REQUIRES: Dict[str, str] = {"inplace": "values", "cache": "values"}
+# Kinds whose points count only with evidence that the function computes: a property test checks a
+# property of working code (a function that computes nothing must not earn it). Each kind lists what
+# suffices, any one of: the first test of another kind of the same function passing, or EVIDENCE (the
+# function was right on at least one example of its values tests whose expected outputs are not all
+# zero). A pack adds its own (:attr:`autograder.engine.pack.Pack.requires`).
+EVIDENCE = "evidence"
+ENGINE_REQUIRES: Dict[str, Tuple[str, ...]] = {"inplace": ("values", EVIDENCE), "cache": ("values", EVIDENCE)}
 # Hidden tests show the inputs of a failing example only when they are visible to students.
 ENGINE_SHOWS_INPUTS = ("values", "gradcheck", "inplace")
 
 
-def requires() -> Dict[str, str]:
-    """kind -> the kind whose first test of the same function must pass for its points to count."""
-    return {**ENGINE_REQUIRES, **pack.current().requires}
+def requires() -> Dict[str, Tuple[str, ...]]:
+    """kind -> what suffices for its points to count (kinds whose first test passes, or EVIDENCE)."""
+    found = {**ENGINE_REQUIRES, **pack.current().requires}
+    return {k: (v,) if isinstance(v, str) else tuple(v) for k, v in found.items()}
 
 
 def shows_inputs() -> Tuple[str, ...]:
@@ -436,7 +457,7 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
     first one ended.
     """
     cells = function(fn.forward).cells if fn.forward else fn.cells
-    g.profile = profile
+    g.profile, g.kind = profile, kind
     if (fn.name, profile) not in g.modes:  # start where another profile of fn ended (it escalates on if need be)
         known = [m for (name, _), m in g.modes.items() if name == fn.name]
         if known:
@@ -453,7 +474,17 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
         useless_special = bool(mode.special and notes.uninformative)  # the structured inputs prove nothing here
         if not notes.trial_failed and (notes.counted or outcome.failure is not None
                                        or not (dependencies or useless_special)):
-            break
+            # The examples left once those with a wrong dependency are set aside must still cover what the
+            # test is for (each cell, every size above 1); where they do not, F is judged again with its
+            # wrong parts served, so a bug of F that only bigger inputs show cannot hide behind a part's.
+            wrong_parts = tuple(d for d in dependencies if d in fn.parts and d not in mode.serve)
+            if outcome.failure is not None or not wrong_parts or coverage_needed(fn, profile) <= notes.covered:
+                break
+            first = notes.first_dependency()
+            g.modes[(fn.name, profile)] = dataclasses.replace(
+                mode, serve=mode.serve + wrong_parts,
+                reason=mode.reason or (first.problem.replace(" on this input", " on some inputs") if first else ""))
+            continue
         following = escalate(mode, fn, dependencies, cells, notes.cache_wrong)
         if following is None:
             break
@@ -464,6 +495,21 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
     if outcome.passed and not notes.counted:
         outcome = TestOutcome(False, _not_judged(fn, notes), None, outcome.examples, outcome.note)
     return outcome
+
+
+def coverage(fn: Function, profile: str, ex: Example) -> Tuple[str, ...]:
+    """What a counted example covers: its cell, when every size is above 1 (as far as the profile
+    allows: L, T and the widths at 2 or more). See :func:`coverage_needed`."""
+    ranges = pack.current().profiles[profile]
+    floor = {k: min(2, hi) for k, (_, hi) in ranges.items()}
+    rich = all(v >= floor.get(k.split("@")[0], 2) for k, v in ex.dims)
+    return (ex.cell,) if rich else ()
+
+
+def coverage_needed(fn: Function, profile: str) -> set:
+    """What the counted examples of a test of ``fn`` must cover: every cell it runs, each on an
+    example whose sizes are all above 1 (several layers, T > 1, N, D, H > 1)."""
+    return set(function(fn.forward).cells if fn.forward else fn.cells)
 
 
 def _note(g: Grader, fn: Function, notes: Notes) -> str:
@@ -566,6 +612,7 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             notes.counted += 1
             raise
         notes.counted += 1
+        notes.covered.update(coverage(fn, profile, ex))
         return True
 
     def body(ex: Example) -> None:

@@ -43,7 +43,8 @@ class Pack:
     boundary_profiles: Tuple[str, ...] = ()  # profiles whose tests also run the boundary examples
     cell_gates: Mapping[str, int] = field(default_factory=dict)  # cell -> gate blocks of G (default 1)
     kinds: Mapping[str, CheckKind] = field(default_factory=dict)  # check kinds beside the engine's
-    requires: Mapping[str, str] = field(default_factory=dict)  # kind -> kind that must pass first
+    # kind -> what its points need: kinds of which one test must pass, or "evidence" (hidden_tests.requires)
+    requires: Mapping[str, Any] = field(default_factory=dict)
     shows_inputs: Tuple[str, ...] = ()  # pack kinds whose failing inputs may be shown
     boundary_kinds: Tuple[str, ...] = ()  # pack kinds that also run the boundary examples
     localized_kinds: Tuple[str, ...] = ()  # pack kinds whose failures are localized like values

@@ -200,7 +200,11 @@ def check_mark(ok: Optional[bool]) -> str:
     return "" if ok is None else ("✓" if ok else "✗")
 
 
-def needs_values(function: str, required_test: str) -> str:
-    """Why a test earns nothing while another test of the function fails (hidden_tests.requires())."""
-    return (f"not awarded: this test counts only when \"{function}: {required_test}\" passes (it checks a "
-            f"property of working code, which it cannot show while that test fails)")
+def needs_values(function: str, required_tests: Sequence[str], evidence: bool) -> str:
+    """Why a property test earns nothing while the tests it rests on fail (hidden_tests.requires())."""
+    tests = " or ".join(f'"{function}: {t}"' for t in required_tests)
+    if evidence:
+        return (f"not awarded: this test checks a property of working code, so it counts only when {tests} "
+                f"passes or {function} is right on some of its values examples (it was right on none whose "
+                f"expected outputs are not all zero)")
+    return f"not awarded: this test counts only when {tests} passes, which it does not"

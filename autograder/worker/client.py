@@ -87,10 +87,12 @@ class Batch:
         self.calls: List[dict] = []
 
     def call(self, module: str, function: str, *args: Any, opaque: Sequence[int] = (), echo: bool = False,
-             serve: Sequence[str] = (), **kwargs: Any) -> Ref:
-        """Add a call; ``serve`` lists graded parts answered by the grader during it (see worker)."""
+             serve: Sequence[str] = (), copies: Sequence[str] = (), **kwargs: Any) -> Ref:
+        """Add a call; ``serve`` lists graded parts answered by the grader during it, ``copies`` the
+        graded parts that receive copies of their array arguments during it (see worker)."""
         self.calls.append({"module": module, "function": function, "args": list(args), "kwargs": kwargs,
-                           "opaque": list(opaque), "echo": echo, "serve": list(serve)})
+                           "opaque": list(opaque), "echo": echo, "serve": list(serve),
+                           "copies": [c for c in copies if c not in serve]})
         return Ref(len(self.calls) - 1)
 
     def run(self) -> List[CallOutcome]:
@@ -303,6 +305,8 @@ class WorkerClient:
                      "opaque": c["opaque"], "echo": c["echo"]}
             if c.get("serve"):
                 entry["serve"] = list(c["serve"])
+            if c.get("copies"):
+                entry["copies"] = list(c["copies"])
             wire.append(entry)
         return {"op": "call", "clear": clear, "calls": wire}, blobs
 

@@ -22,7 +22,10 @@ nothing of the repository needs to be visible inside the sandbox. Requests:
   ``{"part": key, "args", "kwargs"}`` to the grader and waits for ``{"ok": value}`` or
   ``{"error": ...}`` on the request pipe. That is how a function built on graded parts is tested
   in isolation when those parts are wrong: the grader answers with the reference part, which
-  never enters the worker.
+  never enters the worker. ``copies`` (optional) lists graded functions that, during this call
+  only, receive copies of their array arguments (arrays, and lists, tuples and dicts of them): a
+  part that changes its inputs in place cannot change the composite's arrays, so the composite
+  is judged as if its parts left their inputs alone (the part's own test charges that mistake).
 
 Errors are ``{"type", "message", "traceback": [lines in the student's files only]}``.
 """
@@ -160,6 +163,7 @@ class Worker:
                 args = protocol.decode(call["args"], blobs, special, lambda v, t: v)
                 kwargs = protocol.decode(call["kwargs"], blobs, special, lambda v, t: v)
                 restore = self.serve_parts(call.get("serve", []))
+                restore += self.copy_parts(call.get("copies", []))
                 function = getattr(self.module(call["module"]), call["function"])  # served itself, maybe
                 value = function(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - sys.exit in student code fails only this call
@@ -194,6 +198,14 @@ class Worker:
         (e.g. ``{"fast": step_forward}``): every module-level binding and dict value that is the
         student's function is replaced, so the composite under test reaches the served part.
         """
+        return self._replace_parts(keys, lambda key, original: self.part_proxy(key))
+
+    def copy_parts(self, keys: List[str]) -> List[Any]:
+        """Replace each graded part in ``keys`` by a wrapper that calls it on copies of its array
+        arguments (bound wherever the student's modules hold it); return what to restore."""
+        return self._replace_parts(keys, lambda key, original: _on_copies(original) if original is not None else None)
+
+    def _replace_parts(self, keys: List[str], make: Any) -> List[Any]:
         restore: List[Any] = []
         for key in keys:
             module_name, _, name = str(key).partition(".")
@@ -201,7 +213,9 @@ class Worker:
                 original = getattr(self.module(module_name), name)
             except BaseException:  # noqa: BLE001 - a missing part: the proxy stands in anyway
                 original = None
-            proxy = self.part_proxy(str(key))
+            proxy = make(str(key), original)
+            if proxy is None:
+                continue
             for module in self.student_modules():
                 namespace = vars(module)
                 for attr, value in list(namespace.items()):
@@ -258,6 +272,29 @@ class Worker:
                 self.send({"ok": {"pong": 1}}, [])
             else:
                 return
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with every numpy array in it (in lists, tuples and dicts) replaced by a copy."""
+    kind = type(value)
+    if kind.__module__ == "numpy" and kind.__name__ == "ndarray":
+        return value.copy()
+    if kind is list:
+        return [_copied(v) for v in value]
+    if kind is tuple:
+        return tuple(_copied(v) for v in value)
+    if kind is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    return value
+
+
+def _on_copies(function: Any) -> Any:
+    """``function`` called on copies of its array arguments."""
+    def on_copies(*args: Any, **kwargs: Any) -> Any:
+        return function(*_copied(args), **_copied(kwargs))
+
+    on_copies.__name__ = getattr(function, "__name__", "part")
+    return on_copies
 
 
 def _swap(holder: Any, key: Any, value: Any, restore: List[Any]) -> None:
