@@ -77,7 +77,7 @@ class Mode:
         """Sentences for the feedback, or "" for the ordinary mode."""
         said = []
         if self.reason:
-            said.append(self.reason.replace(" on this input", " on every ordinary input tried") + ".")
+            said.append(self.reason + ".")
         if self.serve:
             said.append(f"Your {', '.join(self.serve)} {'was' if len(self.serve) == 1 else 'were'} replaced by the "
                         f"reference while {fn.name} ran, so {fn.name} is tested on its own.")
@@ -127,6 +127,22 @@ def served_parts(parts: Sequence[str]) -> Tuple[str, ...]:
     return tuple(f"{function(p).module}.{p}" for p in parts)
 
 
+def parts_to_serve(fn: Function, wrong: Sequence[str], served: Sequence[str]) -> Tuple[str, ...]:
+    """The graded parts of ``fn`` to serve next, for the dependencies found ``wrong``: the wrong parts,
+    each forward part with its backward part when ``fn`` uses both (a served forward part keeps the
+    student's own cache, which the student's backward part would read; the served backward part reads
+    the reference's cache for the same arguments instead)."""
+    found = [d for d in dict.fromkeys(wrong) if d in fn.parts and d not in served]
+    found += [b.name for d in found for b in pack.current().functions if b.forward == d and b.name in fn.parts]
+    return tuple(d for d in dict.fromkeys(found) if d not in served)
+
+
+def cache_positions() -> Dict[str, int]:
+    """``module.function`` -> the position of the cache it returns, for every graded forward function
+    of the active pack (the worker keeps such a part's own cache, and remembers how it was made)."""
+    return {f"{f.module}.{f.name}": f.cache_index for f in pack.current().functions if f.cache_index is not None}
+
+
 def copied_parts(fn: Function) -> Tuple[str, ...]:
     """``module.function`` keys of every graded part ``fn`` is built from, at any depth: while ``fn``
     runs, the worker calls them on copies of their arrays (worker ``copies``), so a part that changes
@@ -148,7 +164,7 @@ def escalate(mode: Mode, fn: Function, dependencies: Sequence[str], cell_kinds: 
 
     ``cache_wrong``: the forward's outputs were right but its cache was not (structured inputs cannot
     help): F goes straight to the reference forward's cache, on trial."""
-    wrong_parts = tuple(d for d in dict.fromkeys(dependencies) if d in fn.parts and d not in mode.serve)
+    wrong_parts = parts_to_serve(fn, dependencies, mode.serve)
     if wrong_parts:  # serve only the parts found wrong: each served call is a round trip to the grader
         return dataclasses.replace(mode, serve=mode.serve + wrong_parts)
     if cache_wrong and fn.forward and not mode.serve_forward:
@@ -247,7 +263,7 @@ class Run:
         opaque = [target.cache_index] if target.cache_index is not None else []
         batch.call(target.module, target.name, *args, opaque=opaque, echo=echo,
                    serve=list(self.serve + self.serve_forward) if serve is None else list(serve),
-                   copies=copied_parts(target), **kwargs)
+                   copies=copied_parts(target), caches=cache_positions(), **kwargs)
         return len(batch.calls) - 1
 
     def call_backward(self, forward_index: int, inputs: Optional[Dict[str, Any]] = None, echo: bool = False,
@@ -257,7 +273,7 @@ class Run:
         args, kwargs = reference.backward_arguments(self.fn, inputs if inputs is not None else self.inputs,
                                                     Ref(forward_index)[self.fwd.cache_index])
         batch.call(self.fn.module, self.fn.name, *args, echo=echo, serve=self.serve, copies=copied_parts(self.fn),
-                   **kwargs)
+                   caches=cache_positions(), **kwargs)
         return len(batch.calls) - 1
 
     def forward_key(self) -> Tuple[str, ...]:
@@ -334,7 +350,8 @@ class Run:
             sent_args = [Ref(replayed[producers[id(a)][0]].position)[producers[id(a)][1]] if id(a) in producers else a
                          for a in args]
             opaque = [part.cache_index] if part.cache_index is not None else []
-            batch.call(part.module, part.name, *sent_args, opaque=opaque, copies=copied_parts(part), **kwargs)
+            batch.call(part.module, part.name, *sent_args, opaque=opaque, copies=copied_parts(part),
+                       caches=cache_positions(), **kwargs)
             replayed.append(Replayed(part, len(batch.calls) - 1, result, args, kwargs, made_by))
             if part.cache_index is not None and isinstance(result, tuple):
                 producers[id(result[part.cache_index])] = (len(replayed) - 1, part.cache_index)
@@ -355,7 +372,7 @@ class Run:
         for call in calls:
             opaque = [call.part.cache_index] if call.part.cache_index is not None else []
             batch.call(call.part.module, call.part.name, *call.args, opaque=opaque, copies=copied_parts(call.part),
-                       **call.kwargs)
+                       caches=cache_positions(), **call.kwargs)
         self.client.clear_handles()
         return [self._part_problem(call, outcome) is None for call, outcome in zip(calls, batch.run())]
 
@@ -375,7 +392,7 @@ class Run:
         if self.fwd is not None:
             args, kwargs = reference.call_arguments(self.fwd, self.inputs)
             batch.call(self.fwd.module, self.fwd.name, *args, opaque=[self.fwd.cache_index], echo=True,
-                       serve=self.serve + self.serve_forward, copies=copied_parts(self.fwd), **kwargs)
+                       serve=self.serve + self.serve_forward, copies=copied_parts(self.fwd), caches=cache_positions(), **kwargs)
             forward_index = 0
         replayed = self._replay_parts(batch)
         if not batch.calls:
@@ -480,12 +497,14 @@ class Notes:
     dependencies: List[str] = field(default_factory=list)
     firsts: Dict[str, Rejected] = field(default_factory=dict)  # dependency -> its first rejection
     covered: set = field(default_factory=set)  # what the counted examples cover (hidden_tests.coverage)
+    by_name: Dict[str, int] = field(default_factory=dict)  # dependency -> examples it kept out
 
     def add(self, rejection: Rejected) -> None:
         self.rejected += 1
         if self.first is None:
             self.first = rejection
         self.firsts.setdefault(rejection.dependency, rejection)
+        self.by_name[rejection.dependency] = self.by_name.get(rejection.dependency, 0) + 1
         self.by_self += rejection.dependency == self.function
         self.uninformative += rejection.dependency == UNINFORMATIVE
         self.trial_failed = self.trial_failed or rejection.dependency == TRIAL

@@ -51,14 +51,17 @@ from autograder.engine.dependencies import (
     Notes,
     Rejected,
     Run,
+    cache_positions,
     copied_parts,
     escalate,
+    parts_to_serve,
     served_parts,
 )
 from autograder.engine.lookahead import Lookahead
 from autograder.engine.pack import function
 from autograder.engine.spec import Function
 from autograder.engine.strategies import Example, boundary_examples, describe_special, examples, materialize
+from autograder.feedback import messages
 from autograder.worker.client import Batch, Failure, Ok, WorkerClient
 
 DEGENERATE = 1e-8  # an expected output no larger than this everywhere is "zero" (proves nothing on specials)
@@ -99,13 +102,15 @@ class Grader:
         if fn.forward:
             fwd = function(fn.forward)
             args, kwargs = reference.call_arguments(fwd, inputs)
-            ref = batch.call(fwd.module, fwd.name, *args, opaque=[fwd.cache_index], copies=copied_parts(fwd), **kwargs)
+            ref = batch.call(fwd.module, fwd.name, *args, opaque=[fwd.cache_index], copies=copied_parts(fwd),
+                             caches=cache_positions(), **kwargs)
             args, kwargs = reference.backward_arguments(fn, inputs, ref[fwd.cache_index])
-            batch.call(fn.module, fn.name, *args, echo=echo, copies=copied_parts(fn), **kwargs)
+            batch.call(fn.module, fn.name, *args, echo=echo, copies=copied_parts(fn), caches=cache_positions(), **kwargs)
         else:
             args, kwargs = reference.call_arguments(fn, inputs)
             opaque = [fn.cache_index] if fn.cache_index is not None else []
-            batch.call(fn.module, fn.name, *args, opaque=opaque, echo=echo, copies=copied_parts(fn), **kwargs)
+            batch.call(fn.module, fn.name, *args, opaque=opaque, echo=echo, copies=copied_parts(fn),
+                       caches=cache_positions(), **kwargs)
         return batch.run()
 
 
@@ -319,11 +324,35 @@ def check_cache(g: Grader, fn: Function, ex: Example) -> None:
     outputs, or the same exception at the same line: the cache is as good as the reference's for the
     code that reads it, and a wrong or missing B is charged in B's own tests, not here); a failure
     only where B is right with the reference cache but not with this one (the mistake then lives in
-    the cache). Where B is wrong with both, differently, the example proves nothing about the cache.
+    the cache). Where B is wrong with both, differently, B's graded parts that are wrong on the example
+    are served (as B's own tests would) and B is asked again; if none is, the example proves nothing
+    about the cache.
     """
     back = backward_of(fn)
     inputs = materialize(back, ex)
-    run = Run(g.client, back, ex, inputs, Mode())
+    # F's parts that F's own tests serve keep the student's cache (worker ``caches``): B reads them
+    # through the reference backward parts, as in F's backward's own tests
+    back_serve = parts_to_serve(back, g.mode(fn).serve, ())
+    while True:
+        problem = _cache_verdict(g, fn, back, ex, inputs, back_serve)
+        if problem is None:
+            return
+        try:  # B is wrong with both caches: is one of B's own parts wrong here?
+            Run(g.client, back, ex, inputs, Mode(serve=back_serve)).require_dependencies()
+            wrong: Tuple[str, ...] = ()
+        except Rejected as rejection:
+            wrong = tuple(d for d in (rejection.dependency,) + rejection.also if d in back.parts and d not in back_serve)
+        if not wrong:
+            raise Rejected(back.name, problem, ex)
+        back_serve += wrong
+
+
+def _cache_verdict(g: Grader, fn: Function, back: Function, ex: Example, inputs: Dict[str, Any],
+                   back_serve: Tuple[str, ...]) -> Optional[str]:
+    """None when F's cache is as good as the reference's for the student's backward B (B's parts in
+    ``back_serve`` served); CheckFailed when B is right with the reference cache only; else the
+    problem of B, wrong with both caches."""
+    run = Run(g.client, back, ex, inputs, Mode(serve=back_serve))
     own_parts = served_parts(g.mode(fn).serve)  # judged as F's other tests judge it
     own = run.call_backward(run.call_forward(serve=own_parts))
     run.forward_index = 0
@@ -347,23 +376,22 @@ def check_cache(g: Grader, fn: Function, ex: Example) -> None:
             wrong = mismatch(mine, expected, back.tol)
         if wrong is None:
             _require_informative(run, expected)
-            return
+            return None
         problem = f"{wrong.output} is wrong"
     if _same_failure(run.outcomes[own], run.outcomes[served]):
-        return  # B fails the same way with the reference cache: the cache makes no difference to it
+        return None  # B fails the same way with the reference cache: the cache makes no difference to it
     try:
         theirs = run.outputs(served)
     except CheckFailed as exc:
         if mine is None and exc.contract and exc.message.splitlines()[0] == problem:
-            return  # B returns the same malformed value with the reference cache
+            return None  # B returns the same malformed value with the reference cache
         theirs = None
     with np.errstate(all="ignore"):
         if theirs is not None and mine is not None and mismatch(mine, theirs, back.tol) is None:
-            return  # the same as with the reference cache: this cache is as good for B
+            return None  # the same as with the reference cache: this cache is as good for B
         if theirs is None or mismatch(theirs, expected, back.tol) is not None:
-            raise Rejected(back.name, f"{back.name} is wrong on this input, even with the reference {fn.name}'s cache",
-                           ex)
-    if fn.parts and not own_parts:
+            return f"{back.name} is wrong on this input, even with the reference {fn.name}'s cache"
+    if fn.parts and not served_parts(g.mode(fn).serve):
         _require_part_caches(g, fn, back, ex, inputs, expected)
     raise CheckFailed(f"your {back.name} is right with the reference {fn.name}'s cache but not with yours "
                       f"({problem}): your {fn.name}'s cache misses or garbles something {back.name} reads")
@@ -387,8 +415,8 @@ def _require_part_caches(g: Grader, fn: Function, back: Function, ex: Example, i
                          expected: Dict[str, np.ndarray]) -> None:
     """Raise Rejected when the backward is right once F's graded parts are served: the cache that is
     wrong is a part's (charged by that part's own cache test), not the one F assembles."""
-    run = Run(g.client, back, ex, inputs, Mode())
-    index = run.call_backward(run.call_forward(serve=served_parts(fn.parts)))
+    run = Run(g.client, back, ex, inputs, Mode(serve=parts_to_serve(back, fn.parts, ())))
+    index = run.call_backward(run.call_forward())
     run.execute()
     try:
         got = run.outputs(index)
@@ -477,23 +505,31 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
             # The examples left once those with a wrong dependency are set aside must still cover what the
             # test is for (each cell, every size above 1); where they do not, F is judged again with its
             # wrong parts served, so a bug of F that only bigger inputs show cannot hide behind a part's.
-            wrong_parts = tuple(d for d in dependencies if d in fn.parts and d not in mode.serve)
+            wrong_parts = parts_to_serve(fn, dependencies, mode.serve)
             if outcome.failure is not None or not wrong_parts or coverage_needed(fn, profile) <= notes.covered:
                 break
             first = notes.first_dependency()
             g.modes[(fn.name, profile)] = dataclasses.replace(
                 mode, serve=mode.serve + wrong_parts,
-                reason=mode.reason or (first.problem.replace(" on this input", " on some inputs") if first else ""))
+                reason=mode.reason or (_on_how_many(first, notes) if first else ""))
             continue
         following = escalate(mode, fn, dependencies, cells, notes.cache_wrong)
         if following is None:
             break
         first = notes.first_dependency()
-        reason = mode.reason or (first.problem if first else "")
+        reason = mode.reason or (_on_how_many(first, notes) if first else "")
         g.modes[(fn.name, profile)] = dataclasses.replace(following, reason=reason)
     outcome.note = _note(g, fn, notes)
     if outcome.passed and not notes.counted:
-        outcome = TestOutcome(False, _not_judged(fn, notes), None, outcome.examples, outcome.note)
+        dependency = notes.first_dependency()
+        if dependency is not None and fn.name in g.evidence:
+            # Another function's mistake keeps this test from judging F, and F computes: F is not charged
+            # for it (that function's own tests are); the point stands on F's evidence.
+            kept = messages.not_judged_kept(fn.name, dependency.dependency, _how_often(notes, dependency.dependency),
+                                            dependency.problem)
+            outcome = TestOutcome(True, "", None, outcome.examples, (outcome.note + "\n" if outcome.note else "") + kept)
+        else:
+            outcome = TestOutcome(False, _not_judged(fn, notes), None, outcome.examples, outcome.note)
     return outcome
 
 
@@ -519,15 +555,26 @@ def _note(g: Grader, fn: Function, notes: Notes) -> str:
         return "Note: " + described
     first = notes.first_dependency()
     if first is not None:
-        return (f"Note: {first.problem}; {fn.name} is judged on inputs where your {first.dependency} "
-                f"is right ({notes.by_dependencies} input(s) set aside).")
+        return messages.judged_where_right(_on_how_many(first, notes), fn.name, first.dependency, notes.by_dependencies)
     return ""
+
+
+def _on_how_many(rejection: Rejected, notes: Notes) -> str:
+    """A rejection's problem, said of the inputs tried rather than of one ("X is wrong on 3 of the 5 inputs
+    tried (dx: ...)")."""
+    return rejection.problem.replace(" on this input", " on " + _how_often(notes, rejection.dependency), 1)
+
+
+def _how_often(notes: Notes, dependency: str) -> str:
+    """"every input tried" or "k of the n inputs tried": how often ``dependency`` kept an example out."""
+    k, n = notes.by_name.get(dependency, 0), notes.by_dependencies
+    return "every input tried" if k >= n else f"{k} of the {n} inputs tried"
 
 
 def _not_judged(fn: Function, notes: Notes) -> str:
     dependency = notes.first_dependency()
     if dependency is not None:
-        return (f"could not be judged: {dependency.dependency} is wrong on every input tried "
+        return (f"could not be judged: {dependency.dependency} is wrong on {_how_often(notes, dependency.dependency)} "
                 f"({dependency.problem}); fix it first")
     itself = notes.firsts.get(fn.name)
     if itself is not None:

@@ -169,7 +169,19 @@ def _traced(fn: Function) -> Tuple[Dict[str, types.ModuleType], List[Tuple[Funct
 
 
 def serve_part(key: str, args: list, kwargs: dict) -> Any:
-    """A graded part answered by the reference for a worker that serves it (see autograder.worker.program)."""
+    """A graded part answered by the reference for a worker that serves it (see autograder.worker.program).
+
+    An argument given as a :class:`~autograder.worker.client.Derived` (a cache the student's forward
+    part made, sent as that part and its arguments) is the reference forward part's cache for them."""
     module, _, name = key.partition(".")
     with np.errstate(all="ignore"):
+        args = [_derived_cache(a) if type(a).__name__ == "Derived" else a for a in args]
         return getattr(pure()[module], name)(*args, **kwargs)
+
+
+def _derived_cache(made: Any) -> Any:
+    module, _, name = made.forward.partition(".")
+    fwd = function(name)
+    if fwd.module != module or fwd.cache_index is None:
+        raise ValueError(f"{made.forward} is not a graded forward function")
+    return getattr(pure()[module], name)(*made.args, **made.kwargs)[fwd.cache_index]

@@ -208,3 +208,16 @@ def needs_values(function: str, required_tests: Sequence[str], evidence: bool) -
                 f"passes or {function} is right on some of its values examples (it was right on none whose "
                 f"expected outputs are not all zero)")
     return f"not awarded: this test counts only when {tests} passes, which it does not"
+
+
+def not_judged_kept(function: str, dependency: str, how_often: str, problem: str) -> str:
+    """A test that another function's mistake keeps from judging ``function``, which computes: kept."""
+    return (f"Not judged, and not charged: your {dependency} is wrong on {how_often} ({problem}), so this test "
+            f"could not judge {function} through it. The point counts because {function} computes (it is right on "
+            f"its values examples); {dependency}'s own tests charge its mistake.")
+
+
+def judged_where_right(problem: str, function: str, dependency: str, set_aside: int) -> str:
+    """How a function is judged while a dependency is wrong on some of its inputs."""
+    return (f"Note: {problem}; {function} is judged on inputs where what it depends on is right "
+            f"({set_aside} input(s) set aside).")

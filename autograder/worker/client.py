@@ -79,6 +79,16 @@ class Failure:
 CallOutcome = Union[Ok, Failure]
 
 
+@dataclass(frozen=True)
+class Derived:
+    """A cache argument of a served backward part, as the forward part that made it and the arguments
+    it was called with (the grader answers from the reference forward's cache for them)."""
+
+    forward: str
+    args: list
+    kwargs: dict
+
+
 class Batch:
     """Calls sent to the worker in one round trip."""
 
@@ -87,12 +97,14 @@ class Batch:
         self.calls: List[dict] = []
 
     def call(self, module: str, function: str, *args: Any, opaque: Sequence[int] = (), echo: bool = False,
-             serve: Sequence[str] = (), copies: Sequence[str] = (), **kwargs: Any) -> Ref:
+             serve: Sequence[str] = (), copies: Sequence[str] = (), caches: Optional[Dict[str, int]] = None,
+             **kwargs: Any) -> Ref:
         """Add a call; ``serve`` lists graded parts answered by the grader during it, ``copies`` the
-        graded parts that receive copies of their array arguments during it (see worker)."""
+        graded parts that receive copies of their array arguments during it, ``caches`` the position
+        of the cache each graded forward function returns (see worker)."""
         self.calls.append({"module": module, "function": function, "args": list(args), "kwargs": kwargs,
                            "opaque": list(opaque), "echo": echo, "serve": list(serve),
-                           "copies": [c for c in copies if c not in serve]})
+                           "copies": [c for c in copies if c not in serve], "caches": dict(caches or {})})
         return Ref(len(self.calls) - 1)
 
     def run(self) -> List[CallOutcome]:
@@ -307,6 +319,8 @@ class WorkerClient:
                 entry["serve"] = list(c["serve"])
             if c.get("copies"):
                 entry["copies"] = list(c["copies"])
+            if c.get("caches") and (c.get("copies") or c.get("serve")):
+                entry["caches"] = dict(c["caches"])
             wire.append(entry)
         return {"op": "call", "clear": clear, "calls": wire}, blobs
 
@@ -511,7 +525,16 @@ class WorkerClient:
             kwargs = protocol.decode(header.get("kwargs"), blobs, no_handles)
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise PartRefused("malformed call")
-            value = self.part_server(key, plain(args), plain(kwargs))
+            args = plain(args)
+            for entry in header.get("derived") or []:  # a cache the student's forward part made
+                made_args = protocol.decode(entry.get("args"), blobs, no_handles)
+                made_kwargs = protocol.decode(entry.get("kwargs"), blobs, no_handles)
+                position = entry.get("position")
+                if (type(position) is not int or not 0 <= position < len(args) or not isinstance(made_args, list)
+                        or not isinstance(made_kwargs, dict)):
+                    raise PartRefused("malformed call")
+                args[position] = Derived(str(entry.get("forward")), plain(made_args), plain(made_kwargs))
+            value = self.part_server(key, args, plain(kwargs))
             reply = {"ok": protocol.encode(value, reply_blobs, _refuse_other)}
         except PartRefused as exc:
             reply, reply_blobs = {"error": {"message": str(exc)}}, []

@@ -26,6 +26,13 @@ nothing of the repository needs to be visible inside the sandbox. Requests:
   only, receive copies of their array arguments (arrays, and lists, tuples and dicts of them): a
   part that changes its inputs in place cannot change the composite's arrays, so the composite
   is judged as if its parts left their inputs alone (the part's own test charges that mistake).
+  ``caches`` (optional) maps graded forward functions to the position of the cache they return.
+  Such a part, copied or served, keeps the student's own cache: a served forward part returns the
+  reference's outputs with the cache of the student's part called on the same arguments, and every
+  such cache is remembered with the arguments that made it (until the handles are cleared). A served
+  backward part given a remembered cache sends, instead of it, the forward part and its arguments
+  (``"derived"``), and the grader answers from the reference's own cache for them: served parts
+  work whatever layout the student's caches have.
 
 Errors are ``{"type", "message", "traceback": [lines in the student's files only]}``.
 """
@@ -79,6 +86,8 @@ class Worker:
         self.handles: Dict[int, Any] = {}
         self.next_handle = 1
         self.import_errors: Dict[str, dict] = {}
+        # id(cache) -> (the cache, "module.function" of the forward part that made it, its args, its kwargs)
+        self.made: Dict[int, Tuple[Any, str, Any, Any]] = {}
 
     # ------------------------------------------------------------ helpers
     def error(self, exc: BaseException) -> dict:
@@ -126,6 +135,7 @@ class Worker:
     def do_calls(self, header: dict, blobs: List[bytes]) -> None:
         if header.get("clear"):
             self.handles.clear()
+            self.made.clear()
         held = header.get("hold") is True
         if held:  # sent ahead of its turn: what the student's code prints is held, then dropped
             _HeldStream.holding = []
@@ -162,8 +172,11 @@ class Worker:
             try:
                 args = protocol.decode(call["args"], blobs, special, lambda v, t: v)
                 kwargs = protocol.decode(call["kwargs"], blobs, special, lambda v, t: v)
-                restore = self.serve_parts(call.get("serve", []))
-                restore += self.copy_parts(call.get("copies", []))
+                caches = dict(call.get("caches") or {})
+                # the function called, when served itself, is the reference's whole (its cache too)
+                caches.pop(f"{call['module']}.{call['function']}", None)
+                restore = self.serve_parts(call.get("serve", []), caches)
+                restore += self.copy_parts(call.get("copies", []), caches)
                 function = getattr(self.module(call["module"]), call["function"])  # served itself, maybe
                 value = function(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - sys.exit in student code fails only this call
@@ -191,19 +204,41 @@ class Worker:
         return replies, out_blobs
 
     # ------------------------------------------------------------ served parts
-    def serve_parts(self, keys: List[str]) -> List[Any]:
+    def serve_parts(self, keys: List[str], caches: Dict[str, int]) -> List[Any]:
         """Replace each graded part in ``keys`` by a proxy to the grader; return what to restore.
 
         The student's modules may hold a part under its own name, under another name, or in a dict
         (e.g. ``{"fast": step_forward}``): every module-level binding and dict value that is the
         student's function is replaced, so the composite under test reaches the served part.
         """
-        return self._replace_parts(keys, lambda key, original: self.part_proxy(key))
+        return self._replace_parts(keys, lambda key, original: self.part_proxy(key, caches.get(key), original))
 
-    def copy_parts(self, keys: List[str]) -> List[Any]:
+    def copy_parts(self, keys: List[str], caches: Dict[str, int]) -> List[Any]:
         """Replace each graded part in ``keys`` by a wrapper that calls it on copies of its array
         arguments (bound wherever the student's modules hold it); return what to restore."""
-        return self._replace_parts(keys, lambda key, original: _on_copies(original) if original is not None else None)
+        def make(key: str, original: Any) -> Any:
+            return None if original is None else self.on_copies(key, original, caches.get(key))
+
+        return self._replace_parts(keys, make)
+
+    def remember(self, key: str, result: Any, index: Optional[int], args: Any, kwargs: Any) -> None:
+        """Remember the cache in ``result`` (position ``index``) with the arguments that made it."""
+        if index is not None and type(result) is tuple and 0 <= index < len(result):
+            self.made[id(result[index])] = (result[index], key, args, kwargs)
+
+    def on_copies(self, key: str, function: Any, index: Optional[int]) -> Any:
+        """``function`` called on copies of its array arguments; a cache it returns is remembered."""
+        worker = self
+
+        def on_copies(*args: Any, **kwargs: Any) -> Any:
+            kept = (_copied(args), _copied(kwargs)) if index is not None else None
+            result = function(*_copied(args), **_copied(kwargs))
+            if kept is not None:
+                worker.remember(key, result, index, *kept)
+            return result
+
+        on_copies.__name__ = getattr(function, "__name__", "part")
+        return on_copies
 
     def _replace_parts(self, keys: List[str], make: Any) -> List[Any]:
         restore: List[Any] = []
@@ -241,18 +276,41 @@ class Worker:
             known = self._student_paths[path] = os.path.realpath(path).startswith(self.submission + os.sep)
         return known
 
-    def part_proxy(self, key: str) -> Any:
+    def part_proxy(self, key: str, index: Optional[int] = None, original: Any = None) -> Any:
+        """The stand-in for a served part: asks the grader for the reference's result. A cache among
+        the arguments that a student's forward part made is sent as that part and its arguments; a
+        forward part (``index``: its cache's position) returns the student's own cache."""
         worker = self
 
         def served(*args: Any, **kwargs: Any) -> Any:
             blobs: List[bytes] = []
-            tree_args = protocol.encode(list(args), blobs, worker.handle)
-            tree_kwargs = protocol.encode(dict(kwargs), blobs, worker.handle)
-            protocol.write_message(worker.out_fd, {"part": key, "args": tree_args, "kwargs": tree_kwargs}, blobs)
+            sent, derived = list(args), []
+            for position, arg in enumerate(args):
+                made = worker.made.get(id(arg))
+                if made is not None and made[0] is arg:
+                    sent[position] = None
+                    derived.append({"position": position, "forward": made[1],
+                                    "args": protocol.encode(list(made[2]), blobs, worker.handle),
+                                    "kwargs": protocol.encode(dict(made[3]), blobs, worker.handle)})
+            request = {"part": key, "args": protocol.encode(sent, blobs, worker.handle),
+                       "kwargs": protocol.encode(dict(kwargs), blobs, worker.handle)}
+            if derived:
+                request["derived"] = derived
+            kept = (_copied(args), _copied(kwargs)) if index is not None else None
+            protocol.write_message(worker.out_fd, request, blobs)
             header, reply_blobs = protocol.read_message(worker.in_fd)
             if "error" in header:
                 raise ServedPartError(str(header["error"].get("message", "refused"))[:2000])
-            return protocol.decode(header["ok"], reply_blobs, lambda node: None, lambda v, t: v)
+            value = protocol.decode(header["ok"], reply_blobs, lambda node: None, lambda v, t: v)
+            if kept is not None and original is not None and type(value) is tuple and 0 <= index < len(value):
+                try:  # the student's own cache for the same arguments, so their code can read it
+                    mine = original(*_copied(args), **_copied(kwargs))
+                except BaseException:  # noqa: BLE001 - their part fails here: the reference's cache then
+                    mine = None
+                if type(mine) is tuple and len(mine) == len(value):
+                    value = value[:index] + (mine[index],) + value[index + 1:]
+                    worker.remember(key, value, index, *kept)
+            return value
 
         served.__name__ = key.partition(".")[2]
         return served
@@ -286,15 +344,6 @@ def _copied(value: Any) -> Any:
     if kind is dict:
         return {k: _copied(v) for k, v in value.items()}
     return value
-
-
-def _on_copies(function: Any) -> Any:
-    """``function`` called on copies of its array arguments."""
-    def on_copies(*args: Any, **kwargs: Any) -> Any:
-        return function(*_copied(args), **_copied(kwargs))
-
-    on_copies.__name__ = getattr(function, "__name__", "part")
-    return on_copies
 
 
 def _swap(holder: Any, key: Any, value: Any, restore: List[Any]) -> None:
