@@ -127,10 +127,8 @@ def test_hidden_tests_stay_vague(graded):
 
 def test_grades_do_not_depend_on_localization(graded, tmp_path, monkeypatch):
     """Localization only adds text: with it switched off the scores and statuses are the same."""
-    import autograder.engine.grade as grade
-
     folder = copy_solutions(tmp_path / "again", {"lstm_layers": [("db = da.sum(axis=0)", "db = da.mean(axis=0)")]})
-    monkeypatch.setattr(grade.localize, "localize", lambda *a, **k: localize.Localization([]))
+    monkeypatch.setattr(localize, "localize", lambda *a, **k: localize.Localization([]))
     plain = grade_submission(folder, sandbox=MODE)
     assert [(t["name"], t["score"], t["status"]) for t in plain["tests"]] == \
         [(t["name"], t["score"], t["status"]) for t in graded["lstm_db_mean"]["tests"]]

@@ -11,7 +11,9 @@ from autograder.quality.mutation_report import (
     REPORT_JSON,
     REPORT_MD,
     ReportError,
+    build_realistic,
     build_report,
+    grade_corpus,
     grade_mutants,
     killed,
     load_equivalents,
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--check", action="store_true", help="check the committed report is current (no grading)")
     mode.add_argument("--explain", action="store_true",
                       help="rewrite the report with the current mutation_equivalents.toml, without regrading")
-    mode.add_argument("--only", metavar="TEXT", help="grade only mutants whose id contains TEXT; print, write no report")
+    mode.add_argument("--only", metavar="TEXT", help="grade only the mutants and corpus submissions whose id or name contains TEXT; print, write no report")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,14 +75,27 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{n}/{len(mutants)}] {status}: {mutant.id}" + (f" ({outcome['error']})" if "error" in outcome else ""),
                   flush=True)
 
+    def corpus_progress(n: int, name: str, outcome) -> None:
+        if args.only or "error" in outcome or outcome.get("false_sentences"):
+            false = len(outcome.get("false_sentences") or [])
+            print(f"[realistic {n}] {name}: {outcome.get('score', outcome.get('error'))}"
+                  + (f", {false} false sentence(s)" if false else ""), flush=True)
+
     start = time.perf_counter()
     outcomes = grade_mutants(mutants, jobs=args.jobs, sandbox=args.sandbox, grader=args.grader, on_done=progress)
+    corpus = grade_corpus(jobs=args.jobs, sandbox=args.sandbox, grader=args.grader, only=args.only,
+                          on_done=corpus_progress)
     report = build_report(mutants, outcomes, explanations, sandbox=args.sandbox, grader=args.grader,
                           seconds=time.perf_counter() - start)
+    report["realistic"] = build_realistic(corpus)
     s = report["summary"]
     print(f"{s['mutants']} mutants: {s['killed']} killed, {s['survived']} survived ({s['equivalent']} equivalent), "
           f"{s['errors']} errors; kill rate {s['kill_rate']:.1%} of non-equivalent (goal >= {s['goal']:.0%}); "
           f"{report['seconds']:.0f} s")
+    r = report["realistic"]["summary"]
+    print(f"realistic corpus: {r['killed']} of {r['bugs']} bugs killed, collateral {r['collateral_points']:g} points, "
+          f"{r['correct_full']} of {r['correct']} correct variants at 100, diagnosed {r['diagnosed_share']:.1%}; "
+          f"false sentences: {s.get('false_sentences', 0)} (mutants) + {r['false_sentences']} (corpus)")
     if not args.only:
         write_report(report)
         print(f"wrote {REPORT_JSON} and {REPORT_MD}")

@@ -72,6 +72,7 @@ class Mode:
     strict: bool = False
 
     reason: str = ""  # the dependency problem that made the mode escalate (for the feedback)
+    claims: Tuple[Tuple[str, str], ...] = ()  # (dependency, claim) its sentences make (Rejected.claim)
 
     def describe(self, fn: Function) -> str:
         """Sentences for the feedback, or "" for the ordinary mode."""
@@ -117,6 +118,9 @@ class Rejected(Exception):
     example: Any = None
     also: Tuple[str, ...] = ()
     cache: bool = False  # the dependency is a forward whose outputs are right but whose cache is not
+    # what the feedback claims of the dependency: "wrong" (its outputs, or it raises), "cache" (its cache),
+    # "inplace" (it changes its inputs); the truth check (autograder.quality.truth) verifies the claim
+    claim: str = "wrong"
 
     def __str__(self) -> str:
         return self.problem
@@ -329,7 +333,8 @@ class Run:
             if mismatch(got, self.expected(), self.fn.tol) is not None:
                 return
         raise Rejected(self.fwd.name, f"the cache of your {self.fwd.name} is wrong on this input (your {self.fn.name} "
-                                      f"is right with the reference {self.fwd.name}'s cache)", self.ex, cache=True)
+                                      f"is right with the reference {self.fwd.name}'s cache)", self.ex, cache=True,
+                       claim="cache")
 
     def _replay_parts(self, batch: Batch) -> List["Replayed"]:
         """Add to ``batch`` the reference composite's part calls on this example, to be run on the
@@ -404,6 +409,7 @@ class Run:
         # when the backward part is right with the reference's cache, the mistake is that forward part's cache.
         suspects = [i for i, problem in found.items() if problem and replayed[i].made_by is not None
                     and not found[replayed[i].made_by]]
+        cached: set = set()
         if suspects:
             for i, right in zip(suspects, self._right_on_reference_caches([replayed[i] for i in suspects])):
                 if right:
@@ -411,15 +417,18 @@ class Run:
                     found[i] = None
                     found[replayed[i].made_by] = (f"the cache of your {producer.name} is wrong on this input (your "
                                                   f"{part.name} is right with the reference {producer.name}'s cache)")
-        # (dependency, problem): parts first, then the forward
-        problems = [(replayed[i].part.name, problem) for i, problem in sorted(found.items()) if problem]
+                    cached.add(replayed[i].made_by)
+        # (dependency, problem, claim): parts first, then the forward
+        problems = [(replayed[i].part.name, problem, "cache" if i in cached else "wrong")
+                    for i, problem in sorted(found.items()) if problem]
         if forward_index is not None:
             problem = self._forward_problem(outcomes[forward_index])
             if problem:
-                problems.append((self.fwd.name, problem))  # type: ignore[union-attr]
+                claim = "inplace" if "in place" in problem else "wrong"
+                problems.append((self.fwd.name, problem, claim))  # type: ignore[union-attr]
         if problems:
-            names = tuple(dict.fromkeys(name for name, _ in problems))
-            raise Rejected(problems[0][0], problems[0][1], self.ex, names[1:])
+            names = tuple(dict.fromkeys(name for name, _, _ in problems))
+            raise Rejected(problems[0][0], problems[0][1], self.ex, names[1:], claim=problems[0][2])
 
     def _forward_problem(self, outcome: CallOutcome) -> Optional[str]:
         assert self.fwd is not None
@@ -517,6 +526,11 @@ class Notes:
     def by_dependencies(self) -> int:
         """Rejections because a dependency of F was wrong: another mode may avoid them."""
         return self.rejected - self.by_self - self.uninformative - self.trial_failed
+
+    def claims(self) -> List[Tuple[str, str]]:
+        """(dependency, claim) for every dependency that kept an example out (what the notes say of them)."""
+        return [(name, self.firsts[name].claim) for name in self.by_name
+                if name not in (self.function, UNINFORMATIVE, TRIAL) and name in self.firsts]
 
     def first_dependency(self) -> Optional[Rejected]:
         for name, rejection in self.firsts.items():

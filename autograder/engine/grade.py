@@ -6,17 +6,13 @@ grader itself cannot run (no such directory, a broken rubric, no sandbox).
 """
 from __future__ import annotations
 
-import sys
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
-
-from autograder.engine import localize, pack, reference
+from autograder.engine import explain, pack
 from autograder.engine import submission as submission_checks
-from autograder.engine.checks import CheckFailed, unpack
-from autograder.engine.checks import failure as checks_failure
 from autograder.engine.hidden_tests import EVIDENCE, Grader, TestOutcome, requires, run_test, shows_inputs
 from autograder.engine.pack import function
 from autograder.engine.score import RubricTest, function_scores, load_rubric
@@ -139,6 +135,11 @@ def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome,
     if outcome.note:  # how the function was judged when a dependency of it is wrong
         extra["note"] = outcome.note
         output = f"{output}\n{outcome.note}"
+    if grader is not None and not outcome.passed:  # how its outputs were looked at (the truth check does the same)
+        alone = explain.judged_alone(grader.modes.get((fn.name, test.profile)))
+        extra["judged_with"] = {"serve": list(alone.serve), "serve_forward": alone.serve_forward}
+    if outcome.claims:  # what its sentences say of other functions (checked by autograder.quality.truth)
+        extra["claims"] = [{"function": name, "claim": claim} for name, claim in outcome.claims]
     return {
         "name": test.full_name,
         "score": test.points if outcome.passed else 0.0,
@@ -164,6 +165,7 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
     if failure is None or failure.example is None:
         return outcome.message
     ex = failure.example
+    extra["example"] = dataclasses.asdict(ex)  # the failing example (the truth check draws others from it)
     inputs = failure.inputs if failure.inputs is not None else materialize(fn, ex)  # what the check ran
     order = {k: i for i, k in enumerate(("N", "T", "D", "H", "L"))}
     sizes = ", ".join(f"{k}={v}" for k, v in sorted(ex.dims, key=lambda kv: (order.get(kv[0], 9), kv[0])))
@@ -181,160 +183,15 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
     extra["input"] = {"header": header, "dump": dump} if header else None
     sentence = None
     if failure.actual is not None and test.kind in localized_kinds:
-        found = _explain(fn, test, failure, ex, inputs, extra, grader if not hidden else None)
+        found = explain.explain(fn, test, failure, ex, inputs, extra, grader if not hidden else None)
         if found is not None and not hidden:
             sentence = found.sentence
             extra["mistake"], extra["mistake_sentence"] = found.key, found.sentence
     elif test.kind in localized_kinds and grader is not None and not hidden:
-        fact = _breakage(fn, failure)
-        if fact is not None and _breakage_again(fn, test, fact, ex, inputs, grader):
+        fact = explain.breakage_of(fn, failure)
+        if fact is not None and explain.breakage_again(fn, test, fact, ex, inputs, grader):
             extra["facts"] = [messages.fact_record(fact)]
     return messages.failure_text(outcome.message, header, dump, extra["facts"], sentence)
-
-
-def _breakage(fn: Function, failure: CheckFailed) -> Optional[localize.Fact]:
-    """Where a call that returned no comparable arrays broke (the line that raised, or the contract)."""
-    problem = failure.outcome
-    if problem is not None:
-        return localize.breakage(fn, problem.kind, problem.type, problem.traceback)
-    if failure.contract:
-        return localize.breakage(fn, "contract", problem=failure.contract, output=failure.output)
-    return None
-
-
-def _breakage_again(fn: Function, test: RubricTest, fact: localize.Fact, ex: Any, inputs: Dict[str, Any],
-                    grader: Grader) -> bool:
-    """True when the scenario breaks the same way on a second example (another seed, the same sizes)."""
-    ex2 = localize.second_example(ex)
-    try:
-        grader.client.clear_handles()
-        outcome = grader.run_scenario(fn, _inputs_like(fn, test, inputs)(ex2))[-1]
-        if isinstance(outcome, Failure):
-            return _breakage(fn, checks_failure(outcome)) == fact
-        unpack(fn, outcome.value, ex2.size, ex2.cell)
-    except CheckFailed as exc:
-        exc.contract = exc.message
-        return _breakage(fn, exc) == fact
-    except Exception:  # noqa: BLE001 - no second example, no verified fact
-        return False
-    return False
-
-
-def _explain(fn: Function, test: RubricTest, failure: Any, ex: Any, inputs: Dict[str, Any], extra: Dict[str, Any],
-             grader: Optional[Grader]) -> Any:
-    """Localize the failure and ask the catalogue; fill ``extra``; return the mistake to show (or None).
-
-    Facts and the shown mistake must hold on a second example too, which needs ``grader`` (hidden
-    tests pass None: they list matching mistakes in extra_data but show nothing)."""
-    actual = failure.actual
-    try:
-        with np.errstate(all="ignore"):
-            ref = reference.expected(fn, inputs)
-    except Exception:  # noqa: BLE001 - the reference cannot run this input: nothing to compare
-        return None
-    expected = failure.expected if getattr(failure, "expected", None) is not None else ref
-    extra["outputs"] = {n: localize.agree(actual[n], e) for n, e in expected.items() if n in actual}
-    found = _diagnose(fn.name, inputs, actual) if _agrees(expected, ref) else []
-    extra["mistakes"] = [m.key for m in found]
-    if grader is None:
-        return None
-    expect = _expectation(fn, grader, expected, ref, inputs)
-    if expect is None:
-        return None
-    first = localize.Case(fn, inputs, {n: actual[n] for n in expected if n in actual}, dict(expected), ex.size,
-                          ex.cell)  # a test may judge some outputs only (carousel: next_c)
-    try:
-        with np.errstate(all="ignore"):
-            rerun = _rerun(fn, grader)
-            if set(expected) != set(ref):  # the test judged some outputs only: so does the second example
-                rerun, expect = _restricted(rerun, set(expected)), _restricted(expect, set(expected))
-            result = localize.localize(fn, ex, first, rerun, expect, _inputs_like(fn, test, inputs),
-                                       reference_counterfactual(fn) if expect is _reference_expect(fn) else None)
-    except Exception as exc:  # noqa: BLE001 - localization must never stop grading
-        print(f"warning: localizing {fn.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return None
-    extra["facts"] = [messages.fact_record(f) for f in result.facts]
-    if not found or result.second is None:
-        return None
-    again = {m.key for m in _diagnose(fn.name, result.second.inputs, result.second.actual)}
-    verified = [m for m in found if m.key in again]  # a mistake is shown only when it matches both examples
-    extra["mistakes"] = [m.key for m in verified]
-    return verified[0] if verified else None
-
-
-def _agrees(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> bool:
-    return set(a) == set(b) and all(localize.agree(a[n], b[n]) for n in a)
-
-
-_REFERENCE_EXPECT: Dict[str, Any] = {}
-
-
-def _reference_expect(fn: Function) -> Any:
-    if fn.name not in _REFERENCE_EXPECT:
-        _REFERENCE_EXPECT[fn.name] = lambda inputs: reference.expected(fn, inputs)
-    return _REFERENCE_EXPECT[fn.name]
-
-
-def reference_counterfactual(fn: Function) -> Any:
-    return _reference_expect(fn)
-
-
-def _expectation(fn: Function, grader: Grader, expected: Dict[str, np.ndarray], ref: Dict[str, np.ndarray],
-                 inputs: Dict[str, Any]) -> Any:
-    """What the student's outputs on another example are compared with: the reference, when the failing
-    test compared with it (or with some of its outputs); None otherwise (nothing is localized)."""
-    if expected and all(n in ref and localize.agree(expected[n], ref[n]) for n in expected):
-        return _reference_expect(fn)
-    return None
-
-
-def _restricted(produce: Any, names: set) -> Any:
-    """``produce`` (a function returning named outputs, or None) keeping only ``names``."""
-    def keep(*args: Any) -> Any:
-        value = produce(*args)
-        return None if value is None else {k: v for k, v in value.items() if k in names}
-    return keep
-
-
-def _rerun(fn: Function, grader: Grader) -> Any:
-    """The student's named outputs for (example, inputs), or None if the call failed or returned garbage."""
-    def run(ex: Any, inputs: Dict[str, Any]) -> Optional[Dict[str, np.ndarray]]:
-        grader.client.clear_handles()
-        outcomes = grader.run_scenario(fn, inputs)
-        if any(isinstance(o, Failure) for o in outcomes):
-            return None
-        try:
-            return unpack(fn, outcomes[-1].value, ex.size, ex.cell)
-        except CheckFailed:
-            return None
-    return run
-
-
-def _inputs_like(fn: Function, test: RubricTest, inputs: Dict[str, Any]) -> Any:
-    """Inputs for another example, made the way the failing test made its own (the pack's
-    ``retry_inputs`` for its kinds; an option the test set, such as truncate=None, kept)."""
-    def make(ex: Any) -> Dict[str, Any]:
-        special = pack.current().retry_inputs.get(test.kind)
-        if special is not None:
-            return special(fn, ex)
-        made = materialize(fn, ex)
-        if "truncate" in made and "truncate" in inputs:  # the truncate the test ran (None in a gradient check)
-            made["truncate"] = inputs["truncate"]
-        return made
-    return make
-
-
-def _diagnose(function: str, inputs: Dict[str, Any], actual: Dict[str, np.ndarray]) -> List[Any]:
-    """Ask the pack's mistakes catalogue which known mistakes match, best first."""
-    diagnose = pack.current().diagnose
-    if diagnose is None:
-        return []
-    try:
-        with np.errstate(all="ignore"):
-            return list(diagnose(function, inputs, actual, reference.run_scenario))
-    except Exception as exc:  # noqa: BLE001 - a catalogue bug must not stop grading
-        print(f"warning: mistakes.diagnose({function}) failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return []
 
 
 def _summary(mode: str, static: Dict[str, Any], client: WorkerClient) -> str:

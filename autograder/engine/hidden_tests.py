@@ -74,6 +74,7 @@ class TestOutcome:
     failure: Optional[CheckFailed] = None
     examples: int = 0
     note: str = ""  # what the feedback should say about F's dependencies (wrong forward, parts served)
+    claims: List[Tuple[str, str]] = field(default_factory=list)  # (dependency, claim) the note makes
 
 
 @dataclass
@@ -296,8 +297,25 @@ def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
         if changed is not None:
             raise CheckFailed(f"{fn.name} modified its input {changed} in place (work on a copy: the caller's "
                               f"arrays must not change)", output=changed)
+        fresh = {i for i, out in enumerate(fn.outputs) if out.new}
+        shared = [(o, a) for o, a in outcome.shared if o and (o[0] in fresh if len(fn.outputs) > 1 else 0 in fresh)]
+        if shared and not fn.forward:
+            out_path, arg_path = shared[0]
+            output = _path_name([o.name for o in fn.outputs], out_path, len(fn.outputs) > 1)
+            argument = _path_name(names, arg_path, True)
+            raise CheckFailed(f"{fn.name} returns {output} sharing memory with its input {argument}: the contract asks "
+                              f"for new arrays (changing the result would change the caller's array)", output=output)
 
     run.charge(check)
+
+
+def _path_name(names: List[str], path: List[Any], tupled: bool) -> str:
+    """``clipped.b`` for the path [0, "b"] of a returned tuple (names: the tuple's), or of an argument list."""
+    if tupled:
+        head, rest = (names[path[0]] if isinstance(path[0], int) and path[0] < len(names) else str(path[0])), path[1:]
+    else:
+        head, rest = names[0], path
+    return head + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in rest)
 
 
 def showing_inputs(inputs: Dict[str, Any], check: Callable[[], None]) -> None:
@@ -343,7 +361,7 @@ def check_cache(g: Grader, fn: Function, ex: Example) -> None:
         except Rejected as rejection:
             wrong = tuple(d for d in (rejection.dependency,) + rejection.also if d in back.parts and d not in back_serve)
         if not wrong:
-            raise Rejected(back.name, problem, ex)
+            raise Rejected(back.name, problem, ex, claim="wrong")
         back_serve += wrong
 
 
@@ -427,7 +445,7 @@ def _require_part_caches(g: Grader, fn: Function, back: Function, ex: Example, i
             return
     parts = [p for p in fn.parts if ex.cell in function(p).cells] or list(fn.parts)
     raise Rejected(parts[0], f"the cache of your {' or '.join(parts)} is wrong on this input (your {back.name} is "
-                             f"right when the reference's replace them)", ex, cache=True)
+                             f"right when the reference's replace them)", ex, cache=True, claim="cache")
 
 
 ENGINE_KINDS: Dict[str, Callable[[Grader, Function, Example], None]] = {
@@ -511,15 +529,19 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
             first = notes.first_dependency()
             g.modes[(fn.name, profile)] = dataclasses.replace(
                 mode, serve=mode.serve + wrong_parts,
-                reason=mode.reason or (_on_how_many(first, notes) if first else ""))
+                reason=mode.reason or (_on_how_many(first, notes) if first else ""),
+                claims=mode.claims or (((first.dependency, first.claim),) if first else ()))
             continue
         following = escalate(mode, fn, dependencies, cells, notes.cache_wrong)
         if following is None:
             break
         first = notes.first_dependency()
         reason = mode.reason or (_on_how_many(first, notes) if first else "")
-        g.modes[(fn.name, profile)] = dataclasses.replace(following, reason=reason)
+        claims = mode.claims or (((first.dependency, first.claim),) if first else ())
+        g.modes[(fn.name, profile)] = dataclasses.replace(following, reason=reason, claims=claims)
     outcome.note = _note(g, fn, notes)
+    claims = list(dict.fromkeys(list(g.mode(fn).claims) + notes.claims()))
+    outcome.claims = claims
     if outcome.passed and not notes.counted:
         dependency = notes.first_dependency()
         if dependency is not None and fn.name in g.evidence:
@@ -527,9 +549,10 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
             # for it (that function's own tests are); the point stands on F's evidence.
             kept = messages.not_judged_kept(fn.name, dependency.dependency, _how_often(notes, dependency.dependency),
                                             dependency.problem)
-            outcome = TestOutcome(True, "", None, outcome.examples, (outcome.note + "\n" if outcome.note else "") + kept)
+            outcome = TestOutcome(True, "", None, outcome.examples, (outcome.note + "\n" if outcome.note else "") + kept,
+                                  claims)
         else:
-            outcome = TestOutcome(False, _not_judged(fn, notes), None, outcome.examples, outcome.note)
+            outcome = TestOutcome(False, _not_judged(fn, notes), None, outcome.examples, outcome.note, claims)
     return outcome
 
 
@@ -538,7 +561,7 @@ def coverage(fn: Function, profile: str, ex: Example) -> Tuple[str, ...]:
     allows: L, T and the widths at 2 or more). See :func:`coverage_needed`."""
     ranges = pack.current().profiles[profile]
     floor = {k: min(2, hi) for k, (_, hi) in ranges.items()}
-    rich = all(v >= floor.get(k.split("@")[0], 2) for k, v in ex.dims)
+    rich = all(v >= floor.get(k.split("@")[0], 2) for k, v in ex.dims if k != "S")
     return (ex.cell,) if rich else ()
 
 
@@ -555,7 +578,8 @@ def _note(g: Grader, fn: Function, notes: Notes) -> str:
         return "Note: " + described
     first = notes.first_dependency()
     if first is not None:
-        return messages.judged_where_right(_on_how_many(first, notes), fn.name, first.dependency, notes.by_dependencies)
+        dependencies = [d for d in notes.by_name if d not in (fn.name, UNINFORMATIVE, TRIAL)]
+        return messages.judged_where_right(_on_how_many(first, notes), fn.name, dependencies, notes.by_dependencies)
     return ""
 
 

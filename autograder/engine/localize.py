@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from autograder.engine import counterfactual as counterfactual_changes
 from autograder.engine import pack, reference
 from autograder.engine.pack import function
 from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template
@@ -35,7 +36,6 @@ GATES = ("i", "f", "g", "o")
 # Two arrays "agree" when max|a - b| <= ATOL + RTOL * max(|a|, |b|): far tighter than any real
 # difference and far looser than float64 rounding of equivalent formulas.
 RTOL, ATOL = 1e-6, 1e-9
-SECOND_SEED_OFFSET = 7919
 SIZE_SYMBOLS = ("N", "T", "D", "H")
 MAX_T_SCAN = 8  # the T condition is searched only for T up to this (each T is one more run)
 
@@ -127,6 +127,7 @@ class Case:
     expected: Arrays
     size: Dict[str, int]
     cell: str
+    example: Optional[Example] = None  # the example the inputs were made from, when known
 
     @property
     def wrong(self) -> List[str]:
@@ -182,7 +183,9 @@ def _relations(case: Case, wrong: Sequence[str], counterfactual: Optional[Expect
     fn, facts = case.fn, []
     others = {n: e for n, e in case.expected.items()}
     inter = intermediates(fn, case.inputs)
-    blanks = _without_inputs(case, counterfactual) if counterfactual is not None else {}
+    blanks = _counterfactuals(case) if counterfactual is not None else []
+    # a change that explains every wrong output at once comes first (one cause, said once)
+    blanks.sort(key=lambda b: not all(n in b[1] and agree(case.actual[n], b[1][n]) for n in wrong))
     for name in wrong:
         act, exp = case.actual[name], case.expected[name]
         if _nonzero(exp):
@@ -200,10 +203,10 @@ def _relations(case: Case, wrong: Sequence[str], counterfactual: Optional[Expect
         if other is not None:
             facts.append(_fact("other_output", fn, [name], other=other))
             continue
-        blank = next((k for k, outs in blanks.items() if name in outs and agree(act, outs[name])
+        blank = next((change for change, outs in blanks if name in outs and agree(act, outs[name])
                       and not agree(outs[name], exp)), None)
         if blank is not None:
-            facts.append(_fact("changed_input", fn, [name], input=blank[0], change=blank[1]))
+            facts.append(_fact("changed_input", fn, [name], **counterfactual_changes.as_detail(blank)))
             continue
         if _nonzero(exp) and bool(np.all(exp >= 0)) and agree(act, exp**2):
             facts.append(_fact("squared", fn, [name]))
@@ -227,29 +230,20 @@ def _relations(case: Case, wrong: Sequence[str], counterfactual: Optional[Expect
     return facts
 
 
-CHANGES = ("zero", "negated")
-
-
-def _changed(value: np.ndarray, change: str) -> np.ndarray:
-    return np.zeros_like(value) if change == "zero" else -value
-
-
-def _without_inputs(case: Case, counterfactual: Expect) -> Dict[Tuple[str, str], Arrays]:
-    """(input, change) -> the expected outputs with that input array zero or negated (the contract's
-    arguments of the function or of its forward; not the upstream gradients, which "scale" covers)."""
-    out: Dict[Tuple[str, str], Arrays] = {}
-    base = function(case.fn.forward) if case.fn.forward else case.fn
-    for name, _ in base.args:
-        value = case.inputs.get(name)
-        if not isinstance(value, np.ndarray) or not _nonzero(value):
+def _counterfactuals(case: Case) -> List[Tuple[counterfactual_changes.Change, Arrays]]:
+    """(change, the reference's outputs with it) for the changes that apply to this case: every change
+    of :mod:`autograder.engine.counterfactual` for a forward function; for a backward function, its
+    forward's arguments zero or negated (the upstream gradients are what "scale" covers)."""
+    found = []
+    for change in counterfactual_changes.changes(case.fn, case.inputs, case.cell):
+        if case.fn.forward and change.kind not in ("zero", "negated"):
             continue
-        for change in CHANGES:
-            try:
-                with np.errstate(all="ignore"):
-                    out[(name, change)] = counterfactual(dict(case.inputs, **{name: _changed(value, change)}))
-            except Exception:  # noqa: BLE001 - no counterfactual, no fact
-                continue
-    return out
+        try:
+            with np.errstate(all="ignore"):
+                found.append((change, counterfactual_changes.evaluate(case.fn, change, case.inputs, case.cell)))
+        except Exception:  # noqa: BLE001 - no counterfactual, no fact
+            continue
+    return found
 
 
 def _structure(case: Case, name: str, symbols: Tuple[str, ...]) -> List[Fact]:
@@ -443,52 +437,160 @@ def _label(calls: List[Tuple[str, Arrays]]) -> List[Tuple[str, np.ndarray]]:
 
 @dataclass
 class Localization:
-    """The verified facts, and the second example's case (to verify other claims, e.g. a mistake)."""
+    """The verified facts, and the independent examples' cases they were verified on (to verify other
+    claims on them, e.g. a catalogued mistake)."""
 
     facts: List[Fact]
     second: Optional[Case] = None
+    third: Optional[Case] = None
+
+    @property
+    def independent(self) -> List[Case]:
+        return [c for c in (self.second, self.third) if c is not None]
 
 
-def second_example(example: Example) -> Example:
-    """The example a fact is verified on again: the same sizes and options, another seed."""
-    return dataclasses.replace(example, seed=(example.seed + SECOND_SEED_OFFSET) % (2**16 + 1))
+INDEPENDENT_SEED = 7919  # independent examples are drawn from (failing seed, k) with this offset
+INDEPENDENT = 2  # independent examples a fact must hold on before it is shown
+
+
+def independent_example(fn: Function, failing: Example, k: int, kind: str = "values",
+                        profile: str = "general", other_side: bool = False) -> Example:
+    """The ``k``-th example drawn independently of ``failing`` (k = 1, 2, ... deterministic): the same
+    cell and the same kind of scenario, everything else fresh and generic. Sizes are drawn from the
+    test's profile widened to at least 2 .. 6 (T at least 3, of the parity k is not, L at least 2),
+    widths all different from each other, values at scale 1, no structured input (no special, no
+    all-zero gradients); a truncate option stays on the failing
+    example's side (a chunk length below T, or >= T) with a fresh value; a max_norm option stays on the
+    failing example's side of the threshold (clipped or not) with a random, untied ratio, or on the
+    other side with ``other_side`` (a claim about the code, such as a catalogued mistake, must hold on
+    both sides: a submission that always scales is not one whose comparison is flipped)."""
+    rng = np.random.default_rng([failing.seed, k, INDEPENDENT_SEED])
+    ranges = pack.current().profiles[profile]
+    symbols = [key.split("@")[0] for key, _ in failing.dims]
+    dims: Dict[str, int] = {}
+    used: List[int] = []
+
+    def draw(symbol: str) -> int:
+        """A size of ``symbol``: at least 2 (T at least 3), up to the profile's top or 6, and for a width
+        one no other width has (no coinciding widths: D = H is one of the structured boundary cases)."""
+        lo, hi = ranges.get(symbol, (2, 6))
+        lo = max(lo, 3 if symbol == "T" else 2)
+        hi = max(hi, lo, 6 if symbol != "L" else 3)
+        if symbol == "L":
+            hi = max(ranges.get("L", (2, 3))[1], 2)
+        choices = list(range(lo, hi + 1))
+        if symbol == "T":  # T even on odd k and odd on even k: a fact must hold for both parities
+            choices = [t for t in choices if t % 2 != k % 2] or choices
+        elif symbol != "L":
+            choices = [c for c in choices if c not in used] or choices
+        value = int(rng.choice(choices))
+        if symbol not in ("T", "L"):
+            used.append(value)
+        return value
+
+    for key, value in failing.dims:
+        symbol = key.split("@")[0]
+        if symbol == "S":  # how many 0-d arrays a gradient dict holds: the failing example's own
+            dims[key] = value
+        elif "@" not in key:
+            dims[key] = draw(symbol)
+    if "L" in symbols:  # one width per layer
+        for layer in range(dims["L"]):
+            dims[f"H@{layer}"] = draw("H")
+    truncate = failing.truncate
+    if truncate is not None:
+        T = dims["T"]
+        truncate = int(rng.integers(T, T + 3)) if truncate >= failing.size.get("T", 1) else int(rng.integers(1, T))
+    ratio = failing.max_norm_ratio
+    if "max_norm" in _options(fn):
+        clipped = failing.zero_grads or ratio < 1.0
+        ratio = float(rng.uniform(0.2, 0.9)) if clipped != other_side else float(rng.uniform(1.2, 3.0))
+    return Example(tuple(sorted(dims.items())), failing.cell, int(rng.integers(0, 2**16)), 1.0, truncate, ratio)
+
+
+def has_sides(fn: Function) -> bool:
+    """Whether ``fn``'s scenarios have two sides that examples keep (a max_norm option: clipped or not)."""
+    return "max_norm" in _options(fn)
+
+
+def _options(fn: Function) -> Tuple[str, ...]:
+    base = function(fn.forward) if fn.forward else fn
+    return tuple(base.options) + tuple(fn.options)
+
+
+def independent_cases(fn: Function, failing: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs,
+                      kind: str = "values", profile: str = "general", first: int = 1,
+                      count: int = INDEPENDENT) -> List[Optional[Case]]:
+    """The cases of the independent examples ``first`` .. ``first + count - 1`` (None where the
+    student's function or the reference could not run)."""
+    return [case(fn, independent_example(fn, failing, k, kind, profile), rerun, expect, make_inputs)
+            for k in range(first, first + count)]
 
 
 def localize(fn: Function, example: Example, first: Case, rerun: Rerun, expect: Expect,
-             make_inputs: MakeInputs, counterfactual: Optional[Expect] = None) -> Localization:
-    """The facts of :func:`detect` that hold on the failing example AND on a second one (same sizes,
-    another seed), most specific first, plus the size conditions (``size_one``: fails with a size 1
-    and passes with that size 2, ``size_from``: passes for T up to k-1, fails for T = k .. T), each
-    found on both examples. ``rerun`` runs the student's function; ``expect`` gives what its outputs
-    are compared with; ``make_inputs`` makes a test's inputs from an example."""
-    facts = detect(first, counterfactual)
-    if not facts:
-        return Localization([])
-    ex2 = second_example(example)
-    second = _case(fn, ex2, rerun, expect, make_inputs)
-    if second is None:
-        return Localization([])
-    again = set(detect(second, counterfactual))
-    kept = [f for f in facts if f in again] + _longer(fn, example, ex2, rerun, expect, make_inputs)
-    sizes = [f for f in _sizes(fn, example, rerun, expect, make_inputs)
-             if f in set(_sizes(fn, ex2, rerun, expect, make_inputs))]
-    return Localization(sizes + _ordered(kept), second)
+             make_inputs: MakeInputs, counterfactual: Optional[Expect] = None, kind: str = "values",
+             profile: str = "general") -> Localization:
+    """The facts that hold on two examples drawn independently of the failing one
+    (:func:`independent_example`), most specific first: never on the failing example alone, whose
+    small sizes and structured values can make unrelated mistakes coincide.
 
-
-TIME_KINDS = ("steps", "shifted", "reversed")
-
-
-def _longer(fn: Function, example: Example, ex2: Example, rerun: Rerun, expect: Expect,
-            make_inputs: MakeInputs) -> List[Fact]:
-    """Time facts need T >= 2: when the failing example has T = 1, the time facts of both examples
-    run with T = 2 (detail ``at_T``), kept when they agree."""
-    if example.size.get("T") != 1:
-        return []
-    cases = [_case(fn, _resized(e, "T", 2), rerun, expect, make_inputs) for e in (example, ex2)]
+    Where the function is wrong on both, the facts of :func:`detect` found on both, and the T
+    condition (``size_from``: right for T < k, wrong from T = k on, on both). Where it is right on
+    both (it fails only on some sizes), the size conditions (``size_one``: wrong with a size 1 and
+    right with it at 2 or more, on both). Otherwise nothing. ``rerun`` runs the student's function;
+    ``expect`` gives what its outputs are compared with; ``make_inputs`` makes a test's inputs from an
+    example; ``first`` is the failing example's case (its outputs are not needed again)."""
+    cases = independent_cases(fn, example, rerun, expect, make_inputs, kind, profile)
     if any(c is None for c in cases):
+        return Localization([])
+    second, third = cases
+    assert second is not None and third is not None
+    if second.wrong and third.wrong:
+        again = set(detect(third, counterfactual))
+        kept = [f for f in detect(second, counterfactual) if f in again]
+        sizes = _from_T(fn, [second, third], rerun, expect, make_inputs)
+        return Localization(sizes + _ordered(kept), second, third)
+    if not second.wrong and not third.wrong:
+        return Localization(_size_one(fn, [second, third], rerun, expect, make_inputs), second, third)
+    return Localization([], second, third)
+
+
+def _size_one(fn: Function, cases: Sequence[Case], rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> List[Fact]:
+    """``size_one`` facts: on every case (right, all sizes >= 2), the same input with that size 1 is wrong."""
+    facts = []
+    for symbol in SIZE_SYMBOLS:
+        examples = [_example_of(c) for c in cases]
+        if all(symbol in e.size for e in examples) and all(
+                passes(fn, resized(e, symbol, 1), rerun, expect, make_inputs) is False for e in examples):
+            facts.append(_fact("size_one", fn, [], size=symbol))
+    return facts
+
+
+def _from_T(fn: Function, cases: Sequence[Case], rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> List[Fact]:
+    """``size_from``: on every case (wrong), right for T = 1 .. k-1 and wrong for T = k .. its own T."""
+    found = set()
+    tried = []
+    for case in cases:
+        ex = _example_of(case)
+        T = ex.size.get("T", 0)
+        if not 2 <= T <= MAX_T_SCAN:
+            return []
+        verdicts = [passes(fn, resized(ex, "T", t), rerun, expect, make_inputs) for t in range(1, T)]
+        if None in verdicts or not verdicts[0]:
+            return []
+        k = next((t for t, ok in enumerate(verdicts, start=1) if not ok), T)
+        if any(verdicts[k - 1:]):
+            return []
+        found.add(k)
+        tried.append(T)
+    if len(found) != 1:
         return []
-    first, second = (set(f for f in detect(c) if f.kind in TIME_KINDS) for c in cases)  # type: ignore[arg-type]
-    return [Fact(f.kind, f.function, f.outputs, tuple(sorted(f.detail + (("at_T", 2),)))) for f in _ordered(list(first & second))]
+    return [_fact("size_from", fn, [], size="T", value=found.pop(), tried=min(tried))]
+
+
+def _example_of(case: Case) -> Example:
+    assert case.example is not None
+    return case.example
 
 
 ORDER = ("clip_scaled", "clip_not_scaled", "halves_swapped", "layers_reversed", "reversed", "shifted", "transpose",
@@ -500,7 +602,8 @@ def _ordered(facts: List[Fact]) -> List[Fact]:
     return sorted(facts, key=lambda f: ORDER.index(f.kind) if f.kind in ORDER else len(ORDER))
 
 
-def _case(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> Optional[Case]:
+def case(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> Optional[Case]:
+    """The student's and the expected outputs on ``ex`` (None where either cannot run)."""
     try:
         inputs = make_inputs(ex)
         actual = rerun(ex, inputs)
@@ -512,34 +615,20 @@ def _case(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: 
         return None
     if set(expected) - set(actual):
         return None
-    return Case(fn, inputs, actual, expected, ex.size, ex.cell)
+    return Case(fn, inputs, actual, expected, ex.size, ex.cell, ex)
 
 
-def _passes(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> Optional[bool]:
-    case = _case(fn, ex, rerun, expect, make_inputs)
-    return None if case is None else not case.wrong
+def passes(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> Optional[bool]:
+    """Whether the student's function is right on ``ex`` (None where it cannot be told)."""
+    found = case(fn, ex, rerun, expect, make_inputs)
+    return None if found is None else not found.wrong
 
 
-def _resized(ex: Example, symbol: str, value: int) -> Example:
+def resized(ex: Example, symbol: str, value: int) -> Example:
+    """``ex`` with one size changed."""
     dims = tuple((k, value if k == symbol else v) for k, v in ex.dims)
     truncate = ex.truncate
     return dataclasses.replace(ex, dims=dims, truncate=truncate)
-
-
-def _sizes(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> List[Fact]:
-    size = ex.size
-    if _passes(fn, ex, rerun, expect, make_inputs) is not False:
-        return []
-    facts = []
-    for symbol in SIZE_SYMBOLS:
-        if size.get(symbol) == 1 and _passes(fn, _resized(ex, symbol, 2), rerun, expect, make_inputs):
-            facts.append(_fact("size_one", fn, [], size=symbol))
-    T = size.get("T", 0)
-    if not facts and 2 <= T <= MAX_T_SCAN and _passes(fn, _resized(ex, "T", 1), rerun, expect, make_inputs):
-        first_bad = next((t for t in range(2, T) if not _passes(fn, _resized(ex, "T", t), rerun, expect, make_inputs)), T)
-        if all(not _passes(fn, _resized(ex, "T", t), rerun, expect, make_inputs) for t in range(first_bad + 1, T)):
-            facts.append(_fact("size_from", fn, [], size="T", value=first_bad, tried=T))
-    return facts
 
 
 # ---------------------------------------------------------------- for reports
@@ -566,10 +655,12 @@ def verify(fact: Fact, case: Case, counterfactual: Optional[Expect] = None) -> b
         want = v if fact.kind == "intermediate" else (lambda n: exp[n] + (1 if fact.get("sign") == "+" else -1) * v)
         return all(agree(act[n], want(n) if callable(want) else want) and not agree(act[n], exp[n]) for n in outs)
     if fact.kind == "changed_input":
-        if counterfactual is None:
+        change = counterfactual_changes.from_detail(dict(fact.detail))
+        try:
+            with np.errstate(all="ignore"):
+                blank = counterfactual_changes.evaluate(case.fn, change, case.inputs, case.cell)
+        except Exception:  # noqa: BLE001 - the change does not apply to this case
             return False
-        name = fact.get("input")
-        blank = counterfactual(dict(case.inputs, **{name: _changed(case.inputs[name], fact.get("change"))}))
         return all(agree(act[n], blank[n]) and not agree(act[n], exp[n]) for n in outs)
     if fact.kind == "squared":
         return all(agree(act[n], exp[n] ** 2) and not agree(act[n], exp[n]) for n in outs)
@@ -704,4 +795,5 @@ def localized(results: Mapping[str, Any], function_name: str,
 
 
 __all__ = ["Fact", "Case", "Localization", "agree", "breakage", "detect", "diagnosis", "localize", "verify",
+           "case", "passes", "resized", "independent_example", "independent_cases",
            "localized", "intermediates", "output_symbols"]

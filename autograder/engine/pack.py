@@ -42,6 +42,10 @@ class Pack:
     profiles: Mapping[str, Mapping[str, Tuple[int, int]]]  # profile -> symbol -> (low, high) sizes
     boundary_profiles: Tuple[str, ...] = ()  # profiles whose tests also run the boundary examples
     cell_gates: Mapping[str, int] = field(default_factory=dict)  # cell -> gate blocks of G (default 1)
+    gate_names: Tuple[str, ...] = ()  # the gate blocks of G in order, one letter each ("i", "f", "g", "o")
+    # activations of the reference beside numpy's tanh ("module.function" -> its name in
+    # counterfactual.ACTIVATIONS): localization tries the reference with each replaced by another
+    activations: Mapping[str, str] = field(default_factory=dict)
     kinds: Mapping[str, CheckKind] = field(default_factory=dict)  # check kinds beside the engine's
     # kind -> what its points need: kinds of which one test must pass, or "evidence" (hidden_tests.requires)
     requires: Mapping[str, Any] = field(default_factory=dict)
@@ -62,6 +66,7 @@ class Pack:
     stored_inputs: Mapping[str, Callable[[Function, Any], Dict[str, Any]]] = field(default_factory=dict)
     stored_outputs: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     diagnose: Optional[Callable[..., Any]] = None  # the mistakes catalogue
+    mistakes: Optional[Callable[[str], Any]] = None  # function name -> the catalogue's mistakes of it
     facts: Mapping[str, Tuple[Callable[..., Any], ...]] = field(default_factory=dict)  # function -> fact checks
     fact_checks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # fact kind -> its check
     extra_modules: Tuple[str, ...] = ()  # modules the release ships beside the graded ones

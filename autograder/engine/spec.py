@@ -74,6 +74,7 @@ class Out:
     name: str
     template: Template
     grad_of: Optional[str] = None  # the forward input this output is the gradient of
+    new: bool = False  # the contract asks for new arrays: none may share memory with an input (in-place test)
 
 
 @dataclass(frozen=True)

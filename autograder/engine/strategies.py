@@ -10,7 +10,8 @@ Sizes come from the active pack's profiles (:attr:`autograder.engine.pack.Pack.p
 Coverage by construction: besides the draws, every test runs fixed **boundary examples**
 (:func:`boundary_examples`): every size at its minimum; coinciding widths (D = H = every H@l); L at
 its maximum; T at its minimum; for a ``truncate`` option, truncate = 1, T-1, T and T+1; for a
-``max_norm`` option, an all-zero gradient dict (total norm 0) at max_norm 0 and at max_norm 1.
+``max_norm`` option, an all-zero gradient dict (total norm 0) at max_norm 0 and at max_norm 1, and,
+where the profile has a size ``S``, a gradient dict that also holds S 0-d arrays, clipped and not.
 
 **Specials** (``Example.special``) are structured inputs a pack defines
 (:attr:`~autograder.engine.pack.Pack.specials`), on which many wrong forward functions are right
@@ -52,6 +53,7 @@ def _draw_from_the_strategies_alone() -> None:
 _draw_from_the_strategies_alone()
 
 SCALES = (1.0, 0.25, 4.0)
+HUGE = 100.0  # the scale of the boundary example with huge pre-activations (forward functions)
 MAX_NORM_RATIOS = (0.5, 2.0, 1.0, 0.0)
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Exampl
     @st.composite
     def draw_example(draw: Any) -> Example:
         # every symbol of the profile in its order; layered functions draw L and then an H per layer
-        symbols = tuple(k for k in ranges if k != "L" and not (base.layered and k == "H"))
+        # S (0-d arrays in a gradient dict) is for the boundary examples only
+        symbols = tuple(k for k in ranges if k not in ("L", "S") and not (base.layered and k == "H"))
         dims = {k: draw(st.integers(*ranges[k]), label=k) for k in symbols}
         if base.layered:
             dims["L"] = draw(st.integers(*ranges["L"]), label="L")
@@ -102,13 +105,15 @@ def boundary_examples(fn: Function, profile: str = "general", kind: str = "value
     """Fixed examples every test of ``kind`` runs after its drawn ones (see the module docstring).
 
     Sizes come from the profile's range: every size at its minimum, coinciding widths (D, H and
-    every H@l equal) at the maximum L, and T = 1. Truncation kinds run truncate = 1, T-1, T, T+1;
-    a max_norm option also runs all-zero gradients at max_norm 0 and 1.
+    every H@l equal) at the maximum L, and T = 1; a function with no forward also runs inputs scaled
+    by HUGE (pre-activations in the thousands: tanh and sigmoid saturate, and must not overflow).
+    Truncation kinds run truncate = 1, T-1, T, T+1; a max_norm option also runs all-zero gradients
+    at max_norm 0 and 1.
     """
     ranges = pack.current().profiles[profile]
     base = function(fn.forward) if fn.forward else fn
-    lo = {k: r[0] for k, r in ranges.items()}
-    hi = {k: r[1] for k, r in ranges.items()}
+    lo = {k: r[0] for k, r in ranges.items() if k != "S"}
+    hi = {k: r[1] for k, r in ranges.items() if k != "S"}
     width = min(max(lo["H"], 3), hi["H"], hi["D"])
     def sizes(**given: int) -> Dict[str, int]:  # the profile's minimum, with ``given`` for its symbols
         return {k: given.get(k, v) for k, v in lo.items()}
@@ -125,6 +130,9 @@ def boundary_examples(fn: Function, profile: str = "general", kind: str = "value
             del dims["H"]
         for cell in cells:
             found.append(Example(tuple(sorted(dims.items())), cell, 1000 + n, 1.0))
+    if not fn.forward and "max_norm" not in fn.options:  # huge pre-activations: tanh and sigmoid saturate
+        for cell in cells:  # (computed stably, they give +-1 and 0 or 1 there, never nan)
+            found.append(Example(tuple(sorted(shapes[2].items())), cell, 1003, HUGE))  # (sizes made per layer above)
     if kind in pack.current().option_kinds.get("truncate", ()):
         T = max(lo["T"], min(5, hi["T"]))
         dims = dict(lo, T=T, D=width, H=width)
@@ -134,6 +142,10 @@ def boundary_examples(fn: Function, profile: str = "general", kind: str = "value
     if "max_norm" in fn.options:
         dims = tuple(sorted((k, lo[k]) for k in ("N", "T", "D", "H")))
         found += [Example(dims, base.cells[0], 0, 1.0, max_norm_ratio=m, zero_grads=True) for m in (0.0, 1.0)]
+        if "S" in ranges:  # a 0-d array beside the others, clipped and not (S: how many the gradient dict holds)
+            with_scalar = tuple(sorted(dict(dims, D=width, H=width, S=max(ranges["S"])).items()))
+            found += [Example(with_scalar, base.cells[0], 3000 + k, 1.0, max_norm_ratio=m)
+                      for k, m in enumerate((0.5, 2.0))]
     return tuple(found)
 
 
@@ -170,14 +182,14 @@ def expected_structure(template: Template, size: Dict[str, int], cell: str, laye
         return params_shapes(template, size, cell, layer)
     if isinstance(template, Layers):
         return [expected_structure(template.item, size, cell, l) for l in range(size["L"])]
-    if isinstance(template, GradDict):
-        return params_shapes(Params(), size, "")  # one gate block
+    if isinstance(template, GradDict):  # one gate block, and size["S"] 0-d arrays (a dict may hold any arrays)
+        return dict(params_shapes(Params(), size, ""), **{f"s{i}": () for i in range(size.get("S", 0))})
     return template  # FloatScalar / Cache markers
 
 
 def _make(structure: Any, rng: np.random.Generator, scale: float) -> Any:
     if isinstance(structure, tuple):
-        return rng.standard_normal(structure) * scale
+        return np.asarray(rng.standard_normal(structure) * scale)  # a 0-d array stays an array
     if isinstance(structure, dict):
         return {k: _make(v, rng, scale) for k, v in structure.items()}
     if isinstance(structure, list):

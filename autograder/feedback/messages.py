@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from autograder.engine import counterfactual
 from autograder.engine.localize import GATES, Fact
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
@@ -75,11 +76,6 @@ def fact_record(fact: Fact) -> Dict[str, Any]:
 
 def fact_sentence(fact: Fact) -> str:
     """One sentence for one verified fact."""
-    if fact.get("at_T") is not None:
-        plain = Fact(fact.kind, fact.function, fact.outputs, tuple(kv for kv in fact.detail if kv[0] != "at_T"))
-        sentence = fact_sentence(plain)
-        return f"With T = {fact.get('at_T')} (the same input with one more step): {sentence[0].lower()}{sentence[1:]}" \
-            if not sentence.startswith("`") else f"With T = {fact.get('at_T')} (the same input with one more step), {sentence}"
     o, k = fact.outputs, fact.kind
     what = names(o)
     if k == "outputs":
@@ -91,7 +87,7 @@ def fact_sentence(fact: Fact) -> str:
         gates = fact.get("gates", ())
         blocks = " and ".join(gate_block(g) for g in gates)
         return (f"{what} {_is(o)} wrong only in the block of {blocks} (the columns of a weight, the entries of "
-                f"a bias); the other gate blocks are right: look at the derivative of that gate.")
+                f"a bias); the other gate blocks are right.")
     if k == "steps":
         return f"{what} {_is(o)} wrong {_steps(fact)}."
     if k == "shifted":
@@ -115,10 +111,9 @@ def fact_sentence(fact: Fact) -> str:
     if k == "other_output":
         return f"{what} {_is(o)} the expected value of `{fact.get('other')}`: two outputs are mixed up."
     if k == "changed_input":
-        name = fact.get("input")
-        if fact.get("change") == "zero":
-            return f"{what} {_is(o)} what the reference gives when `{name}` is zero: is `{name}` used?"
-        return f"{what} {_is(o)} what the reference gives with `{name}` negated: check the sign of the term with `{name}`."
+        change = counterfactual.from_detail(dict(fact.detail))
+        hint = {"zero": f": is `{change.input}` used?", "negated": f": check the sign of the term with `{change.input}`."}
+        return f"{what} {_is(o)} what the reference gives {counterfactual.describe(change)}{hint.get(change.kind, '.')}"
     if k == "squared":
         return f"{what} {_is(o)} the square of the expected value: is a square root missing?"
     if k == "h_follows_c":
@@ -141,21 +136,22 @@ def fact_sentence(fact: Fact) -> str:
         return "The gradients were returned unscaled although their total norm is above max_norm."
     if k == "raised":
         return (f"The error is raised in `{fact.function}`, line {fact.get('line')} of {fact.get('file')}: "
-                f"`{fact.get('code')}` raises {fact.get('type')}, on a second input too.")
+                f"`{fact.get('code')}` raises {fact.get('type')}, on two other inputs too.")
     if k == "contract":
         problem = fact.get("problem", "")
         if problem.endswith("got NoneType"):
-            return (f"`{fact.function}` returns None, on a second input too: its `return` statement is missing "
+            return (f"`{fact.function}` returns None, on two other inputs too: its `return` statement is missing "
                     f"or never reached.")
-        return f"On a second input too, the value returned breaks the contract, before any number is compared: {problem}."
+        return f"On two other inputs too, the value returned breaks the contract, before any number is compared: {problem}."
     if k == "size_one":
         size = fact.get("size")
-        return (f"It fails with {size} = 1 and passes on the same input with {size} = 2: look at what your code does "
-                f"when {SIZE_NAMES.get(size, size)} is 1 (a squeeze, or an axis that disappears?).")
+        return (f"On two other inputs it is wrong with {size} = 1 and right with a larger {size} (the same inputs "
+                f"otherwise): look at what your code does when {SIZE_NAMES.get(size, size)} is 1.")
     if k == "size_from":
-        value = fact.get("value")
-        return (f"It passes with T = 1 to {value - 1} and fails with T = {value} to {fact.get('tried')} "
-                f"(the same input otherwise).")
+        value, tried = fact.get("value"), fact.get("tried")
+        right = "T = 1" if value == 2 else f"T = 1 to {value - 1}"
+        return (f"On two other inputs it is right with {right} and wrong from T = {value} on (tried up to "
+                f"T = {tried}, the same inputs otherwise).")
     return f"{what}: {k}."
 
 
@@ -217,7 +213,8 @@ def not_judged_kept(function: str, dependency: str, how_often: str, problem: str
             f"its values examples); {dependency}'s own tests charge its mistake.")
 
 
-def judged_where_right(problem: str, function: str, dependency: str, set_aside: int) -> str:
-    """How a function is judged while a dependency is wrong on some of its inputs."""
-    return (f"Note: {problem}; {function} is judged on inputs where what it depends on is right "
+def judged_where_right(problem: str, function: str, dependencies: Sequence[str], set_aside: int) -> str:
+    """How a function is judged while what it depends on is wrong on some of its inputs."""
+    listed = " and ".join(dependencies) if len(dependencies) < 3 else ", ".join(dependencies[:-1]) + " and " + dependencies[-1]
+    return (f"Note: {problem}; {function} is judged on inputs where your {listed} {_is(dependencies)} right "
             f"({set_aside} input(s) set aside).")

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from autograder.engine import GRADE_ENTRY_POINT, pack
 from autograder.engine.localize import DIAGNOSES
 from autograder.paths import REPO_ROOT
+from autograder.quality import realistic
 from autograder.quality.mutation import Mutant, fingerprint, generate_mutants, reference_sources, write_submission
 
 GRADER = GRADE_ENTRY_POINT
@@ -84,14 +85,37 @@ def _load(spec: str) -> Callable[..., Dict[str, Any]]:
 
 def _grade_one(args: tuple) -> Dict[str, Any]:
     """Grade one mutant in a pool process: {'score', 'max_score', 'failed', 'seconds'} or {'error'}."""
-    mutant, sources, grader, sandbox = args
-    start = time.perf_counter()
+    mutant, sources, grader, sandbox, check_truth = args
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         path = write_submission(mutant, Path(tmp) / pack.current().name, sources)
+        return grade_and_check(path, mutant.function, grader, sandbox, check_truth)
+
+
+def grade_and_check(path: Path, function: str, grader: str = GRADER, sandbox: str = "process",
+                    check_truth: bool = True) -> Dict[str, Any]:
+    """Grade one submission whose mistake is in ``function``: its score, the points lost per function,
+    how its feedback diagnoses ``function`` and, with ``check_truth``, the sentences the truth check
+    (:mod:`autograder.quality.truth`) found false."""
+    start = time.perf_counter()
+    try:
+        results = _load(grader)(path, sandbox=sandbox)
+    except Exception as exc:  # noqa: BLE001 - a grader crash is recorded, not fatal for the run
+        return {"error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
+    outcome = _outcome(results, function)
+    if check_truth:
+        from autograder.quality import truth
+
         try:
-            results = _load(grader)(path, sandbox=sandbox)
-        except Exception as exc:  # noqa: BLE001 - a grader crash is recorded, not fatal for the run
-            return {"error": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
+            checked = truth.summary(truth.check(path, results, sandbox=sandbox))
+        except Exception as exc:  # noqa: BLE001 - a truth-check crash is recorded as such
+            checked = {"sentences": 0, "false": [{"test": "", "function": function, "what": "truth check",
+                                                  "sentence": "", "true": False, "why": f"{type(exc).__name__}: {exc}"}]}
+        outcome.update(sentences=checked["sentences"], false_sentences=checked["false"])
+    outcome["seconds"] = time.perf_counter() - start
+    return outcome
+
+
+def _outcome(results: Dict[str, Any], function: str) -> Dict[str, Any]:
     tests = results.get("tests", [])
     max_score = sum(float(t.get("max_score", 0)) for t in tests)
     failed = [t["name"] for t in tests if float(t.get("score", 0)) < float(t.get("max_score", 0))]
@@ -103,15 +127,19 @@ def _grade_one(args: tuple) -> Dict[str, Any]:
             lost[function] = lost.get(function, 0.0) + missing
     from autograder.engine.localize import diagnosis
 
+    # the function's failing shown tests compared values (not only: it raised, or broke the contract)
+    values = any((t.get("extra_data") or {}).get("function") == function and (t.get("extra_data") or {}).get("outputs")
+                 and t.get("status") == "failed" for t in tests)
     return {"score": float(results.get("score", 0)), "max_score": max_score, "failed": failed, "lost": lost,
-            "localized": diagnosis(results, mutant.function), "seconds": time.perf_counter() - start}
+            "localized": diagnosis(results, function), "wrong_values": bool(values)}
 
 
 def grade_mutants(mutants: List[Mutant], *, jobs: int = 2, sandbox: str = "process", grader: str = GRADER,
-                  on_done: Optional[Callable[[int, Mutant, Dict[str, Any]], None]] = None) -> List[Dict[str, Any]]:
+                  on_done: Optional[Callable[[int, Mutant, Dict[str, Any]], None]] = None,
+                  check_truth: bool = True) -> List[Dict[str, Any]]:
     """Grade every mutant (``jobs`` processes); outcomes in the order of ``mutants``."""
     sources = reference_sources()
-    tasks = [(m, sources, grader, sandbox) for m in mutants]
+    tasks = [(m, sources, grader, sandbox, check_truth) for m in mutants]
     outcomes: List[Dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for n, (mutant, outcome) in enumerate(zip(mutants, pool.map(_grade_one, tasks)), start=1):
@@ -119,6 +147,72 @@ def grade_mutants(mutants: List[Mutant], *, jobs: int = 2, sandbox: str = "proce
             if on_done:
                 on_done(n, mutant, outcome)
     return outcomes
+
+
+def _grade_corpus_one(args: tuple) -> Dict[str, Any]:
+    """Grade one submission of the realistic corpus in a pool process (a bug, or a correct variant)."""
+    kind, name, grader, sandbox, check_truth = args
+    with tempfile.TemporaryDirectory(prefix="realistic-") as tmp:
+        dest = Path(tmp) / pack.current().name
+        if kind == "bug":
+            bug = next(b for b in realistic.bugs() if b.name == name)
+            return grade_and_check(realistic.submission([bug], dest), bug.function, grader, sandbox, check_truth)
+        folder = realistic.CORPUS / "correct" / name
+        path = realistic.assemble(dest, {f.name: f for f in folder.glob("*.py")})
+        return grade_and_check(path, "", grader, sandbox, check_truth)
+
+
+def grade_corpus(*, jobs: int = 2, sandbox: str = "process", grader: str = GRADER, only: Optional[str] = None,
+                 on_done: Optional[Callable[[int, str, Dict[str, Any]], None]] = None,
+                 check_truth: bool = True) -> Dict[str, List[Dict[str, Any]]]:
+    """Grade every bug and correct variant of the realistic corpus (:mod:`autograder.quality.realistic`):
+    {"bugs": [outcome with "name"], "correct": [outcome with "name"]}, in name order."""
+    tasks = [("bug", b.name, grader, sandbox, check_truth) for b in realistic.bugs()]
+    tasks += [("correct", c.name, grader, sandbox, check_truth) for c in realistic.correct()]
+    if only:
+        tasks = [t for t in tasks if only in t[1]]
+    found: Dict[str, List[Dict[str, Any]]] = {"bugs": [], "correct": []}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for n, (task, outcome) in enumerate(zip(tasks, pool.map(_grade_corpus_one, tasks)), start=1):
+            found["bugs" if task[0] == "bug" else "correct"].append(dict(outcome, name=task[1]))
+            if on_done:
+                on_done(n, task[1], outcome)
+    return found
+
+
+def build_realistic(graded: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """The realistic corpus's section of the report: one row per bug and per correct variant, and its summary."""
+    meta = {b.name: b for b in realistic.bugs()}
+    bugs = []
+    for outcome in graded["bugs"]:
+        bug = meta[outcome["name"]]
+        status = "error" if "error" in outcome else "killed" if killed(outcome) else "survived"
+        lost = outcome.get("lost", {})
+        bugs.append({"name": bug.name, "function": bug.function, "module": bug.module, "kind": bug.kind,
+                     "truth": bug.truth, "wrong_outputs": bug.wrong_outputs, "status": status,
+                     "score": outcome.get("score"), "error": outcome.get("error"),
+                     "lost_inside": round(lost.get(bug.function, 0.0), 6),
+                     "lost_outside": round(sum(v for k, v in lost.items() if k != bug.function), 6),
+                     "lost": {k: round(v, 6) for k, v in sorted(lost.items())},
+                     "localized": outcome.get("localized"), "sentences": outcome.get("sentences", 0),
+                     "false_sentences": outcome.get("false_sentences", [])})
+    correct = [{"name": o["name"], "score": o.get("score"), "error": o.get("error"),
+                "lost": {k: round(v, 6) for k, v in sorted(o.get("lost", {}).items())},
+                "sentences": o.get("sentences", 0), "false_sentences": o.get("false_sentences", [])}
+               for o in graded["correct"]]
+    wrong = [b for b in bugs if b["wrong_outputs"]]
+    diagnosed = [b for b in wrong if b["localized"] in ("catalogue", "values")]
+    rows = bugs + correct
+    return {"bugs": bugs, "correct": correct, "summary": {
+        "bugs": len(bugs), "killed": sum(b["status"] == "killed" for b in bugs),
+        "kill_rate": round(sum(b["status"] == "killed" for b in bugs) / len(bugs), 4) if bugs else 1.0,
+        "collateral_points": round(sum(b["lost_outside"] for b in bugs), 6),
+        "with_collateral": sum(b["lost_outside"] > 0 for b in bugs),
+        "correct": len(correct), "correct_full": sum(c["score"] == 100 for c in correct),
+        "wrong_outputs": len(wrong), "diagnosed": len(diagnosed),
+        "diagnosed_share": round(len(diagnosed) / len(wrong), 4) if wrong else 1.0,
+        "sentences": sum(r["sentences"] for r in rows),
+        "false_sentences": sum(len(r["false_sentences"]) for r in rows)}}
 
 
 def killed(outcome: Dict[str, Any]) -> bool:
@@ -140,7 +234,8 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
                      "failed_tests": outcome.get("failed", []), "error": outcome.get("error"),
                      "lost_inside": round(outcome.get("lost", {}).get(m.function, 0.0), 6),
                      "lost_outside": round(sum(v for k, v in outcome.get("lost", {}).items() if k != m.function), 6),
-                     "localized": outcome.get("localized"),
+                     "localized": outcome.get("localized"), "wrong_values": outcome.get("wrong_values"),
+                     "sentences": outcome.get("sentences", 0), "false_sentences": outcome.get("false_sentences", []),
                      "kind": explanation.kind if explanation and status != "killed" else None,
                      "reason": explanation.reason if explanation and status != "killed" else None})
     graded = [r for r in rows if r["status"] == "killed" and r["function"] not in pack.current().helpers]
@@ -167,10 +262,23 @@ def build_report(mutants: List[Mutant], outcomes: List[Dict[str, Any]], explanat
                     "localized_share": round(sum(bool(r["localized"]) for r in graded) / len(graded), 4)
                     if graded else 1.0,
                     # how: a catalogue sentence, a fact about the values, or where it breaks (localize.DIAGNOSES)
-                    "localized_by": {d: sum(r["localized"] == d for r in graded) for d in DIAGNOSES}},
+                    "localized_by": {d: sum(r["localized"] == d for r in graded) for d in DIAGNOSES},
+                    "sentences": sum(r["sentences"] for r in rows),
+                    "false_sentences": sum(len(r["false_sentences"]) for r in rows),
+                    "step_forward": _step_forward(graded)},
         "stale_equivalents": sorted(i for i in explanations if i not in {r["id"] for r in rows if r["status"] != "killed"}),
         "mutants": rows,
     }
+
+
+def _step_forward(graded: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Mutants of the step forwards (forward functions built from no graded part) whose outputs are wrong
+    values: how many carry a catalogue sentence or a verified fact about the values."""
+    steps = {f.name for f in pack.current().functions if not f.forward and not f.parts and f.cache_index is not None}
+    rows = [r for r in graded if r["function"] in steps and r.get("wrong_values")]
+    by_values = [r for r in rows if r["localized"] in ("catalogue", "values")]
+    return {"functions": sorted(steps), "wrong_values": len(rows), "by_values": len(by_values),
+            "share": round(len(by_values) / len(rows), 4) if rows else 1.0}
 
 
 def reexplain(report: Dict[str, Any], mutants: List[Mutant], explanations: Dict[str, Explanation]) -> Dict[str, Any]:
@@ -185,9 +293,13 @@ def reexplain(report: Dict[str, Any], mutants: List[Mutant], explanations: Dict[
                 {"score": r["score"], "max_score": r["max_score"], "failed": r["failed_tests"],
                  "lost": dict({r["function"]: r.get("lost_inside") or 0.0}, **({"(outside)": r["lost_outside"]}
                                                                              if r.get("lost_outside") else {})),
-                 "localized": r.get("localized")} for r in rows]
-    return build_report(mutants, outcomes, explanations, sandbox=report["sandbox"], grader=report["grader"],
-                        seconds=report.get("seconds", 0.0))
+                 "localized": r.get("localized"), "wrong_values": r.get("wrong_values"),
+                 "sentences": r.get("sentences", 0), "false_sentences": r.get("false_sentences", [])} for r in rows]
+    rebuilt = build_report(mutants, outcomes, explanations, sandbox=report["sandbox"], grader=report["grader"],
+                           seconds=report.get("seconds", 0.0))
+    if "realistic" in report:
+        rebuilt["realistic"] = report["realistic"]
+    return rebuilt
 
 
 def _diagnosed_by(summary: Dict[str, Any]) -> str:
@@ -222,6 +334,13 @@ def render_markdown(report: Dict[str, Any]) -> str:
         f"- **Diagnosed**: {s['localized']} of {s['graded_killed']} ({s['localized_share']:.1%}) carry, in a failing "
         f"visible or after-due-date test of the mutated function, a verified localization or catalogue sentence "
         f"about it: {_diagnosed_by(s)}.",
+        f"- **Step forwards** ({', '.join(f'`{f}`' for f in s.get('step_forward', {}).get('functions', []))}): "
+        f"{s.get('step_forward', {}).get('by_values', 0)} of the {s.get('step_forward', {}).get('wrong_values', 0)} killed "
+        f"mutants whose outputs are wrong values ({s.get('step_forward', {}).get('share', 0):.1%}) are diagnosed by a "
+        f"catalogued mistake or a verified fact about the values.",
+        f"- **False sentences** (the truth check, `autograder/quality/truth.py`: every fact, catalogue sentence and "
+        f"claim about another function, checked again on 5 fresh independent examples): "
+        f"{s.get('false_sentences', 0)} of {s.get('sentences', 0)}.",
         "",
         "## Survivors",
         "",
@@ -257,6 +376,7 @@ def render_markdown(report: Dict[str, Any]) -> str:
                   "The feedback of these says that the function is wrong, and where it fails, but not where in it the "
                   "mistake lives.", ""]
         lines += [f"- `{r['id'].replace('|', '¦')}`" for r in undiagnosed]
+    lines += _false_lines([(r["id"], r) for r in report["mutants"]])
     worst = sorted((r for r in report["mutants"] if (r.get("lost_outside") or 0) > 0 and r["function"] not in pack.current().helpers),
                    key=lambda r: -r["lost_outside"])[:15]
     if worst:
@@ -266,7 +386,45 @@ def render_markdown(report: Dict[str, Any]) -> str:
             outside = [t for t in r["failed_tests"] if not t.startswith(r["function"] + ":")]
             lines.append(f"| `{r['id'].replace('|', '¦')}` | {r['lost_inside']:g} | {r['lost_outside']:g} | "
                          f"{'; '.join(outside)[:300]} |")
+    if "realistic" in report:
+        lines += _realistic_lines(report["realistic"])
     return "\n".join(lines) + "\n"
+
+
+def _false_lines(rows: List[Any]) -> List[str]:
+    found = [(name, f) for name, r in rows for f in r.get("false_sentences") or []]
+    if not found:
+        return []
+    lines = ["", f"## False sentences ({len(found)})", "", "| submission | test | what | sentence | where it failed |",
+             "|---|---|---|---|---|"]
+    for name, f in found:
+        cells = [name, f.get("test", ""), f.get("what", ""), f.get("sentence", ""), f.get("why", "")]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")[:300] for c in cells) + " |")
+    return lines
+
+
+def _realistic_lines(section: Dict[str, Any]) -> List[str]:
+    s = section["summary"]
+    lines = ["", "# The realistic corpus", "",
+             "Bugs written by someone who saw only the student release (`tests/realistic/`, see its README): each is "
+             "their own correct submission (`base/`) with one module changed, graded by the same grader; and correct "
+             "submissions in other styles.", "",
+             f"- **Kill rate: {s['kill_rate']:.1%}** ({s['killed']} of {s['bugs']} bugs score below full marks).",
+             f"- **Collateral**: {s['collateral_points']:g} points lost outside the function that has the bug "
+             f"({s['with_collateral']} bugs lose points elsewhere).",
+             f"- **Correct variants**: {s['correct_full']} of {s['correct']} score 100.",
+             f"- **Diagnosed**: {s['diagnosed']} of the {s['wrong_outputs']} bugs whose outputs are wrong "
+             f"({s['diagnosed_share']:.1%}) carry a catalogued mistake or a verified fact about the values of that "
+             f"function (not only where it breaks).",
+             f"- **False sentences**: {s['false_sentences']} of {s['sentences']}.", "",
+             "| bug | function | kind | score | lost inside | lost outside | diagnosed |", "|---|---|---|---|---|---|---|"]
+    for b in section["bugs"]:
+        lines.append(f"| `{b['name']}` | `{b['function']}` | {b['kind']} | {b['score'] if b['score'] is not None else b['error']} "
+                     f"| {b['lost_inside']:g} | {b['lost_outside']:g} | {b['localized'] or '-'} |")
+    lines += ["", "| correct variant | score |", "|---|---|"]
+    lines += [f"| `{c['name']}` | {c['score'] if c['score'] is not None else c['error']} |" for c in section["correct"]]
+    lines += _false_lines([(b["name"], b) for b in section["bugs"]] + [(c["name"], c) for c in section["correct"]])
+    return lines
 
 
 def write_report(report: Dict[str, Any], json_path: Path = REPORT_JSON, md_path: Path = REPORT_MD) -> None:

@@ -56,6 +56,8 @@ class Ref:
 class Ok:
     value: Any
     args_after: Optional[List[Any]] = None
+    # [output path, argument path] of returned arrays sharing memory with an argument (echoed calls)
+    shared: List[List[Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -420,7 +422,8 @@ class WorkerClient:
                     continue
                 value = protocol.decode(reply["ok"], reply_blobs, special)
                 after = protocol.decode(reply["args_after"], reply_blobs, special) if "args_after" in reply else None
-                outcomes[i] = Ok(value, after)
+                shared = reply.get("shared") or []
+                outcomes[i] = Ok(value, after, [list(pair) for pair in shared if isinstance(pair, list) and len(pair) == 2])
             except (protocol.ProtocolError, KeyError, TypeError) as exc:
                 outcomes[i] = Failure("crash", message=f"{function} returned something unreadable ({exc})",
                                       function=function)

@@ -12,7 +12,8 @@ nothing of the repository needs to be visible inside the sandbox. Requests:
   ``{"error": ...}``;
 - ``{"op": "call", "clear": bool, "calls": [{"module", "function", "args", "kwargs", "opaque",
   "echo"}]}`` → one ``{"started": i, "t": monotonic seconds}`` message before each call, then
-  ``{"results": [...]}`` with ``{"ok": value}`` (plus ``"args_after"`` when ``echo``) or
+  ``{"results": [...]}`` with ``{"ok": value}`` (plus ``"args_after"`` when ``echo``, and ``"shared"``:
+  the [output path, argument path] pairs of returned arrays that share memory with an argument) or
   ``{"error": ...}`` per call. With ``"hold": true`` (a batch the grader sent ahead of its turn)
   what the student's code prints through ``sys.stdout``/``sys.stderr`` is held and dropped, and
   the results say ``"printed": bool`` (the grader then runs that batch again, in its turn).
@@ -200,6 +201,9 @@ class Worker:
                 echoed = [None if isinstance(node, dict) and ("h" in node or "r" in node) else arg
                           for node, arg in zip(sent, args)]
                 reply["args_after"] = protocol.encode(echoed, out_blobs, self.handle)
+                shared = _shared(value, echoed)
+                if shared:
+                    reply["shared"] = shared
             replies.append(reply)
         return replies, out_blobs
 
@@ -222,19 +226,27 @@ class Worker:
         return self._replace_parts(keys, make)
 
     def remember(self, key: str, result: Any, index: Optional[int], args: Any, kwargs: Any) -> None:
-        """Remember the cache in ``result`` (position ``index``) with the arguments that made it."""
+        """Remember the cache in ``result`` (position ``index``) with the arguments that made it: the very
+        objects the caller passed (not copies), so what the caller later does to them shows, as it would
+        in a cache that holds them."""
         if index is not None and type(result) is tuple and 0 <= index < len(result):
             self.made[id(result[index])] = (result[index], key, args, kwargs)
 
     def on_copies(self, key: str, function: Any, index: Optional[int]) -> Any:
-        """``function`` called on copies of its array arguments; a cache it returns is remembered."""
+        """``function`` as if called on copies of its array arguments: called on the caller's arrays
+        (so a cache holds them, as in the student's own code), and, if it changed one of them, the
+        change undone and the call made again on copies. A cache it returns is remembered."""
         worker = self
 
         def on_copies(*args: Any, **kwargs: Any) -> Any:
-            kept = (_copied(args), _copied(kwargs)) if index is not None else None
-            result = function(*_copied(args), **_copied(kwargs))
-            if kept is not None:
-                worker.remember(key, result, index, *kept)
+            before = [(array, array.copy()) for _, array in _arrays([args, kwargs], [])]
+            result = function(*args, **kwargs)
+            changed = [(array, saved) for array, saved in before if not _same(array, saved)]
+            if changed:  # the part changed the caller's arrays: undo it, and give the part copies instead
+                for array, saved in changed:
+                    array[...] = saved
+                result = function(*_copied(args), **_copied(kwargs))
+            worker.remember(key, result, index, args, kwargs)
             return result
 
         on_copies.__name__ = getattr(function, "__name__", "part")
@@ -296,20 +308,19 @@ class Worker:
                        "kwargs": protocol.encode(dict(kwargs), blobs, worker.handle)}
             if derived:
                 request["derived"] = derived
-            kept = (_copied(args), _copied(kwargs)) if index is not None else None
             protocol.write_message(worker.out_fd, request, blobs)
             header, reply_blobs = protocol.read_message(worker.in_fd)
             if "error" in header:
                 raise ServedPartError(str(header["error"].get("message", "refused"))[:2000])
             value = protocol.decode(header["ok"], reply_blobs, lambda node: None, lambda v, t: v)
-            if kept is not None and original is not None and type(value) is tuple and 0 <= index < len(value):
+            if index is not None and original is not None and type(value) is tuple and 0 <= index < len(value):
                 try:  # the student's own cache for the same arguments, so their code can read it
                     mine = original(*_copied(args), **_copied(kwargs))
                 except BaseException:  # noqa: BLE001 - their part fails here: the reference's cache then
                     mine = None
                 if type(mine) is tuple and len(mine) == len(value):
                     value = value[:index] + (mine[index],) + value[index + 1:]
-                    worker.remember(key, value, index, *kept)
+                    worker.remember(key, value, index, args, kwargs)
             return value
 
         served.__name__ = key.partition(".")[2]
@@ -330,6 +341,43 @@ class Worker:
                 self.send({"ok": {"pong": 1}}, [])
             else:
                 return
+
+
+def _arrays(value: Any, path: List[Any], depth: int = 0) -> Any:
+    """(path, array) for every numpy array in ``value`` (tuples, lists, dict values), paths of indices/keys."""
+    kind = type(value)
+    if kind.__module__ == "numpy" and kind.__name__ == "ndarray":
+        yield path, value
+    elif depth < 4 and kind in (tuple, list):
+        for i, item in enumerate(value):
+            yield from _arrays(item, path + [i], depth + 1)
+    elif depth < 4 and kind is dict:
+        for key, item in value.items():
+            if type(key) is str:
+                yield from _arrays(item, path + [key], depth + 1)
+
+
+def _shared(result: Any, args: List[Any]) -> List[List[Any]]:
+    """[output path, argument path] for each returned array that shares memory with an argument array."""
+    import numpy as np
+
+    inputs = list(_arrays(args, []))
+    found = []
+    for out_path, out in _arrays(result, []):
+        for in_path, arg in inputs:
+            try:
+                same = bool(np.may_share_memory(out, arg)) and bool(np.shares_memory(out, arg, max_work=10**6))
+            except Exception:  # noqa: BLE001 - too hard to tell: not reported
+                same = False
+            if same:
+                found.append([out_path, in_path])
+                break
+    return found[:100]
+
+
+def _same(array: Any, saved: Any) -> bool:
+    """Whether ``array`` still holds what ``saved`` holds (shape, dtype and bytes)."""
+    return array.shape == saved.shape and array.dtype == saved.dtype and array.tobytes() == saved.tobytes()
 
 
 def _copied(value: Any) -> Any:

@@ -24,6 +24,13 @@ def diagnose(*args: Any, **kwargs: Any) -> List[Any]:
     from autograder.packs.rnn_lstm.mistakes import diagnose as catalogue
 
     return list(catalogue(*args, **kwargs))
+
+
+def mistakes(function: str) -> List[Any]:
+    """The catalogued mistakes listed under one graded function (imported when first asked)."""
+    from autograder.packs.rnn_lstm.mistakes.catalogue import mistakes_for
+
+    return mistakes_for(function)
 TRUNCATION_KINDS = ("truncate_full", "truncate_chunks")
 
 PACK = Pack(
@@ -33,6 +40,8 @@ PACK = Pack(
     profiles=inputs.PROFILES,
     boundary_profiles=inputs.BOUNDARY_PROFILES,
     cell_gates={"lstm": 4},  # the fused gates i, f, g, o
+    gate_names=("i", "f", "g", "o"),
+    activations={"lstm_layers.sigmoid": "sigmoid"},
     kinds={"truncate_full": checks.check_truncate_full, "truncate_chunks": checks.check_truncate_chunks,
            "carousel": checks.check_carousel, "invalid_cell": checks.check_invalid_cell},
     # An invalid-cell test checks a property of working code (it counts with evidence that the function
@@ -53,6 +62,7 @@ PACK = Pack(
                    "truncate_chunks": checks.truncate_chunks_inputs},
     stored_outputs={"carousel": ("next_c", "dprev_c")},
     diagnose=diagnose,
+    mistakes=mistakes,
     facts=facts.FACTS,
     fact_checks=facts.FACT_CHECKS,
     extra_modules=("gradient_check",),

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
@@ -99,16 +100,29 @@ def check_carousel(g: Grader, fn: Function, ex: Example) -> None:
 
 
 def check_invalid_cell(g: Grader, fn: Function, ex: Example) -> None:
-    """``invalid_cell``: an unknown cell name (``"gru"``) raises ValueError."""
-    inputs = dict(materialize(fn, ex), cell="gru")
+    """``invalid_cell``: an unknown cell name raises ValueError, whatever the weights are shaped for.
+
+    Each example tries a name that is no cell ("gru") and a cell name in other letters ("RNN"), with
+    weights shaped for each cell in turn: code that never checks the name would run one of the cells
+    on its own weights without error, and fail this test, however the other cell's shapes make numpy
+    raise."""
     batch = Batch(g.client)
-    args, kwargs = reference.call_arguments(fn, inputs)
-    batch.call(fn.module, fn.name, *args, opaque=[fn.cache_index] if fn.cache_index is not None else [], **kwargs)
-    outcome = batch.run()[0]
-    if isinstance(outcome, Ok):
-        raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but it returned")
-    if outcome.kind != "exception" or outcome.type != "ValueError":
-        raise CheckFailed(f"{fn.name}(..., cell='gru') must raise ValueError, but: {outcome.describe()}")
+    tried = []
+    for cell in fn.cells:
+        for name in INVALID_CELLS:
+            inputs = dict(materialize(fn, dataclasses.replace(ex, cell=cell)), cell=name)
+            args, kwargs = reference.call_arguments(fn, inputs)
+            batch.call(fn.module, fn.name, *args, opaque=[fn.cache_index] if fn.cache_index is not None else [], **kwargs)
+            tried.append((cell, name))
+    for (cell, name), outcome in zip(tried, batch.run()):
+        shaped = f"with weights shaped for {cell!r}"
+        if isinstance(outcome, Ok):
+            raise CheckFailed(f"{fn.name}(..., cell={name!r}) {shaped} must raise ValueError, but it returned")
+        if outcome.kind != "exception" or outcome.type != "ValueError":
+            raise CheckFailed(f"{fn.name}(..., cell={name!r}) {shaped} must raise ValueError, but: {outcome.describe()}")
+
+
+INVALID_CELLS = ("gru", "RNN")  # no cell; a cell's name in other letters (the contract's names are "rnn", "lstm")
 
 
 def _rnn_step_cache(x: np.ndarray, prev_h: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, next_h: np.ndarray) -> tuple:

@@ -69,5 +69,6 @@ FUNCTIONS: Tuple[Function, ...] = (
              options=("cell",), parts=("rnn_step_forward", "rnn_step_backward", "lstm_step_forward",
                                        "lstm_step_backward")),
     Function("clip_grad_norm", "gradient_flow", (("grads", GradDict()),),
-             (Out("clipped", GradDict()), Out("total_norm", FloatScalar())), options=("max_norm",), cells=RNN_ONLY),
+             (Out("clipped", GradDict(), new=True), Out("total_norm", FloatScalar())), options=("max_norm",),
+             cells=RNN_ONLY),
 )

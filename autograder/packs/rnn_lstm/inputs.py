@@ -15,7 +15,8 @@ import numpy as np
 # Size ranges per profile: (low, high) for each symbol.
 PROFILES: Dict[str, Dict[str, Tuple[int, int]]] = {
     "general": {"N": (1, 3), "T": (1, 8), "D": (1, 4), "H": (1, 4), "L": (1, 3)},
-    "edge": {"N": (1, 2), "T": (1, 2), "D": (1, 2), "H": (1, 2), "L": (1, 2)},
+    # S: 0-d arrays in a gradient dict (boundary examples only: strategies.boundary_examples)
+    "edge": {"N": (1, 2), "T": (1, 2), "D": (1, 2), "H": (1, 2), "L": (1, 2), "S": (0, 1)},
     "long": {"N": (1, 2), "T": (12, 24), "D": (1, 3), "H": (1, 3), "L": (1, 2)},
     "realistic": {"N": (8, 16), "T": (30, 36), "D": (8, 16), "H": (8, 16), "L": (2, 3)},
 }

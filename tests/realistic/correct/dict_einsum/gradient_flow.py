@@ -1,0 +1,81 @@
+"""Measuring and taming gradient flow through time: vanishing/exploding gradients and clipping."""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import numpy as np
+
+from lstm_layers import lstm_step_backward, lstm_step_forward
+from rnn_layers import rnn_step_backward, rnn_step_forward
+
+
+def hidden_grad_norms(
+    x: np.ndarray,
+    h0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    cell: str = "rnn",
+) -> np.ndarray:
+    """How strongly the last state depends on every earlier state.
+
+    For the loss L = sum(h_{T-1}) (a loss on the last hidden state only), compute the gradient
+    dL/dh_t for every t by backpropagating step by step, and return its Frobenius norm over the
+    whole batch. norms[T-1] is therefore sqrt(N * H). Small Wh makes the norms shrink
+    geometrically towards t = 0 (vanishing gradients); large Wh can make them grow (exploding).
+
+    For cell="lstm" (Wx (D, 4H), Wh (H, 4H), b (4H,), cell state starting at zero) the gradient
+    flows back through both h and c; the norm is that of dL/dh_t.
+
+    Inputs:
+    - x: input sequence, of shape (N, T, D)
+    - h0: initial hidden state, of shape (N, H)
+    - Wx, Wh, b: the cell's weights
+    - cell: "rnn" or "lstm"; anything else raises ValueError
+
+    Returns:
+    - norms: array of shape (T,), norms[t] = ||dL/dh_t||_F
+    """
+    if not isinstance(cell, str) or cell not in {"rnn", "lstm"}:
+        raise ValueError(f"unknown cell {cell!r}")
+    N, T, _ = x.shape
+    state = {"h": h0, "c": np.zeros(h0.shape)}
+    steps = []
+    for t in range(T):
+        if cell == "rnn":
+            state["h"], step = rnn_step_forward(x[:, t, :], state["h"], Wx, Wh, b)
+        else:
+            state["h"], state["c"], step = lstm_step_forward(x[:, t, :], state["h"], state["c"], Wx, Wh, b)
+        steps.append(step)
+    grad = {"h": np.ones(h0.shape), "c": np.zeros(h0.shape)}
+    norms = [np.sqrt(np.einsum("nh,nh->", grad["h"], grad["h"]))]
+    for t in range(T - 1, 0, -1):
+        if cell == "rnn":
+            grad["h"] = rnn_step_backward(grad["h"], steps[t])[1]
+        else:
+            _, grad["h"], grad["c"], _, _, _ = lstm_step_backward(grad["h"], grad["c"], steps[t])
+        norms.append(np.sqrt(np.einsum("nh,nh->", grad["h"], grad["h"])))
+    return np.array(norms[::-1], dtype=np.float64)
+
+
+def clip_grad_norm(
+    grads: Dict[str, np.ndarray], max_norm: float
+) -> Tuple[Dict[str, np.ndarray], float]:
+    """Clip a set of gradients by their global L2 norm.
+
+    total_norm = sqrt(sum over arrays of sum(g**2)). If total_norm > max_norm, every array is
+    scaled by max_norm / total_norm (so the clipped set has norm max_norm and keeps its
+    direction); otherwise the values are returned unchanged.
+
+    Inputs:
+    - grads: dict of name -> gradient array (any shapes)
+    - max_norm: the largest allowed global norm (>= 0)
+
+    Returns a tuple of:
+    - clipped: a new dict with the same keys, holding new arrays (the input is not modified)
+    - total_norm: the global norm before clipping, as a Python float
+    """
+    total_norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    factor = max_norm / total_norm if total_norm > max_norm else 1.0
+    clipped = {name: np.asarray(np.multiply(g, factor), dtype=np.float64) for name, g in grads.items()}
+    return clipped, total_norm

@@ -1,0 +1,143 @@
+"""Vanilla RNN layers: one time step, a whole sequence, and backpropagation through time.
+
+Conventions (the same in every module of this assignment):
+
+- Everything is numpy float64 and batch-first: an input sequence ``x`` has shape (N, T, D) and the
+  hidden states have shape (N, T, H), where N is the batch size, T the number of time steps, D the
+  input width and H the hidden width. Any of them may be 1.
+- Row-vector math: the pre-activation is ``a = x @ Wx + prev_h @ Wh + b``.
+- Every gradient is the gradient of a scalar loss ``L = sum(upstream * output)``. Weight and bias
+  gradients are *summed* over the batch and over time, never averaged.
+- ``cache`` is whatever your forward function returns; only your own backward function reads it.
+- No function modifies its input arrays.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+
+def rnn_step_forward(
+    x: np.ndarray, prev_h: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
+) -> Tuple[np.ndarray, Any]:
+    """Run one time step of a vanilla RNN with a tanh activation.
+
+        next_h = tanh(x @ Wx + prev_h @ Wh + b)
+
+    Inputs:
+    - x: input at this time step, of shape (N, D)
+    - prev_h: hidden state from the previous time step, of shape (N, H)
+    - Wx: input-to-hidden weights, of shape (D, H)
+    - Wh: hidden-to-hidden (recurrent) weights, of shape (H, H)
+    - b: bias, of shape (H,)
+
+    Returns a tuple of:
+    - next_h: next hidden state, of shape (N, H)
+    - cache: whatever rnn_step_backward needs. Hint: tanh'(a) = 1 - tanh(a)**2, so next_h itself
+      is all you need to keep of the activation.
+    """
+    pre = np.einsum("nd,dh->nh", x, Wx) + np.einsum("nk,kh->nh", prev_h, Wh) + b
+    next_h = np.tanh(pre)
+    cache = {"x": x, "prev_h": prev_h, "Wx": Wx, "Wh": Wh, "next_h": next_h}
+    return next_h, cache
+
+
+def rnn_step_backward(
+    dnext_h: np.ndarray, cache: Any
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of one vanilla RNN time step.
+
+    Inputs:
+    - dnext_h: gradient of the loss with respect to next_h, of shape (N, H)
+    - cache: the cache returned by rnn_step_forward
+
+    Returns a tuple of:
+    - dx: gradient with respect to x, of shape (N, D)
+    - dprev_h: gradient with respect to prev_h, of shape (N, H)
+    - dWx: gradient with respect to Wx, of shape (D, H)
+    - dWh: gradient with respect to Wh, of shape (H, H)
+    - db: gradient with respect to b, of shape (H,) (summed over the batch)
+    """
+    da = dnext_h * (1.0 - cache["next_h"] ** 2)
+    dx = np.einsum("nh,dh->nd", da, cache["Wx"])
+    dprev_h = np.einsum("nh,kh->nk", da, cache["Wh"])
+    dWx = np.einsum("nd,nh->dh", cache["x"], da)
+    dWh = np.einsum("nk,nh->kh", cache["prev_h"], da)
+    db = np.einsum("nh->h", da)
+    return dx, dprev_h, dWx, dWh, db
+
+
+def rnn_forward(
+    x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
+) -> Tuple[np.ndarray, Any]:
+    """Run a vanilla RNN over a whole sequence (the network unrolled in time).
+
+    The same weights are shared by every time step: h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b),
+    starting from h_{-1} = h0.
+
+    Inputs:
+    - x: input sequence, of shape (N, T, D)
+    - h0: initial hidden state, of shape (N, H)
+    - Wx: input-to-hidden weights, of shape (D, H)
+    - Wh: hidden-to-hidden weights, of shape (H, H)
+    - b: bias, of shape (H,)
+
+    Returns a tuple of:
+    - h: hidden states for every time step, of shape (N, T, H); h[:, t] is the state after
+      reading x[:, t]
+    - cache: whatever rnn_backward needs. Hint: a list of the step caches works well.
+    """
+    states, steps = [], []
+    h = h0
+    for t in range(x.shape[1]):
+        h, step = rnn_step_forward(x[:, t, :], h, Wx, Wh, b)
+        states.append(h)
+        steps.append(step)
+    return np.stack(states, axis=1), {"steps": steps, "x_shape": x.shape}
+
+
+def rnn_backward(
+    dh: np.ndarray, cache: Any, truncate: Optional[int] = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Backpropagation through time (BPTT) for a vanilla RNN, full or truncated.
+
+    The loss depends on every hidden state, so the gradient reaching h_t is the upstream
+    gradient dh[:, t] *plus* the gradient flowing back from h_{t+1}.
+
+    Truncated BPTT: with ``truncate=k`` the sequence is cut into consecutive chunks of k steps
+    starting at t = 0 ([0, k), [k, 2k), ...). Gradient flows through time inside a chunk but not
+    from a chunk into the one before it: the hidden state entering each chunk is treated as a
+    constant, except h0, which still receives the gradient from the first chunk.
+    ``truncate=None`` or ``truncate >= T`` is full BPTT.
+
+    Inputs:
+    - dh: upstream gradients on all hidden states, of shape (N, T, H)
+    - cache: the cache returned by rnn_forward
+    - truncate: None for full BPTT, or the chunk length k (an int >= 1)
+
+    Returns a tuple of:
+    - dx: gradient with respect to the inputs, of shape (N, T, D)
+    - dh0: gradient with respect to the initial hidden state, of shape (N, H)
+    - dWx: gradient with respect to Wx, of shape (D, H), summed over time
+    - dWh: gradient with respect to Wh, of shape (H, H), summed over time
+    - db: gradient with respect to b, of shape (H,), summed over time
+    """
+    steps = cache["steps"]
+    T = len(steps)
+    chunk = T if truncate is None or truncate >= T else truncate
+    dxs = [None] * T
+    totals = {"Wx": 0.0, "Wh": 0.0, "b": 0.0}
+    carry = np.zeros_like(dh[:, 0, :])
+    dh0 = None
+    for t in reversed(range(T)):
+        dx_t, dprev, dWx, dWh, db = rnn_step_backward(dh[:, t, :] + carry, steps[t])
+        dxs[t] = dx_t
+        totals["Wx"] = totals["Wx"] + dWx
+        totals["Wh"] = totals["Wh"] + dWh
+        totals["b"] = totals["b"] + db
+        if t == 0:
+            dh0 = dprev
+        # the state entering a chunk (t = chunk start) is a constant: no gradient flows further back
+        carry = np.zeros_like(dprev) if t % chunk == 0 else dprev
+    return np.stack(dxs, axis=1), dh0, totals["Wx"], totals["Wh"], totals["b"]
