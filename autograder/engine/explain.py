@@ -17,7 +17,7 @@ from autograder.engine import localize, pack, reference
 from autograder.engine.checks import CheckFailed, unpack
 from autograder.engine.checks import failure as checks_failure
 from autograder.engine.dependencies import Mode, Run
-from autograder.engine.hidden_tests import Grader
+from autograder.engine.hidden_tests import Grader, kinds
 from autograder.engine.score import RubricTest
 from autograder.engine.spec import Function
 from autograder.engine.strategies import materialize
@@ -49,6 +49,52 @@ def breakage_again(fn: Function, test: RubricTest, fact: localize.Fact, ex: Any,
         except Exception:  # noqa: BLE001 - no independent example, no verified fact
             return False
     return True
+
+
+def conditions(fn: Function, test: RubricTest, ex: Any, inputs: Dict[str, Any], grader: Grader) -> List[localize.Fact]:
+    """For a failure that returned no comparable arrays, the size conditions that hold on the examples
+    drawn independently of the failing one (localize.CONDITION_KINDS: wrong only with a size 1, ...)."""
+    try:
+        with np.errstate(all="ignore"):
+            found = localize.localize(fn, ex, None, rerun(fn, grader, grader.modes.get((fn.name, test.profile))),
+                                      reference_expect(fn), inputs_like(fn, test, inputs), None,
+                                      kind=test.kind, profile=test.profile)
+    except Exception as exc:  # noqa: BLE001 - localization must never stop grading
+        print(f"warning: localizing {fn.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return []
+    return [f for f in found.facts if f.kind in localize.CONDITION_KINDS]
+
+
+PROPERTY_KINDS = ("inplace", "cache", "invalid_cell")  # kinds whose failure says what is wrong in itself
+
+
+def property_fact(fn: Function, test: RubricTest, failure: CheckFailed, ex: Any, grader: Grader) -> Optional[localize.Fact]:
+    """A property test's failure (in place, cache, unknown cell) as a fact, when the test's own check fails
+    the same way (the same input changed, the same outputs wrong, ...) on the examples drawn
+    independently of the failing one; None otherwise."""
+    check = kinds().get(test.kind)
+    if check is None or test.kind not in PROPERTY_KINDS:
+        return None
+    saved = grader.profile, grader.kind
+    grader.profile, grader.kind = test.profile, test.kind
+    try:
+        for k in range(1, localize.INDEPENDENT + 1):
+            other = localize.independent_example(fn, ex, k, test.kind, test.profile)
+            grader.client.clear_handles()
+            try:
+                check(grader, fn, other)
+            except CheckFailed as exc:
+                if exc.output != failure.output or exc.message.splitlines()[0].split(" (")[0] != \
+                        failure.message.splitlines()[0].split(" (")[0]:
+                    return None
+                continue
+            except Exception:  # noqa: BLE001 - set aside there (a dependency wrong): nothing verified
+                return None
+            return None  # it passes there
+    finally:
+        grader.profile, grader.kind = saved
+    return localize.Fact("property", fn.name, (failure.output,) if failure.output else (),
+                         (("check", test.kind), ("message", failure.message.splitlines()[0])))
 
 
 def breaks(grader: Grader, fn: Function, inputs: Dict[str, Any], ex: Any, mode: Mode) -> Optional[localize.Fact]:

@@ -191,6 +191,11 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
         fact = explain.breakage_of(fn, failure)
         if fact is not None and explain.breakage_again(fn, test, fact, ex, inputs, grader):
             extra["facts"] = [messages.fact_record(fact)]
+        extra["facts"] += [messages.fact_record(f) for f in explain.conditions(fn, test, ex, inputs, grader)]
+    elif test.kind in explain.PROPERTY_KINDS and grader is not None and not hidden:
+        fact = explain.property_fact(fn, test, failure, ex, grader)
+        if fact is not None:
+            extra["facts"] = [messages.fact_record(fact)]
     return messages.failure_text(outcome.message, header, dump, extra["facts"], sentence)
 
 

@@ -287,6 +287,7 @@ def check_inplace(g: Grader, fn: Function, ex: Example) -> None:
     def check() -> None:
         outcome = run.outcomes[target]
         if not isinstance(outcome, Ok):
+            run.compares_values = True  # a backward that cannot run may be reading a wrong cache (charged there)
             raise failure(outcome)
         unpack(fn, outcome.value, ex.size, ex.cell, strict=False)  # returning garbage earns nothing here
         if fn.forward:
@@ -411,8 +412,11 @@ def _cache_verdict(g: Grader, fn: Function, back: Function, ex: Example, inputs:
             return f"{back.name} is wrong on this input, even with the reference {fn.name}'s cache"
     if fn.parts and not served_parts(g.mode(fn).serve):
         _require_part_caches(g, fn, back, ex, inputs, expected)
+    wrong_outputs = "raises" if mine is None else ", ".join(
+        n for n in expected if mismatch({n: mine[n]}, {n: expected[n]}, back.tol) is not None)
     raise CheckFailed(f"your {back.name} is right with the reference {fn.name}'s cache but not with yours "
-                      f"({problem}): your {fn.name}'s cache misses or garbles something {back.name} reads")
+                      f"({problem}): your {fn.name}'s cache misses or garbles something {back.name} reads",
+                      output=wrong_outputs)
 
 
 def _forward_wrong(g: Grader, fn: Function, ex: Example, inputs: Dict[str, Any], problem: str) -> NoReturn:

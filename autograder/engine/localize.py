@@ -5,7 +5,7 @@ steps, which half or layer, is it the expected value times 1/N, -1 or 0, another
 its transpose, the value without one input, or does it fail only at some size. :func:`detect`
 answers those questions for one example (the arrays of the student and the expected ones); every
 answer is a :class:`Fact` whose relation holds on those arrays. :func:`localize` keeps only the
-facts that hold again on a second example (another seed, the same sizes), and adds the size
+facts that hold on examples drawn independently of the failing one, and adds the size
 conditions, found by re-running the student's function with one size changed.
 
 Everything here is derived from the output templates of :mod:`autograder.engine.spec` (axes named ``T``,
@@ -15,6 +15,7 @@ wording is in :mod:`autograder.feedback.messages`; facts are plain data (``Fact.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -25,7 +26,7 @@ from autograder.engine import counterfactual as counterfactual_changes
 from autograder.engine import pack, reference
 from autograder.engine.pack import function
 from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template
-from autograder.engine.strategies import Example
+from autograder.engine.strategies import SCALES, Example
 
 Arrays = Dict[str, np.ndarray]
 Rerun = Callable[[Example, Dict[str, Any]], Optional[Arrays]]  # the student's named outputs on other inputs, or None
@@ -46,7 +47,8 @@ class Fact:
 
     ``kind``: outputs | gates | steps | shifted | reversed | halves | halves_swapped | layers_reversed |
     scale | transpose | other_output | intermediate | plus_intermediate | changed_input | missing_tanh |
-    squared | h_follows_c | one_da | clip_scaled | clip_not_scaled | size_one | size_from | raised |
+    squared | h_follows_c | one_da | clip_scaled | clip_not_scaled | size_one | size_from | equal_sizes |
+    scaled | raised |
     contract (:func:`breakage`). ``outputs``: the output names (spec) it is about (for a
     half, ``h[..., :H]``). ``detail``: sorted (key, value) pairs, values JSON-friendly.
     """
@@ -438,32 +440,32 @@ def _label(calls: List[Tuple[str, Arrays]]) -> List[Tuple[str, np.ndarray]]:
 @dataclass
 class Localization:
     """The verified facts, and the independent examples' cases they were verified on (to verify other
-    claims on them, e.g. a catalogued mistake)."""
+    claims on them, e.g. a catalogued mistake; None where the student's function did not return)."""
 
     facts: List[Fact]
-    second: Optional[Case] = None
-    third: Optional[Case] = None
+    cases: List[Optional[Case]] = dataclasses.field(default_factory=list)
 
     @property
     def independent(self) -> List[Case]:
-        return [c for c in (self.second, self.third) if c is not None]
+        return [c for c in self.cases if c is not None]
 
 
 INDEPENDENT_SEED = 7919  # independent examples are drawn from (failing seed, k) with this offset
-INDEPENDENT = 2  # independent examples a fact must hold on before it is shown
+INDEPENDENT = 3  # independent examples a fact must hold on before it is shown
 
 
 def independent_example(fn: Function, failing: Example, k: int, kind: str = "values",
                         profile: str = "general", other_side: bool = False) -> Example:
     """The ``k``-th example drawn independently of ``failing`` (k = 1, 2, ... deterministic): the same
     cell and the same kind of scenario, everything else fresh and generic. Sizes are drawn from the
-    test's profile widened to at least 2 .. 6 (T at least 3, of the parity k is not, L at least 2),
-    widths all different from each other, values at scale 1, no structured input (no special, no
-    all-zero gradients); a truncate option stays on the failing
-    example's side (a chunk length below T, or >= T) with a fresh value; a max_norm option stays on the
-    failing example's side of the threshold (clipped or not) with a random, untied ratio, or on the
-    other side with ``other_side`` (a claim about the code, such as a catalogued mistake, must hold on
-    both sides: a submission that always scales is not one whose comparison is flipped)."""
+    test's profile widened to at least 2 .. 6 (T at least 3, of the parity k is not; L the profile's most),
+    widths all different from each other (one width for all the layers of a stack), values at scale 1,
+    no structured input (no special, no all-zero gradients); a truncate option stays on the failing
+    example's side (a chunk length below T that does not divide it, or >= T) with a fresh value; a
+    max_norm option stays on the failing example's side of the threshold (clipped or not) with a
+    random, untied ratio, or on the other side with ``other_side`` (a claim about the code, such as a
+    catalogued mistake, must hold on both sides: a submission that always scales is not one whose
+    comparison is flipped)."""
     rng = np.random.default_rng([failing.seed, k, INDEPENDENT_SEED])
     ranges = pack.current().profiles[profile]
     symbols = [key.split("@")[0] for key, _ in failing.dims]
@@ -492,15 +494,19 @@ def independent_example(fn: Function, failing: Example, k: int, kind: str = "val
         symbol = key.split("@")[0]
         if symbol == "S":  # how many 0-d arrays a gradient dict holds: the failing example's own
             dims[key] = value
+        elif symbol == "L":  # the most layers the profile has (at least 2): a fact about a layer holds for all
+            dims[key] = max(ranges.get("L", (2, 2))[1], 2)
         elif "@" not in key:
             dims[key] = draw(symbol)
-    if "L" in symbols:  # one width per layer
+    if "L" in symbols:  # one width for every layer (layers of one width keep a layer mixed up a value, not a shape error)
+        width = draw("H")
         for layer in range(dims["L"]):
-            dims[f"H@{layer}"] = draw("H")
+            dims[f"H@{layer}"] = width
     truncate = failing.truncate
-    if truncate is not None:
+    if truncate is not None:  # a chunk length that does not divide T: chunks counted from either end differ
         T = dims["T"]
-        truncate = int(rng.integers(T, T + 3)) if truncate >= failing.size.get("T", 1) else int(rng.integers(1, T))
+        chunks = [c for c in range(2, T) if T % c] or list(range(1, T))
+        truncate = int(rng.integers(T, T + 3)) if truncate >= failing.size.get("T", 1) else int(rng.choice(chunks))
     ratio = failing.max_norm_ratio
     if "max_norm" in _options(fn):
         clipped = failing.zero_grads or ratio < 1.0
@@ -527,65 +533,100 @@ def independent_cases(fn: Function, failing: Example, rerun: Rerun, expect: Expe
             for k in range(first, first + count)]
 
 
-def localize(fn: Function, example: Example, first: Case, rerun: Rerun, expect: Expect,
+def localize(fn: Function, example: Example, first: Optional[Case], rerun: Rerun, expect: Expect,
              make_inputs: MakeInputs, counterfactual: Optional[Expect] = None, kind: str = "values",
              profile: str = "general") -> Localization:
     """The facts that hold on two examples drawn independently of the failing one
     (:func:`independent_example`), most specific first: never on the failing example alone, whose
     small sizes and structured values can make unrelated mistakes coincide.
 
-    Where the function is wrong on both, the facts of :func:`detect` found on both, and the T
-    condition (``size_from``: right for T < k, wrong from T = k on, on both). Where it is right on
-    both (it fails only on some sizes), the size conditions (``size_one``: wrong with a size 1 and
-    right with it at 2 or more, on both). Otherwise nothing. ``rerun`` runs the student's function;
-    ``expect`` gives what its outputs are compared with; ``make_inputs`` makes a test's inputs from an
-    example; ``first`` is the failing example's case (its outputs are not needed again)."""
-    cases = independent_cases(fn, example, rerun, expect, make_inputs, kind, profile)
-    if any(c is None for c in cases):
-        return Localization([])
-    second, third = cases
-    assert second is not None and third is not None
-    if second.wrong and third.wrong:
-        again = set(detect(third, counterfactual))
-        kept = [f for f in detect(second, counterfactual) if f in again]
-        sizes = _from_T(fn, [second, third], rerun, expect, make_inputs)
-        return Localization(sizes + _ordered(kept), second, third)
-    if not second.wrong and not third.wrong:
-        return Localization(_size_one(fn, [second, third], rerun, expect, make_inputs), second, third)
-    return Localization([], second, third)
+    Where the function is wrong on both, the facts of :func:`detect` found on both (when it returns
+    values there), and the size conditions :func:`wrong_conditions` finds on both. Where it is right
+    on both (it fails only on some inputs), the conditions :func:`right_conditions` finds on both.
+    Otherwise nothing. ``rerun`` runs the student's function (None where it fails); ``expect`` gives
+    what its outputs are compared with; ``make_inputs`` makes a test's inputs from an example;
+    ``first`` is the failing example's case (None where it raised), not used again."""
+    examples = [independent_example(fn, example, k, kind, profile) for k in range(1, INDEPENDENT + 1)]
+    cases = [case(fn, ex, rerun, expect, make_inputs) for ex in examples]
+    verdicts = [verdict(fn, ex, rerun, expect, make_inputs) for ex in examples]
+    if verdicts == [False] * INDEPENDENT:
+        kept: List[Fact] = []
+        if all(c is not None and c.wrong for c in cases):
+            found = [set(detect(c, counterfactual)) for c in cases[1:]]  # type: ignore[arg-type]
+            kept = [f for f in detect(cases[0], counterfactual) if all(f in other for other in found)]  # type: ignore[arg-type]
+        return Localization(wrong_conditions(fn, examples, rerun, expect, make_inputs) + _ordered(kept), cases)
+    if verdicts == [True] * INDEPENDENT:
+        return Localization(right_conditions(fn, example, examples, rerun, expect, make_inputs), cases)
+    return Localization([], cases)
 
 
-def _size_one(fn: Function, cases: Sequence[Case], rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> List[Fact]:
-    """``size_one`` facts: on every case (right, all sizes >= 2), the same input with that size 1 is wrong."""
+def verdict(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> Optional[bool]:
+    """Whether the student's function is right on ``ex``: True, False (wrong values, or it fails to
+    return the contract's arrays), or None where the reference itself cannot run it."""
+    try:
+        inputs = make_inputs(ex)
+        with np.errstate(all="ignore"):
+            expected = expect(inputs)
+    except Exception:  # noqa: BLE001 - the reference cannot run this input
+        return None
+    actual = rerun(ex, inputs)
+    if actual is None or set(expected) - set(actual):
+        return False
+    return not Case(fn, inputs, actual, expected, ex.size, ex.cell, ex).wrong
+
+
+SCANNED = ("T", "L")  # the sizes whose smallest wrong value is looked for (``size_from``)
+WIDTHS = ("N", "D", "H")  # the sizes that may be made equal to another (``equal_sizes``)
+
+
+def wrong_conditions(fn: Function, examples: Sequence[Example], rerun: Rerun, expect: Expect,
+                     make_inputs: MakeInputs) -> List[Fact]:
+    """For a function wrong on every one of ``examples``, the conditions that hold on all of them:
+    ``size_from`` (right for T (or L) = 1 .. k-1, wrong from k on) and ``equal_sizes`` (right on the
+    same inputs with two widths made equal)."""
+    def judge(ex: Example) -> Optional[bool]:
+        return verdict(fn, ex, rerun, expect, make_inputs)
+
     facts = []
-    for symbol in SIZE_SYMBOLS:
-        examples = [_example_of(c) for c in cases]
-        if all(symbol in e.size for e in examples) and all(
-                passes(fn, resized(e, symbol, 1), rerun, expect, make_inputs) is False for e in examples):
-            facts.append(_fact("size_one", fn, [], size=symbol))
+    for symbol in SCANNED:
+        found, tried = set(), []
+        for ex in examples:
+            top = ex.size.get(symbol, 0)
+            if not 2 <= top <= MAX_T_SCAN:
+                break
+            verdicts = [judge(resized(ex, symbol, v)) for v in range(1, top)]
+            if None in verdicts or not verdicts[0]:
+                break
+            k = next((v for v, ok in enumerate(verdicts, start=1) if not ok), top)
+            if any(verdicts[k - 1:]):
+                break
+            found.add(k)
+            tried.append(top)
+        else:
+            if len(found) == 1:
+                facts.append(_fact("size_from", fn, [], size=symbol, value=found.pop(), tried=min(tried)))
+    for a, b in itertools.combinations(WIDTHS, 2):
+        if all(a in ex.size and b in ex.size and judge(resized(ex, b, ex.size[a])) for ex in examples):
+            facts.append(_fact("equal_sizes", fn, [], sizes=(a, b)))
     return facts
 
 
-def _from_T(fn: Function, cases: Sequence[Case], rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> List[Fact]:
-    """``size_from``: on every case (wrong), right for T = 1 .. k-1 and wrong for T = k .. its own T."""
-    found = set()
-    tried = []
-    for case in cases:
-        ex = _example_of(case)
-        T = ex.size.get("T", 0)
-        if not 2 <= T <= MAX_T_SCAN:
-            return []
-        verdicts = [passes(fn, resized(ex, "T", t), rerun, expect, make_inputs) for t in range(1, T)]
-        if None in verdicts or not verdicts[0]:
-            return []
-        k = next((t for t, ok in enumerate(verdicts, start=1) if not ok), T)
-        if any(verdicts[k - 1:]):
-            return []
-        found.add(k)
-        tried.append(T)
-    if len(found) != 1:
-        return []
-    return [_fact("size_from", fn, [], size="T", value=found.pop(), tried=min(tried))]
+def right_conditions(fn: Function, failing: Example, examples: Sequence[Example], rerun: Rerun, expect: Expect,
+                     make_inputs: MakeInputs) -> List[Fact]:
+    """For a function right on every one of ``examples`` (all sizes >= 2, values at scale 1), what makes
+    it wrong on all of them: ``size_one`` (one size made 1) and, when the failing example was scaled
+    beyond the drawn scales, ``scaled`` (the same inputs scaled as the failing one was)."""
+    def judge(ex: Example) -> Optional[bool]:
+        return verdict(fn, ex, rerun, expect, make_inputs)
+
+    facts = []
+    for symbol in SIZE_SYMBOLS:
+        if all(symbol in ex.size and judge(resized(ex, symbol, 1)) is False for ex in examples):
+            facts.append(_fact("size_one", fn, [], size=symbol))
+    if failing.scale > max(SCALES) and all(judge(dataclasses.replace(ex, scale=failing.scale)) is False
+                                           for ex in examples):
+        facts.append(_fact("scaled", fn, [], scale=failing.scale))
+    return facts
 
 
 def _example_of(case: Case) -> Example:
@@ -625,13 +666,58 @@ def passes(fn: Function, ex: Example, rerun: Rerun, expect: Expect, make_inputs:
 
 
 def resized(ex: Example, symbol: str, value: int) -> Example:
-    """``ex`` with one size changed."""
+    """``ex`` with one size changed (more layers take the width of the last one)."""
     dims = tuple((k, value if k == symbol else v) for k, v in ex.dims)
+    if symbol == "L":
+        size = dict(dims)
+        last = size.get(f"H@{ex.size['L'] - 1}")
+        if last is not None:
+            size.update({f"H@{layer}": last for layer in range(ex.size["L"], value)})
+            dims = tuple(sorted(size.items()))
     truncate = ex.truncate
     return dataclasses.replace(ex, dims=dims, truncate=truncate)
 
 
 # ---------------------------------------------------------------- for reports
+
+
+def fails(fn: Function, fact: Fact, ex: Example, rerun: Rerun, expect: Expect, make_inputs: MakeInputs) -> str:
+    """Why ``fact`` (a fact about values or a size condition) does not hold on the example ``ex``, or ""
+    when it does: the truth check's question for each fresh example (autograder.quality.truth)."""
+    def judge(e: Example) -> Optional[bool]:
+        return verdict(fn, e, rerun, expect, make_inputs)
+
+    if fact.kind == "size_one":
+        symbol = fact.get("size")
+        if symbol not in ex.size:
+            return f"no size {symbol}"
+        if judge(ex) is not True:
+            return f"it is not right with {symbol} = {ex.size[symbol]}"
+        return "" if judge(resized(ex, symbol, 1)) is False else f"it is not wrong with {symbol} = 1"
+    if fact.kind == "size_from":
+        symbol, k, tried = fact.get("size", "T"), int(fact.get("value")), int(fact.get("tried"))
+        for v in range(1, max(k, min(tried, ex.size.get(symbol, 0))) + 1):
+            found = judge(resized(ex, symbol, v))
+            if found is not (v < k):
+                return f"with {symbol} = {v} it is {'right' if found else 'wrong' if found is False else 'not run'}"
+        return ""
+    if fact.kind == "equal_sizes":
+        a, b = fact.get("sizes")
+        if judge(ex) is not False:
+            return "it is not wrong there"
+        return "" if judge(resized(ex, b, ex.size[a])) is True else f"it is not right with {b} = {a}"
+    if fact.kind == "scaled":
+        if judge(ex) is not True:
+            return "it is not right there"
+        scaled = dataclasses.replace(ex, scale=float(fact.get("scale")))
+        return "" if judge(scaled) is False else f"it is not wrong scaled by {fact.get('scale')}"
+    found = case(fn, ex, rerun, expect, make_inputs)
+    if found is None:
+        return "it could not run there"
+    if not found.wrong:
+        return "it is right there"
+    return "" if verify(fact, found, expect) else "the relation does not hold there"
+
 
 
 def verify(fact: Fact, case: Case, counterfactual: Optional[Expect] = None) -> bool:
@@ -760,10 +846,12 @@ def breakage(fn: Function, kind: str, exception: str = "", traceback: Sequence[s
     return None
 
 
-LOCALIZING_KINDS = frozenset(ORDER) | {"size_one", "size_from"} | frozenset(BREAKING_KINDS)
+CONDITION_KINDS = ("size_one", "size_from", "equal_sizes", "scaled")  # when the function is wrong (localize)
+PROPERTY_FACTS = ("property",)  # a property test's failure, verified again (explain.property_fact)
+LOCALIZING_KINDS = frozenset(ORDER) | frozenset(CONDITION_KINDS) | frozenset(BREAKING_KINDS) | frozenset(PROPERTY_FACTS)
 
 
-DIAGNOSES = ("catalogue", "values", "breakage")  # best first
+DIAGNOSES = ("catalogue", "values", "property", "breakage")  # best first
 
 
 def diagnosis(results: Mapping[str, Any], function_name: str,
@@ -784,7 +872,8 @@ def diagnosis(results: Mapping[str, Any], function_name: str,
         for fact in extra.get("facts") or []:
             if fact.get("function") == function_name and fact.get("kind") in LOCALIZING_KINDS and not (
                     fact.get("kind") == "outputs" and not fact.get("right")):
-                found.add("breakage" if fact.get("kind") in BREAKING_KINDS else "values")
+                found.add("breakage" if fact.get("kind") in BREAKING_KINDS else
+                          "property" if fact.get("kind") in PROPERTY_FACTS else "values")
     return next((d for d in DIAGNOSES if d in found), None)
 
 
@@ -795,5 +884,5 @@ def localized(results: Mapping[str, Any], function_name: str,
 
 
 __all__ = ["Fact", "Case", "Localization", "agree", "breakage", "detect", "diagnosis", "localize", "verify",
-           "case", "passes", "resized", "independent_example", "independent_cases",
+           "case", "passes", "verdict", "fails", "resized", "independent_example", "independent_cases",
            "localized", "intermediates", "output_symbols"]

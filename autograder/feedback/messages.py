@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from autograder.engine import counterfactual
-from autograder.engine.localize import GATES, Fact
+from autograder.engine.localize import GATES, INDEPENDENT, Fact
+
+_NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+# the examples a fact is verified on, drawn independently of the failing one (localize.INDEPENDENT)
+OTHERS = f"{_NUMBERS.get(INDEPENDENT, str(INDEPENDENT))} other inputs"
+OTHERS_TOO = f"on {OTHERS} too"
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
 FACTORS = {"0": "zero", "-1": "the expected value with the sign flipped (times -1)",
@@ -18,7 +23,7 @@ FACTORS = {"0": "zero", "-1": "the expected value with the sign flipped (times -
            "1/(N*T)": "1/(N·T) times the expected value (a mean where the contract asks for a sum)",
            "2": "twice the expected value (a term counted twice)"}
 SIZE_NAMES = {"N": "the batch size N", "T": "the number of time steps T", "D": "the input width D",
-              "H": "the hidden width H"}
+              "H": "the hidden width H", "L": "the number of layers L"}
 
 
 def names(items: Iterable[str]) -> str:
@@ -136,22 +141,31 @@ def fact_sentence(fact: Fact) -> str:
         return "The gradients were returned unscaled although their total norm is above max_norm."
     if k == "raised":
         return (f"The error is raised in `{fact.function}`, line {fact.get('line')} of {fact.get('file')}: "
-                f"`{fact.get('code')}` raises {fact.get('type')}, on two other inputs too.")
+                f"`{fact.get('code')}` raises {fact.get('type')}, {OTHERS_TOO}.")
     if k == "contract":
         problem = fact.get("problem", "")
         if problem.endswith("got NoneType"):
-            return (f"`{fact.function}` returns None, on two other inputs too: its `return` statement is missing "
+            return (f"`{fact.function}` returns None, {OTHERS_TOO}: its `return` statement is missing "
                     f"or never reached.")
-        return f"On two other inputs too, the value returned breaks the contract, before any number is compared: {problem}."
+        return f"On {OTHERS} too, the value returned breaks the contract, before any number is compared: {problem}."
+    if k == "property":
+        return f"The same on {OTHERS}: {fact.get('message')}"
     if k == "size_one":
         size = fact.get("size")
-        return (f"On two other inputs it is wrong with {size} = 1 and right with a larger {size} (the same inputs "
+        return (f"On {OTHERS} it is wrong with {size} = 1 and right with a larger {size} (the same inputs "
                 f"otherwise): look at what your code does when {SIZE_NAMES.get(size, size)} is 1.")
     if k == "size_from":
-        value, tried = fact.get("value"), fact.get("tried")
-        right = "T = 1" if value == 2 else f"T = 1 to {value - 1}"
-        return (f"On two other inputs it is right with {right} and wrong from T = {value} on (tried up to "
-                f"T = {tried}, the same inputs otherwise).")
+        size, value, tried = fact.get("size", "T"), fact.get("value"), fact.get("tried")
+        right = f"{size} = 1" if value == 2 else f"{size} = 1 to {value - 1}"
+        return (f"On {OTHERS} it is right with {right} and wrong from {size} = {value} on (tried up to "
+                f"{size} = {tried}, the same inputs otherwise).")
+    if k == "equal_sizes":
+        a, b = fact.get("sizes")
+        return (f"On {OTHERS} it is wrong, and right on the same inputs with {SIZE_NAMES.get(b, b)} made "
+                f"equal to {SIZE_NAMES.get(a, a)}: look at where your code uses {a} and {b}.")
+    if k == "scaled":
+        return (f"On {OTHERS} it is right, and wrong on the same inputs scaled by {fact.get('scale'):g} "
+                f"(large pre-activations, where tanh and the sigmoid saturate).")
     return f"{what}: {k}."
 
 

@@ -201,7 +201,7 @@ def build_realistic(graded: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
                 "sentences": o.get("sentences", 0), "false_sentences": o.get("false_sentences", [])}
                for o in graded["correct"]]
     wrong = [b for b in bugs if b["wrong_outputs"]]
-    diagnosed = [b for b in wrong if b["localized"] in ("catalogue", "values")]
+    diagnosed = [b for b in wrong if b["localized"] in ("catalogue", "values", "property")]
     rows = bugs + correct
     return {"bugs": bugs, "correct": correct, "summary": {
         "bugs": len(bugs), "killed": sum(b["status"] == "killed" for b in bugs),
@@ -210,6 +210,7 @@ def build_realistic(graded: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Any]:
         "with_collateral": sum(b["lost_outside"] > 0 for b in bugs),
         "correct": len(correct), "correct_full": sum(c["score"] == 100 for c in correct),
         "wrong_outputs": len(wrong), "diagnosed": len(diagnosed),
+        "diagnosed_by": {d: sum(b["localized"] == d for b in wrong) for d in DIAGNOSES},
         "diagnosed_share": round(len(diagnosed) / len(wrong), 4) if wrong else 1.0,
         "sentences": sum(r["sentences"] for r in rows),
         "false_sentences": sum(len(r["false_sentences"]) for r in rows)}}
@@ -305,7 +306,9 @@ def reexplain(report: Dict[str, Any], mutants: List[Mutant], explanations: Dict[
 def _diagnosed_by(summary: Dict[str, Any]) -> str:
     by = summary.get("localized_by") or {}
     words = {"catalogue": "by a catalogued mistake", "values": "by a verified fact about the values (gate block, "
-             "time steps, factor, ...) and no catalogued mistake", "breakage": "only by where it breaks (the line of "
+             "time steps, factor, a counterfactual reference, a size condition, ...) and no catalogued mistake",
+             "property": "by a property test's failure verified again (an input changed in place, the cache, an "
+             "unknown cell accepted)", "breakage": "only by where it breaks (the line of "
              "the function that raises, or the return value that breaks the contract)"}
     return "; ".join(f"{by.get(d, 0)} {words[d]}" for d in DIAGNOSES)
 
@@ -414,8 +417,10 @@ def _realistic_lines(section: Dict[str, Any]) -> List[str]:
              f"({s['with_collateral']} bugs lose points elsewhere).",
              f"- **Correct variants**: {s['correct_full']} of {s['correct']} score 100.",
              f"- **Diagnosed**: {s['diagnosed']} of the {s['wrong_outputs']} bugs whose outputs are wrong "
-             f"({s['diagnosed_share']:.1%}) carry a catalogued mistake or a verified fact about the values of that "
-             f"function (not only where it breaks).",
+             f"({s['diagnosed_share']:.1%}) carry, about the function that has the bug, a catalogued mistake or a "
+             f"verified fact about its values or about a property it breaks (its inputs changed, its cache, the "
+             f"cells it accepts), not only where it breaks: "
+             + ", ".join(f"{s.get('diagnosed_by', {}).get(d, 0)} by {d}" for d in DIAGNOSES) + ".",
              f"- **False sentences**: {s['false_sentences']} of {s['sentences']}.", "",
              "| bug | function | kind | score | lost inside | lost outside | diagnosed |", "|---|---|---|---|---|---|---|"]
     for b in section["bugs"]:

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from autograder.engine import explain, localize, pack
+from autograder.engine.checks import CheckFailed
 from autograder.engine.dependencies import Mode
-from autograder.engine.hidden_tests import Grader
+from autograder.engine.hidden_tests import Grader, kinds
 from autograder.engine.pack import function
 from autograder.engine.score import RubricTest, load_rubric
 from autograder.engine.spec import Function
@@ -135,28 +136,24 @@ def _fact_fails(grader: Grader, fn: Function, test: RubricTest, fact: localize.F
     if fact.kind in localize.BREAKING_KINDS:
         found = explain.breaks(grader, fn, make(ex), ex, explain.judged_alone(mode))
         return "" if found == fact else f"it breaks otherwise there ({found.kind if found else 'it runs'})"
-    if fact.kind == "size_one":
-        symbol = fact.get("size")
-        if symbol not in ex.size:
-            return f"no size {symbol}"
-        if localize.passes(fn, ex, student, expect, make) is not True:
-            return f"it is not right with {symbol} = {ex.size[symbol]}"
-        if localize.passes(fn, localize.resized(ex, symbol, 1), student, expect, make) is not False:
-            return f"it is not wrong with {symbol} = 1"
-        return ""
-    if fact.kind == "size_from":
-        k, tried = int(fact.get("value")), int(fact.get("tried"))
-        for t in range(1, max(k, tried) + 1):
-            verdict = localize.passes(fn, localize.resized(ex, "T", t), student, expect, make)
-            if verdict is not (t < k):
-                return f"with T = {t} it is {'right' if verdict else 'wrong' if verdict is False else 'not run'}"
-        return ""
-    case = localize.case(fn, ex, student, expect, make)
-    if case is None:
-        return "it could not run there"
-    if not case.wrong:
-        return "it is right there"
-    return "" if localize.verify(fact, case, expect) else "the relation does not hold there"
+    if fact.kind in localize.PROPERTY_FACTS:
+        return _property_fails(grader, fn, test, fact, ex)
+    return localize.fails(fn, fact, ex, student, expect, make)
+
+
+def _property_fails(grader: Grader, fn: Function, test: RubricTest, fact: localize.Fact, ex: Example) -> str:
+    """Why a property test's failure is not the same on ``ex`` ("" when it is)."""
+    check = kinds()[str(fact.get("check"))]
+    grader.profile, grader.kind = test.profile, test.kind
+    grader.client.clear_handles()
+    try:
+        check(grader, fn, ex)
+    except CheckFailed as exc:
+        same = (exc.output or None) == (fact.outputs[0] if fact.outputs else None)
+        return "" if same else f"it fails otherwise there ({exc.message.splitlines()[0][:120]})"
+    except Exception as exc:  # noqa: BLE001 - set aside there: the sentence is not shown to hold
+        return f"it could not be judged there ({type(exc).__name__})"
+    return "the test passes there"
 
 
 def _check_mistake(grader: Grader, fn: Function, test: RubricTest, failing: Example, extra: Mapping[str, Any]) -> Verdict:

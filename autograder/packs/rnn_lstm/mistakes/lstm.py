@@ -137,7 +137,7 @@ def forward_c_not_carried(x, h0, Wx, Wh, b):
 
 # --- lstm_backward ----------------------------------------------------------------------------
 
-def _bptt(dh, cache, *, carry_h=True, carry_c=True, accumulate=True):
+def _bptt(dh, cache, *, carry_h=True, carry_c=True, accumulate=True, h_c_swapped=False):
     N, T, H = dh.shape
     step_backward = module("lstm_layers").lstm_step_backward
     dx_steps = []
@@ -148,6 +148,8 @@ def _bptt(dh, cache, *, carry_h=True, carry_c=True, accumulate=True):
         upstream_h = dh[:, t, :] + dprev_h if carry_h else dh[:, t, :]
         upstream_c = dprev_c if carry_c else np.zeros((N, H))
         dx_t, dprev_h, dprev_c, dWx_t, dWh_t, db_t = step_backward(upstream_h, upstream_c, cache[t])
+        if h_c_swapped:  # mistake: the results taken as (dx, dprev_c, dprev_h, ...)
+            dprev_h, dprev_c = dprev_c, dprev_h
         dx_steps.append(dx_t)
         if accumulate:
             dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
@@ -166,6 +168,10 @@ def backward_no_c_carry(dh, cache):
 
 def backward_weights_overwritten(dh, cache):
     return _bptt(dh, cache, accumulate=False)
+
+
+def backward_h_c_swapped(dh, cache):
+    return _bptt(dh, cache, h_c_swapped=True)
 
 
 # --- the catalogue ----------------------------------------------------------------------------
@@ -234,4 +240,9 @@ MISTAKES: List[Mistake] = [
             "dWx, dWh and db are overwritten at every step: the weights are shared over time, so add "
             "each step's gradients.",
             {SEQ_B: backward_weights_overwritten}),
+    *listed("lstm.bptt_h_c_swapped", "lstm_backward",
+            "lstm_step_backward's results are taken in the wrong order: it returns dx, dprev_h, dprev_c, "
+            "dWx, dWh, db, so the gradient carried as the hidden state's is the cell state's, and the other "
+            "way round.",
+            {SEQ_B: backward_h_c_swapped}),
 ]
