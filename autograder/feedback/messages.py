@@ -6,6 +6,7 @@ the pack's mistakes catalogue; the page layout is ``templates/feedback.md.j2``.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from autograder.engine.localize import GATES, Fact
@@ -204,3 +205,17 @@ def needs_values(function: str, required_test: str) -> str:
     """Why a test earns nothing while another test of the function fails (hidden_tests.requires())."""
     return (f"not awarded: this test counts only when \"{function}: {required_test}\" passes (it checks a "
             f"property of working code, which it cannot show while that test fails)")
+
+
+
+# ---------------------------------------------------------------- a submission that could not be graded
+
+
+def not_graded_feedback(problem: str) -> str:
+    """The feedback (Markdown) of a submission that could not be graded at all, e.g. misnamed files:
+    ``problem`` is grade-all's reason, shown verbatim in a code block (it names the student's files)."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", problem)), default=0))
+    return ("# Feedback: not graded\n\n"
+            "Your submission could not be graded, so it counts as 0 points until one that can be graded is. "
+            "The reason:\n\n"
+            f"{fence}\n{problem}\n{fence}\n")
