@@ -58,3 +58,37 @@ def test_workers_that_resolve_the_sandbox_differently_are_refused(tmp_path, monk
         monkeypatch.setattr(cluster_runs, "_resolve_mode", resolved_there)
         with pytest.raises(cluster_runs.ClusterError, match="resolve --sandbox auto differently .*bwrap.*process"):
             cluster_runs.cluster_sandbox(cluster.scheduler_address, "auto")
+
+
+def warning_grader(submission, *, sandbox="auto"):  # a Job's grader: warns as Hypothesis does on a Dask worker
+    import warnings
+
+    from hypothesis.errors import HypothesisDeprecationWarning
+    from test_batch_standin import grade_submission
+
+    warnings.warn(HypothesisDeprecationWarning("Do not use the `random` module inside strategies; instead consider "
+                                               "`st.randoms()`, `st.sampled_from()`, etc.  from ex=draw_example()"))
+    warnings.warn(HypothesisDeprecationWarning("another deprecation, which stays visible"))
+    return grade_submission(submission, sandbox=sandbox)
+
+
+def test_workers_do_not_log_hypothesis_warning_about_dasks_own_use_of_random(tmp_path):
+    """Measured with `dask worker` processes: the old grade_job logged "Do not use the `random` module inside
+    strategies" (2 of 2 runs of 4 students); the warning is about the worker's other threads, never the grader's."""
+    import warnings
+
+    from test_batch import SOLUTIONS, _copy
+
+    from autograder.classroom import jobs
+
+    folder = _copy(SOLUTIONS, tmp_path / "alice")
+    files = jobs.read_modules(folder)
+    job = jobs.Job("alice", str(folder), files, jobs.content_hash(files), "auto", f"{__name__}:warning_grader")
+    for run, random_warnings in ((jobs.grade_job, 1), (cluster_runs.grade_on_worker, 0)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = run(job)
+        assert outcome.error is None and outcome.results["score"] == 70
+        said = [str(w.message) for w in caught]
+        assert sum("Do not use the `random` module" in s for s in said) == random_warnings, said
+        assert "another deprecation, which stays visible" in said

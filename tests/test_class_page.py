@@ -167,6 +167,18 @@ def test_similarity_links_the_report_from_the_page(tmp_path):
     assert _links(after) == _links(before)
 
 
+def test_the_similarity_command_into_a_graded_folder_links_its_report(tmp_path):
+    from test_similarity import main
+
+    subs = _class(tmp_path)
+    out = tmp_path / "out"
+    grade_all(subs, out, jobs=1, spec=SPEC, progress=False)
+    assert main(["similarity", str(subs), "--out", str(out), "--jobs", "1"]) == 0
+    assert 'href="similarity.html"' in _page(out)
+    assert main(["similarity", str(subs), "--out", str(tmp_path / "alone"), "--jobs", "1"]) == 0
+    assert not (tmp_path / "alone" / "index.html").exists()  # no class there: no page
+
+
 # --------------------------------------------------------------------------- the example class, in Chromium
 
 

@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--similarity", action="store_true",
                         help="also compare the submissions (OUT_DIR/similarity.csv, similarity.html, a section in summary.md)")
     parser.add_argument("--against", type=Path, action="append", default=[], metavar="PATH",
-                        help="with --similarity: a known solution (folder or .py file) to compare every student with; repeatable")
+                        help="with --similarity: a known solution (folder or .py file), or a folder of them (each subfolder or "
+                             ".py file one), to compare every student with; repeatable")
 
 
 def print_table(path: Path) -> None:
