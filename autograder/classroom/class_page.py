@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from autograder.classroom.gradebook import FEEDBACK_FILE, function_columns, max_score, points_by_function
+from autograder.classroom.gradebook import DEFAULT_MAX_SCORE, FEEDBACK_FILE, function_columns, max_score, points_by_function
 from autograder.classroom.summary import (
     FUNCTIONS_PNG,
     HISTOGRAM_PNG,
@@ -67,7 +67,7 @@ def rows(outcomes: Sequence["JobResult"], handed_back: Iterable[str] = ()) -> Tu
     """The function columns and one :class:`Row` per outcome, in the outcomes' order."""
     graded = [o.results for o in outcomes if o.results is not None]
     functions = function_columns(graded)
-    class_max = max((max_score(r) for r in graded), default=0.0)
+    class_max = max((max_score(r) for r in graded), default=DEFAULT_MAX_SCORE)  # as gradebook.csv says
     told = set(handed_back)
     table = []
     for index, outcome in enumerate(outcomes, start=1):

@@ -93,7 +93,7 @@ def add_similarity(args: argparse.Namespace) -> None:
     write_report(similar, args.out)
     append_to_summary(args.out / "summary.md", summary_section(similar))
     rebuild_class_page(args.out)
-    print(f"similarity: {len(similar.pairs)} pairs at or above {similar.floor:.0%}, {args.out / 'similarity.html'} "
+    print(f"similarity: {plural(len(similar.pairs), 'pair')} at or above {similar.floor:.0%}, {args.out / 'similarity.html'} "
           f"(never a verdict: look at the evidence)")
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.classroom.batch import BatchInputError, check_writable
+from autograder.classroom.summary import plural
 from autograder.quality.similarity import FLOOR, compare_class, default_jobs
 from autograder.quality.similarity_report import NOT_A_VERDICT, write_report
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         paths.append(page)
     for problem in report.problems:
         print(f"not compared: {problem.id}: {problem.reason}", file=sys.stderr)
-    print(f"{len(report.documents)} submissions and known solutions, {report.compared} pairs compared, "
+    print(f"{plural(len(report.documents), 'submission')} and known solutions, {plural(report.compared, 'pair')} compared, "
           f"{len(report.pairs)} at or above {report.floor:.0%} ({report.seconds:.1f} s)")
     print("\n".join(f"wrote {p}" for p in paths))
     print(NOT_A_VERDICT)

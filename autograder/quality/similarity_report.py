@@ -16,6 +16,7 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from autograder.classroom.summary import plural
 from autograder.quality.similarity import SimilarityReport
 
 CSV_FILE = "similarity.csv"
@@ -72,7 +73,7 @@ def html_text(report: SimilarityReport) -> str:
                       "right": _highlighted(report.documents[pair.b].text, pair.slices_b, report.given.get(pair.b))})
     students = sum(1 for d in report.documents.values() if not d.known)
     return env.get_template("similarity.html.j2").render(
-        report=report, views=views, max_views=report.views, not_a_verdict=NOT_A_VERDICT,
+        plural=plural, report=report, views=views, max_views=report.views, not_a_verdict=NOT_A_VERDICT,
         students=students, known=len(report.documents) - students)
 
 
@@ -94,8 +95,8 @@ def summary_section(report: SimilarityReport, link: str = HTML_FILE) -> str:
     lines = ["## Similarity", "", NOT_A_VERDICT, ""]
     students = sum(1 for d in report.documents.values() if not d.known)
     known = len(report.documents) - students
-    lines.append(f"{students} submissions compared with each other" + (f" and with {known} known solution{'s' if known != 1 else ''}" if known else "")
-                 + f": {len(report.pairs)} pairs at or above {report.floor:.0%} similarity "
+    lines.append(f"{plural(students, 'submission')} compared with each other" + (f" and with {plural(known, 'known solution')}" if known else "")
+                 + f": {plural(len(report.pairs), 'pair')} at or above {report.floor:.0%} similarity "
                  f"(full list: [{link}]({link}), {CSV_FILE}).")
     if report.pairs:
         lines += ["", "| pair | similarity | shared tokens |", "|---|---:|---:|"]
