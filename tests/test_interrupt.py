@@ -171,3 +171,11 @@ def test_the_real_grader_stops_within_seconds_and_resumes(tmp_path: Path) -> Non
     rows = _rows(out)
     assert sorted(rows) == students
     assert float(rows["perfect"]["score"]) == 100 and rows["misnamed_files"]["status"] == "error"
+
+
+def test_the_command_to_resume_repeats_the_run_without_force() -> None:
+    from autograder.cli.grade_all import rerun_command
+
+    main = str(REPO / "autograder" / "__main__.py")
+    assert rerun_command([main, "grade-all", "sub mitted", "--out", "out", "--force", "--jobs", "2"]) == \
+        "python -m autograder grade-all 'sub mitted' --out out --jobs 2"

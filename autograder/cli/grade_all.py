@@ -122,11 +122,12 @@ def interruptible(stop: Stop) -> Iterator[None]:
 
 
 def rerun_command(argv: Optional[List[str]] = None) -> str:
-    """The command line that started this process, to repeat (``python -m autograder grade-all ...``)."""
+    """The command line that started this process, to repeat it after an interrupt
+    (``python -m autograder grade-all ...``), without ``--force``, which would regrade what finished."""
     argv = sys.argv if argv is None else argv
     if argv and Path(argv[0]).name == "__main__.py":
         argv = ["python", "-m", "autograder", *argv[1:]]
-    return shlex.join(argv)
+    return shlex.join(arg for arg in argv if arg != "--force")
 
 
 def run(args: argparse.Namespace) -> int:
