@@ -6,7 +6,9 @@ a results.json dict whose tests are named ``"<function>: ..."`` with per-test ``
 function earns its points when it is defined and does not raise NotImplementedError; a ``# BUG``
 comment in its body fails its second test with the mistake ``"bug-comment"``. Markers in
 rnn_layers.py simulate a broken grader: ``STANDIN_RAISE`` raises, ``STANDIN_EXIT`` kills the
-grading process, ``STANDIN_SLEEP`` hangs for a minute.
+grading process, ``STANDIN_SLEEP`` hangs for a minute; and a slow one: ``STANDIN_HANG_WHILE FLAG
+PIDFILE`` waits (at most a minute) while the file FLAG exists, with a child process of its own
+(like a sandboxed worker) whose pid it writes to PIDFILE, then grades.
 
 Holds no tests itself; its name only follows the repository's test-file ownership pattern.
 """
@@ -60,6 +62,18 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
         Path(marker.split("STANDIN_SLEEP ")[1].split()[0]).write_text(str(child.pid))
         time.sleep(60)
+    if "STANDIN_HANG_WHILE" in marker:
+        import subprocess
+        import sys
+
+        flag, pid_file = marker.split("STANDIN_HANG_WHILE ")[1].split()[:2]
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+        Path(pid_file).write_text(str(child.pid))
+        deadline = time.monotonic() + 60
+        while Path(flag).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.kill()
+        child.wait()
     tests, functions = [], {}
     for module, names in MODULE_OF.items():
         path = submission / f"{module}.py"

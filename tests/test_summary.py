@@ -52,13 +52,29 @@ def test_summary_text_and_charts(tmp_path):
     assert "4 students: 3 graded, 1 could not be graded." in text
     assert "mean 6.0, median 7, min 1, max 10" in text
     assert "| rnn_forward | 3.00 | 6 | 50% | 33% |" in text
-    assert "| `rnn.no_tanh` | rnn_forward | 2 |" in text
+    assert "| `rnn.no_tanh` | rnn_forward | 2 | b, c |" in text  # who has it, not only how many
     assert "- **d**: no graded module found" in text and "Sandbox: bwrap." in text
     write_summary(OUTCOMES, tmp_path)
     for name in (HISTOGRAM_PNG, FUNCTIONS_PNG):
         data = (tmp_path / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 2000
     assert (tmp_path / "summary.md").read_text() == text
+
+
+def test_who_needs_attention_and_the_mistakes_sentence():
+    results = _results({"rnn_forward": (0.0, 6.0)})
+    results["tests"][0].update(output="rnn_forward did not return within 10 s (an infinite loop?)")
+    results["tests"][0]["extra_data"].update(mistake="rnn.no_tanh", mistake_sentence="The tanh | is missing.")
+    outcomes = [JobResult("loops", "k", results=results), OUTCOMES[0], OUTCOMES[3]]
+    text = summary_markdown(outcomes)
+    attention = text.split("## Needs attention", 1)[1].split("##", 1)[0]
+    assert "- **loops**: 0 points; timeout: 1 test ran out of time (an infinite loop?)" in attention
+    assert "- **d**: not graded: no graded module found" in attention and "**a**" not in attention
+    assert "| The tanh \\| is missing. (`rnn.no_tanh`) | rnn_forward | 1 | loops |" in text
+    assert "3 students: 2 graded, 1 could not be graded." in text
+    assert "1 student: 1 graded, 0 could not be graded." in summary_markdown([OUTCOMES[0]])
+    interrupted = summary_markdown(outcomes, not_graded=["x", "y"])
+    assert "**Incomplete: the run was interrupted before 2 students were graded** (x, y)" in interrupted
 
 
 def test_a_class_where_nothing_could_be_graded(tmp_path):

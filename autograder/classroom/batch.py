@@ -8,10 +8,17 @@
 - each submission is one :class:`Job`, graded by :func:`grade_job` in a process of its own
   (N at a time, see :func:`run_local`), or on a Dask cluster (:mod:`autograder.classroom.distributed`);
 - OUT_DIR/<student>/ receives results.json, feedback.md, feedback.html and meta.json (the content
-  hash that makes reruns resumable); OUT_DIR/gradebook.csv and OUT_DIR/summary.md cover the class.
+  hash that makes reruns resumable); OUT_DIR/gradebook.csv, OUT_DIR/summary.md and the class page
+  OUT_DIR/index.html (:mod:`autograder.classroom.class_page`) cover the class.
 
 A submission that cannot be graded becomes an error row (score 0, the reason in the ``error``
-column) and an ``error.txt`` in its folder; earlier results are never deleted.
+column) and an ``error.txt`` in its folder; earlier results are never deleted. When the reason is
+the submission's own (no graded module where one was expected, a reserved folder name), the student
+also gets a feedback.md and feedback.html saying so, to hand back.
+
+A run can be stopped (:class:`~autograder.classroom.jobs.Stop`, ``grade-all``'s first Ctrl-C): no
+job starts after it, running ones finish or are killed within seconds, and the files above are
+written for the students that finished; the next run grades the others.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ from autograder.classroom.jobs import (
     GraderSpec,
     Job,
     JobResult,
+    Stop,
     content_hash,
     grader_fingerprint,
     load,
@@ -41,7 +49,8 @@ IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints", ".git", ".hypothesis", "
 META_FILE = "meta.json"
 ERROR_FILE = "error.txt"
 # Files grade-all writes at the top of OUT_DIR: a student folder may not take these names.
-CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png", "similarity.csv", "similarity.html"}
+CLASS_FILES = {"gradebook.csv", "summary.md", "score_histogram.png", "function_means.png", "similarity.csv", "similarity.html",
+               "index.html"}
 
 
 class BatchInputError(Exception):
@@ -64,7 +73,12 @@ class Student:
 
 @dataclass
 class BatchReport:
-    """The result of :func:`grade_all`: one outcome per student (sorted by id), plus warnings."""
+    """The result of :func:`grade_all`: one outcome per student that finished (sorted by id), plus warnings.
+
+    ``not_graded``: students an interrupted run left out (empty when the run completed);
+    ``handed_back``: students with an error row whose feedback file says why; ``sandbox``: the
+    mode that graded (resolved: ``bwrap`` or ``process``).
+    """
 
     out: Path
     outcomes: List[JobResult] = field(default_factory=list)
@@ -72,6 +86,13 @@ class BatchReport:
     graded: int = 0
     cached: int = 0
     seconds: float = 0.0
+    not_graded: List[str] = field(default_factory=list)
+    handed_back: List[str] = field(default_factory=list)
+    sandbox: str = ""
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.not_graded)
 
     @property
     def errors(self) -> List[JobResult]:
@@ -86,6 +107,26 @@ def _module_dir(folder: Path) -> Optional[Path]:
         if candidate.is_dir() and any((candidate / name).is_file() for name in module_files()):
             return candidate
     return None
+
+
+SHOWN_FILES = 12  # files named in a "no graded module found" message
+
+
+def _present(folder: Path) -> List[str]:
+    """What a student folder holds, for a message: its entries, and the files of its assignment
+    folder (nbgrader's layout) as ``<assignment>/<file>`` instead of the folder's bare name."""
+    assignment = pack.current().name
+    names = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS:
+            continue
+        if entry.name == assignment and entry.is_dir():
+            inside = sorted(p.name + ("/" if p.is_dir() else "") for p in entry.iterdir()
+                            if not p.name.startswith(".") and p.name not in IGNORED_FOLDERS)
+            names += [f"{assignment}/{name}" for name in inside] or [f"{assignment}/ (empty)"]
+        else:
+            names.append(entry.name + ("/" if entry.is_dir() else ""))
+    return names
 
 
 def discover(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List[Student], List[str]]:
@@ -111,10 +152,11 @@ def discover(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List[Stud
         if entry.name in CLASS_FILES:
             students.append(Student(entry.name, entry, None, f"the folder name {entry.name} is reserved for a class report; rename the folder"))
         elif found is None:
-            present = sorted(p.name for p in entry.iterdir() if not p.name.startswith("."))[:8]
+            present = _present(entry)
             problem = (
                 f"no graded module found: expected {', '.join(module_files())} in {entry.name}/ or "
-                f"{entry.name}/{pack.current().name}/; found: {', '.join(present) or 'nothing'}"
+                f"{entry.name}/{pack.current().name}/; found: {', '.join(present[:SHOWN_FILES]) or 'nothing'}"
+                + (f" and {len(present) - SHOWN_FILES} more" if len(present) > SHOWN_FILES else "")
             )
             students.append(Student(entry.name, entry, None, problem))
         else:
@@ -158,13 +200,22 @@ def load_cached(folder: Path, key: str) -> Optional[Dict[str, Any]]:
         return None
 
 
-def write_student(folder: Path, outcome: JobResult, spec: GraderSpec) -> None:
-    """Write results.json, feedback.md, feedback.html, meta.json (or error.txt) for one student."""
+def write_student(folder: Path, outcome: JobResult, spec: GraderSpec, hand_back: bool = False) -> None:
+    """Write results.json, feedback.md, feedback.html, meta.json (or error.txt) for one student.
+
+    ``hand_back``: the error is the submission's own, so the student gets feedback saying why too.
+    """
     from autograder.feedback.html import markdown_to_html
 
     folder.mkdir(parents=True, exist_ok=True)
     if outcome.error is not None:
         _write_atomic(folder / ERROR_FILE, outcome.error + "\n")
+        if hand_back:
+            from autograder.feedback.messages import not_graded_feedback
+
+            feedback = not_graded_feedback(outcome.error)
+            _write_atomic(folder / "feedback.md", feedback)
+            _write_atomic(folder / "feedback.html", markdown_to_html(feedback, title=f"Feedback for {outcome.student}"))
         return
     assert outcome.results is not None
     load(spec.write_results)(outcome.results, folder / "results.json")
@@ -199,13 +250,15 @@ def grade_all(
     progress: bool = True,
     summary: bool = True,
     job_seconds: float = JOB_SECONDS,
+    stop: Optional[Stop] = None,
 ) -> BatchReport:
     """Grade every student in ``submissions`` into ``out``; see the module docstring.
 
     ``jobs`` parallel processes (default: the number of cores); ``scheduler`` a Dask scheduler
-    address instead. Raises :class:`BatchInputError` on bad input, before anything is written.
+    address instead. ``stop``: a :class:`Stop` that another thread or a signal handler may
+    request, ending the run early (``BatchReport.not_graded`` names who was left out). Raises
+    :class:`BatchInputError` on bad input, before anything is written.
     """
-    from autograder.classroom.gradebook import write_gradebook
 
     start = time.perf_counter()
     submissions, out = Path(submissions), Path(out)
@@ -213,16 +266,9 @@ def grade_all(
         raise BatchInputError(f"the output folder is the submissions folder ({out}); give another --out")
     students, warnings = discover(submissions, exclude=[out])
     check_writable(out)
-    if not scheduler:  # a cluster's workers resolve "auto" themselves
-        from autograder.sandbox import registry as sandbox_registry
-
-        try:  # the mode that will run here, so the resume key records it
-            backend = sandbox_registry.resolve(sandbox)
-        except (ValueError, RuntimeError) as exc:
-            raise BatchInputError(str(exc)) from exc
-        backend.prepare()  # warns here, once for the class (workers that would run as root)
-        sandbox = backend.name
-    report = BatchReport(out=out, warnings=warnings)
+    sandbox = _resolved_sandbox(sandbox, scheduler)
+    report = BatchReport(out=out, warnings=warnings, sandbox=sandbox)
+    report.handed_back = [s.id for s in students if s.module_dir is None and s.id not in CLASS_FILES]
 
     fingerprint = grader_fingerprint()
     outcomes: Dict[str, JobResult] = {}
@@ -236,6 +282,8 @@ def grade_all(
         except OSError as exc:
             outcomes[student.id] = JobResult(student.id, "", error=f"cannot read the submission: {exc}")
             continue
+        # The key names the mode that runs (resolved here or by the cluster's workers), so a local
+        # run and a cluster run share results whenever they grade the same way.
         key = content_hash(files, sandbox, spec.grade, fingerprint)
         cached = None if force else load_cached(out / student.id, key)
         if cached is not None:
@@ -245,6 +293,10 @@ def grade_all(
             todo.append(Job(student.id, str(student.module_dir.resolve()), files, key, sandbox, spec.grade,
                             fingerprint if scheduler else ""))
 
+    if summary and todo:
+        from autograder.classroom.summary import warm_up
+
+        warm_up()
     bar = _progress_bar(progress and bool(todo))
     with bar:
         task = bar.add_task("grading", total=len(todo), last="")
@@ -256,28 +308,59 @@ def grade_all(
                 outcome = JobResult(outcome.student, outcome.key, error=f"could not write the reports: {exc}")
                 write_student(out / outcome.student, outcome, spec)
             outcomes[outcome.student] = outcome
+            report.graded += 1
             bar.update(task, advance=1, last=f"{outcome.student}: " + ("error" if outcome.error else f"{outcome.results['score']:g}"))
 
         if todo and scheduler:
             from autograder.classroom.distributed import run_on_cluster
 
-            run_on_cluster(todo, scheduler, done)
+            run_on_cluster(todo, scheduler, done, stop)
         elif todo:
-            run_local(todo, jobs or os.cpu_count() or 1, done, job_seconds)
+            run_local(todo, jobs or os.cpu_count() or 1, done, job_seconds, stop)
 
+    handed_back = set(report.handed_back)
     for student in students:
-        if outcomes[student.id].key == "" and student.id not in CLASS_FILES:  # never reached a job
-            write_student(out / student.id, outcomes[student.id], spec)
-    report.outcomes = [outcomes[s.id] for s in students]
+        outcome = outcomes.get(student.id)
+        if outcome is not None and outcome.key == "" and student.id not in CLASS_FILES:  # never reached a job
+            write_student(out / student.id, outcome, spec, hand_back=student.id in handed_back)
+    report.outcomes = [outcomes[s.id] for s in students if s.id in outcomes]
+    report.not_graded = [s.id for s in students if s.id not in outcomes]
     report.cached = sum(o.cached for o in report.outcomes)
-    report.graded = len(todo)
-    write_gradebook(report.outcomes, out / "gradebook.csv")
-    if summary:
-        from autograder.classroom.summary import write_summary
-
-        write_summary(report.outcomes, out)
+    write_class_files(report, summary)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def write_class_files(report: BatchReport, summary: bool = True) -> None:
+    """gradebook.csv, and with ``summary`` summary.md (with its charts) and the class page index.html."""
+    from autograder.classroom.gradebook import write_gradebook
+
+    write_gradebook(report.outcomes, report.out / "gradebook.csv", report.handed_back)
+    if summary:
+        from autograder.classroom.class_page import write_class_page
+        from autograder.classroom.summary import write_summary
+
+        write_summary(report.outcomes, report.out, report.not_graded)
+        write_class_page(report.outcomes, report.out, handed_back=report.handed_back, not_graded=report.not_graded)
+
+
+def _resolved_sandbox(sandbox: str, scheduler: Optional[str]) -> str:
+    """The mode ``sandbox`` resolves to where the jobs run: here, or on every worker of ``scheduler``."""
+    if scheduler:
+        from autograder.classroom.distributed import ClusterError, cluster_sandbox
+
+        try:
+            return cluster_sandbox(scheduler, sandbox)
+        except ClusterError as exc:
+            raise BatchInputError(str(exc)) from exc
+    from autograder.sandbox import registry as sandbox_registry
+
+    try:
+        backend = sandbox_registry.resolve(sandbox)
+    except (ValueError, RuntimeError) as exc:
+        raise BatchInputError(str(exc)) from exc
+    backend.prepare()  # warns here, once for the class (workers that would run as root)
+    return backend.name
 
 
 def time_grade_all(submissions: Path, jobs: int, *, sandbox: str = "auto", spec: GraderSpec = GraderSpec()) -> float:

@@ -15,7 +15,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ from autograder.sandbox.limits import GRADING
 
 # Last-resort wall clock for one submission's job; the grader has its own, shorter limits.
 JOB_SECONDS = GRADING.job_seconds
+# After a stop request (the first Ctrl-C), how long a running job may take to finish before it is killed.
+STOP_GRACE_SECONDS = 3.0
 SYMLINK = b"\0symbolic link to: "  # cannot start a Python source file
 
 
@@ -228,29 +232,74 @@ def _job_context(grader: str) -> Any:
     return context
 
 
+class Stop:
+    """A request to stop a batch (``grade-all``'s first Ctrl-C), shared by the threads that run jobs.
+
+    Once :meth:`request` ed, no job starts; a running one may finish within ``grace`` seconds and is
+    then killed with its whole process tree. A second request with ``now=True`` ends the grace at once.
+    """
+
+    def __init__(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        self.grace = grace
+        self.since: Optional[float] = None  # time.monotonic() of the first request
+        self._event = threading.Event()
+
+    def request(self, now: bool = False) -> None:
+        if now:
+            self.grace = 0.0
+        if self.since is None:
+            self.since = time.monotonic()
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def deadline(self) -> Optional[float]:
+        """When running jobs are killed (time.monotonic()), or None before any request."""
+        return None if self.since is None else self.since + self.grace
+
+
 def _job_process(job: Job, connection: Any) -> None:  # the body of one job's process
     from autograder.sandbox import drop as sandbox_drop
+
+    # Ctrl-C in a terminal reaches the whole foreground process group: this job too. The batch
+    # decides what an interrupt means (finish or kill the job), so the job itself ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     sandbox_drop.quiet_root_warning()  # the parent warned once; each student's results say it too
     connection.send(grade_job(job))
     connection.close()
 
 
-def run_in_process(job: Job, seconds: float = JOB_SECONDS) -> JobResult:
+def run_in_process(job: Job, seconds: float = JOB_SECONDS, stop: Optional[Stop] = None) -> Optional[JobResult]:
     """Grade ``job`` in a fresh process of its own and wait at most ``seconds`` for it.
 
-    A process that dies (killed, out of memory) or overruns fails this job alone.
+    A process that dies (killed, out of memory) or overruns fails this job alone. With ``stop``:
+    returns None, not starting the job, when a stop was requested before; a job running when it is
+    requested gets until :meth:`Stop.deadline`, then it is killed and None returned (not graded).
     """
+    if stop is not None and stop.requested:
+        return None
     context = _job_context(job.grader)
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_job_process, args=(job, sender), name=f"grade-{job.student}")
     process.start()
     sender.close()
+    deadline = time.monotonic() + seconds
     try:
-        if receiver.poll(seconds):
-            return receiver.recv()
-        _kill_tree(process.pid)
-        return JobResult(job.student, job.key, error=f"grading took longer than {seconds:g} s and was stopped")
+        while True:
+            wait = deadline - time.monotonic()
+            if receiver.poll(max(0.0, wait if stop is None else min(wait, 0.2))):  # with a stop: look at it 5 times a second
+                return receiver.recv()
+            now = time.monotonic()
+            if now >= deadline:
+                _kill_tree(process.pid)
+                return JobResult(job.student, job.key, error=f"grading took longer than {seconds:g} s and was stopped")
+            stopped = stop.deadline() if stop is not None else None
+            if stopped is not None and now >= stopped:
+                _kill_tree(process.pid)
+                return None
     except (EOFError, OSError):
         process.join(5)
         return JobResult(job.student, job.key, error=f"grading process died (exit code {process.exitcode}: killed or out of memory?)")
@@ -261,12 +310,16 @@ def run_in_process(job: Job, seconds: float = JOB_SECONDS) -> JobResult:
             process.kill()
 
 
-def run_local(jobs: List[Job], workers: int, on_done: Callable[[JobResult], None], seconds: float = JOB_SECONDS) -> None:
+def run_local(jobs: List[Job], workers: int, on_done: Callable[[JobResult], None], seconds: float = JOB_SECONDS,
+              stop: Optional[Stop] = None) -> None:
     """Grade ``jobs``, ``workers`` at a time, each in its own process (:func:`run_in_process`).
 
-    ``on_done`` is called in this thread as each job ends, in the order they finish.
+    ``on_done`` is called in this thread as each job ends, in the order they finish. After a
+    ``stop`` request no job starts, and the ones not finished by its deadline are not reported.
     """
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade") as pool:
-        futures = [pool.submit(run_in_process, job, seconds) for job in jobs]
+        futures = [pool.submit(run_in_process, job, seconds, stop) for job in jobs]
         for future in concurrent.futures.as_completed(futures):
-            on_done(future.result())
+            outcome = future.result()
+            if outcome is not None:
+                on_done(outcome)

@@ -2,20 +2,23 @@
 
 - per function: mean points, mean as a percentage, and pass rate (the share of graded students
   with full points on it);
+- who needs attention (:func:`attention`): not graded, 0 points, a timeout, code that ended the
+  sandboxed worker;
 - the most frequent diagnosed mistakes: the catalogue entry each failed test's feedback showed
-  (``extra_data.mistake``; not every entry that matched), counted once per student;
+  (``extra_data.mistake``; not every entry that matched), counted once per student, with the
+  sentence the students read and who they are;
 - ``score_histogram.png`` (total scores) and ``function_means.png`` (mean % per function).
 
 Statistics cover the graded submissions; error rows are listed separately, never averaged in as
-zeros silently.
+zeros silently. The class page (:mod:`autograder.classroom.class_page`) shows the same numbers.
 """
 from __future__ import annotations
 
-import collections
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from autograder.classroom.gradebook import function_columns, max_score, points_by_function
 
@@ -25,6 +28,61 @@ if TYPE_CHECKING:  # pragma: no cover
 HISTOGRAM_PNG = "score_histogram.png"
 FUNCTIONS_PNG = "function_means.png"
 TOP_MISTAKES = 10
+STUDENTS_SHOWN = 20  # names listed per mistake in summary.md (the class page lists all)
+
+# What a failed test's output says when a call or the submission ran out of time
+# (autograder/worker/client.py, autograder/engine/grade.py) or the batch stopped its job
+# (autograder/classroom/jobs.py), and when student code ended the sandboxed worker or sent back
+# something the grader refused.
+TIMEOUT_SIGNS = ("did not return within", "did not finish within", "took longer than")
+WORKER_SIGNS = ("ended the worker process",)
+
+
+def plural(count: int, one: str, many: str = "") -> str:
+    """``1 student``, ``2 students``."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Why a student needs a TA's look: a short ``label`` and, unless the label says it all, the ``reason``."""
+
+    label: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.reason}" if self.reason else self.label
+
+
+def _outputs(results: Dict[str, Any]) -> List[str]:
+    return [str(t.get("output") or "") for t in results.get("tests", [])]
+
+
+def flags(outcome: "JobResult") -> List[Flag]:
+    """What a TA should look at for one student (empty when nothing)."""
+    if outcome.results is None:
+        found = [Flag("not graded", outcome.error or "not graded")]
+        if any(sign in (outcome.error or "") for sign in TIMEOUT_SIGNS):
+            found.append(Flag("timeout", "the grading job ran out of time"))
+        return found
+    found = []
+    if float(outcome.results.get("score", 0.0)) == 0.0:
+        found.append(Flag("0 points", ""))
+    outputs = _outputs(outcome.results)
+    timed_out = sum(any(sign in text for sign in TIMEOUT_SIGNS) for text in outputs)
+    if timed_out:
+        found.append(Flag("timeout", f"{plural(timed_out, 'test')} ran out of time (an infinite loop?)"))
+    ended = sum(any(sign in text for sign in WORKER_SIGNS) for text in outputs)
+    if ended:
+        found.append(Flag("ended the worker", f"{plural(ended, 'test')} report that its code ended the sandboxed worker "
+                                               "process (sys.exit, os._exit, a crash, too much memory, or a reply the "
+                                               "grader refused): what hostile code does, and broken code too"))
+    return found
+
+
+def attention(outcomes: Sequence["JobResult"]) -> List[Tuple[str, List[Flag]]]:
+    """``(student, flags)`` for every student with a flag, in the outcomes' order."""
+    return [(o.student, found) for o in outcomes for found in [flags(o)] if found]
 
 
 @dataclass(frozen=True)
@@ -66,23 +124,59 @@ def shown_mistake(extra: Dict[str, object]) -> Optional[str]:
     return listed[0] if listed else None  # type: ignore[index,return-value]
 
 
-def frequent_mistakes(outcomes: Sequence["JobResult"], top: int = TOP_MISTAKES) -> List[Tuple[str, str, int]]:
-    """``(mistake, functions, students)`` for the most frequent diagnosed mistakes, most frequent first."""
-    students: Dict[str, int] = collections.Counter()
-    where: Dict[str, set] = collections.defaultdict(set)
+@dataclass
+class Mistake:
+    """A diagnosed mistake of the class: the catalogue ``key``, the ``sentence`` the students were
+    shown (None in results written before it was recorded), the functions and the students."""
+
+    key: str
+    sentence: Optional[str]
+    functions: List[str] = field(default_factory=list)
+    students: List[str] = field(default_factory=list)
+
+
+def diagnosed_mistakes(outcomes: Sequence["JobResult"], top: Optional[int] = TOP_MISTAKES) -> List[Mistake]:
+    """The most frequent diagnosed mistakes (each counted once per student), most frequent first,
+    then by key; students in the outcomes' order."""
+    found: Dict[str, Mistake] = {}
     for outcome in outcomes:
         if outcome.results is None:
             continue
-        seen = set()
         for test in outcome.results.get("tests", []):
             extra = test.get("extra_data") or {}
-            mistake = shown_mistake(extra)
-            if mistake:
-                seen.add(mistake)
-                where[mistake].add(extra.get("function") or str(test.get("name", "")).split(":", 1)[0])
-        students.update(seen)
-    ranked = sorted(students.items(), key=lambda item: (-item[1], item[0]))[:top]
-    return [(mistake, ", ".join(sorted(where[mistake])), count) for mistake, count in ranked]
+            key = shown_mistake(extra)
+            if not key:
+                continue
+            mistake = found.setdefault(key, Mistake(key, None))
+            if mistake.sentence is None and extra.get("mistake_sentence"):
+                mistake.sentence = str(extra["mistake_sentence"])
+            function = extra.get("function") or str(test.get("name", "")).split(":", 1)[0]
+            if function not in mistake.functions:
+                mistake.functions.append(function)
+            if outcome.student not in mistake.students:
+                mistake.students.append(outcome.student)
+    ranked = sorted(found.values(), key=lambda m: (-len(m.students), m.key))
+    for mistake in ranked:
+        mistake.functions.sort()
+    return ranked if top is None else ranked[:top]
+
+
+def frequent_mistakes(outcomes: Sequence["JobResult"], top: int = TOP_MISTAKES) -> List[Tuple[str, str, int]]:
+    """``(mistake, functions, students)`` for the most frequent diagnosed mistakes, most frequent first."""
+    return [(m.key, ", ".join(m.functions), len(m.students)) for m in diagnosed_mistakes(outcomes, top)]
+
+
+def warm_up() -> None:
+    """Import matplotlib in a background thread while the class is graded, so that the charts at
+    the end of a run (an interrupted one too) do not wait seconds for it."""
+
+    def load() -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+
+    threading.Thread(target=load, name="warm-matplotlib", daemon=True).start()
 
 
 def _plots(outcomes: Sequence["JobResult"], stats: List[FunctionStats], out: Path) -> None:
@@ -99,7 +193,7 @@ def _plots(outcomes: Sequence["JobResult"], stats: List[FunctionStats], out: Pat
     ax.hist(scores, bins=10, range=(0, top), color="#4477aa", edgecolor="white")
     ax.set_xlabel(f"total score (out of {top:g})")
     ax.set_ylabel("students")
-    ax.set_title(f"Scores of {len(scores)} students (errors count as 0)")
+    ax.set_title(f"Scores of {plural(len(scores), 'student')} (errors count as 0)")
     fig.tight_layout()
     fig.savefig(out / HISTOGRAM_PNG, dpi=100, metadata={"Software": None})
     plt.close(fig)
@@ -115,12 +209,19 @@ def _plots(outcomes: Sequence["JobResult"], stats: List[FunctionStats], out: Pat
     plt.close(fig)
 
 
-def summary_markdown(outcomes: Sequence["JobResult"]) -> str:
-    """The text of summary.md (the PNGs are referenced by file name)."""
+def summary_markdown(outcomes: Sequence["JobResult"], not_graded: Sequence[str] = ()) -> str:
+    """The text of summary.md (the PNGs are referenced by file name).
+
+    ``not_graded``: students of the class left out because the run was interrupted.
+    """
     graded = [o for o in outcomes if o.results is not None]
     errors = [o for o in outcomes if o.results is None]
     lines = ["# Class summary", ""]
-    lines.append(f"{len(outcomes)} students: {len(graded)} graded, {len(errors)} could not be graded.")
+    if not_graded:
+        lines += [f"**Incomplete: the run was interrupted before {plural(len(not_graded), 'student')} "
+                  f"{'was' if len(not_graded) == 1 else 'were'} graded** ({', '.join(not_graded)}); "
+                  "run the same grade-all command again to grade them.", ""]
+    lines.append(f"{plural(len(outcomes), 'student')}: {len(graded)} graded, {len(errors)} could not be graded.")
     if graded:
         scores = sorted(float(o.results["score"]) for o in graded)  # type: ignore[index]
         top = max(max_score(o.results) for o in graded)  # type: ignore[arg-type]
@@ -133,6 +234,13 @@ def summary_markdown(outcomes: Sequence["JobResult"]) -> str:
         lines.append(f"Sandbox: {', '.join(modes)}."
                      + (" The `process` mode does not hide files: grade with `--sandbox bwrap` for grades that count."
                         if "process" in modes else ""))
+    lines += ["", "The class page, index.html, has every student with a link to their feedback.", ""]
+    lines += ["## Needs attention", ""]
+    needs = attention(outcomes)
+    if needs:
+        lines += [f"- **{_one_line(student)}**: " + "; ".join(_one_line(str(f)) for f in found) for student, found in needs]
+    else:
+        lines.append("Nobody: every student was graded, above 0, with no timeout and no ended worker.")
     lines += ["", f"![score histogram]({HISTOGRAM_PNG})", "", "## Per function", ""]
     stats = function_stats(outcomes)
     if stats:
@@ -143,10 +251,14 @@ def summary_markdown(outcomes: Sequence["JobResult"]) -> str:
     else:
         lines.append("No submission could be graded.")
     lines += ["", "## Most frequent diagnosed mistakes", ""]
-    mistakes = frequent_mistakes(outcomes)
+    mistakes = diagnosed_mistakes(outcomes)
     if mistakes:
-        lines += ["| mistake | in | students |", "|---|---|---:|"]
-        lines += [f"| `{m}` | {where} | {n} |" for m, where, n in mistakes]
+        lines += ["| mistake | in | students | who |", "|---|---|---:|---|"]
+        for m in mistakes:
+            said = f"{_one_line(m.sentence)} (`{m.key}`)" if m.sentence else f"`{m.key}`"
+            who = ", ".join(_one_line(s) for s in m.students[:STUDENTS_SHOWN])
+            who += f", and {len(m.students) - STUDENTS_SHOWN} more (index.html)" if len(m.students) > STUDENTS_SHOWN else ""
+            lines.append(f"| {said} | {', '.join(m.functions)} | {len(m.students)} | {who} |")
     else:
         lines.append("None diagnosed.")
     if errors:
@@ -159,12 +271,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def write_summary(outcomes: Sequence["JobResult"], out: Path) -> Path:
+def write_summary(outcomes: Sequence["JobResult"], out: Path, not_graded: Sequence[str] = ()) -> Path:
     """Write OUT/summary.md and the two PNGs; returns the path of summary.md."""
     out = Path(out)
     _plots(outcomes, function_stats(outcomes), out)
     path = out / "summary.md"
     tmp = path.with_name(".summary.md.tmp")
-    tmp.write_text(summary_markdown(outcomes), encoding="utf-8")
+    tmp.write_text(summary_markdown(outcomes, not_graded), encoding="utf-8")
     os.replace(tmp, path)
     return path

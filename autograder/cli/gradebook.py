@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.classroom.gradebook import GradebookError, merge_files
+from autograder.classroom.gradebook import GradebookError, merge_files, pending_summary
 from autograder.paths import REPO_ROOT
 
 NAME = "gradebook"
@@ -26,9 +26,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"gradebook: nbgrader gradebook not found: {db_url} (run nbgrader autograde first, or pass --db)", file=sys.stderr)
         return 2
     try:
-        count = merge_files(args.modules, db_url, args.out, args.assignment)
+        rows = merge_files(args.modules, db_url, args.out, args.assignment)
     except GradebookError as exc:
         print(f"gradebook: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out}: {count} students (modules + notebook)")
+    print(f"wrote {args.out}: {len(rows)} student{'s' if len(rows) != 1 else ''} (modules + notebook)")
+    pending = pending_summary(rows)
+    if pending:
+        print(f"warning: {pending}", file=sys.stderr)
     return 0

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.classroom.batch import BatchInputError, check_writable
+from autograder.classroom.summary import plural
 from autograder.quality.similarity import FLOOR, compare_class, default_jobs
 from autograder.quality.similarity_report import NOT_A_VERDICT, write_report
 
@@ -23,9 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
                         help="one folder per student (its name is the student id), or nbgrader's submitted/")
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT_DIR", help="where similarity.csv and similarity.html go")
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT_DIR",
+                        help="where similarity.csv and similarity.html go (in grade-all's OUT_DIR, its index.html links them)")
     parser.add_argument("--against", type=Path, action="append", default=[], metavar="PATH",
-                        help="a known solution (a folder laid out as a student's, or a .py file); repeat for more")
+                        help="a known solution (a folder laid out as a student's, or a .py file), or a folder of them "
+                             "(each subfolder or .py file one solution); repeat for more")
     parser.add_argument("--jobs", "-j", type=int, default=default_jobs(), metavar="N",
                         help="processes (default: %(default)s, the number of cores)")
     parser.add_argument("--floor", type=float, default=FLOOR,
@@ -45,9 +48,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"similarity: {exc}", file=sys.stderr)
         return 2
     paths = write_report(report, args.out)
+    from autograder.classroom.class_page import rebuild_class_page
+
+    page = rebuild_class_page(args.out)  # a folder grade-all wrote: its class page links the report now
+    if page is not None:
+        paths.append(page)
     for problem in report.problems:
         print(f"not compared: {problem.id}: {problem.reason}", file=sys.stderr)
-    print(f"{len(report.documents)} submissions and known solutions, {report.compared} pairs compared, "
+    print(f"{plural(len(report.documents), 'submission')} and known solutions, {plural(report.compared, 'pair')} compared, "
           f"{len(report.pairs)} at or above {report.floor:.0%} ({report.seconds:.1f} s)")
     print("\n".join(f"wrote {p}" for p in paths))
     print(NOT_A_VERDICT)

@@ -90,7 +90,7 @@ class Mode:
                         f"judged on its own.")
         elif self.serve_forward:
             said.append(f"Your {fn.forward} fails on every input, so {fn.name} is given the reference "
-                        f"{fn.forward}'s cache (x, prev_h, ..., the gates): it is judged where it can read that cache.")
+                        f"{fn.forward}'s cache (what it saved for the backward pass) instead: it is judged where it can read that cache.")
         elif self.own:
             said.append(f"{fn.name} is judged by what measures it alone: it must equal the reference backward "
                         f"(at the inputs, or at what your {fn.forward} computed) or agree with central differences "

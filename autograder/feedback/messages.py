@@ -6,6 +6,7 @@ the pack's mistakes catalogue; the page layout is ``templates/feedback.md.j2``.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from autograder.engine import counterfactual
@@ -232,3 +233,16 @@ def judged_where_right(problem: str, function: str, dependencies: Sequence[str],
     listed = " and ".join(dependencies) if len(dependencies) < 3 else ", ".join(dependencies[:-1]) + " and " + dependencies[-1]
     return (f"Note: {problem}; {function} is judged on inputs where your {listed} {_is(dependencies)} right "
             f"({set_aside} input(s) set aside).")
+
+
+# ---------------------------------------------------------------- a submission that could not be graded
+
+
+def not_graded_feedback(problem: str) -> str:
+    """The feedback (Markdown) of a submission that could not be graded at all, e.g. misnamed files:
+    ``problem`` is grade-all's reason, shown verbatim in a code block (it names the student's files)."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", problem)), default=0))
+    return ("# Feedback: not graded\n\n"
+            "Your submission could not be graded, so it counts as 0 points until one that can be graded is. "
+            "The reason:\n\n"
+            f"{fence}\n{problem}\n{fence}\n")

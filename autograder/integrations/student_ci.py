@@ -382,11 +382,19 @@ def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Pat
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.student_ci", description=__doc__.splitlines()[0])
-    parser.add_argument("submission", type=Path)
-    parser.add_argument("--results", type=Path, required=True)
-    parser.add_argument("--feedback", type=Path)
-    parser.add_argument("--sandbox", choices=sandbox.MODES, default="auto")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.student_ci", description=__doc__.splitlines()[0],
+        epilog="Run from the unzipped student-CI bundle (python -m autograder bundle --student-ci). The score is "
+               "formative, not a grade: fixed stored examples, no reference code. Exit status: 0 when the "
+               "feedback was written, whatever the score; 2 when it could not run.")
+    parser.add_argument("submission", type=Path, metavar="SUBMISSION_DIR",
+                        help="the student's repository (the folder with the graded modules)")
+    parser.add_argument("--results", type=Path, required=True, metavar="RESULTS_JSON",
+                        help="where to write the results (Gradescope's results.json format)")
+    parser.add_argument("--feedback", type=Path, metavar="FEEDBACK_MD",
+                        help="where to write the feedback as Markdown (the workflow posts it to the job summary)")
+    parser.add_argument("--sandbox", choices=sandbox.MODES, default="auto",
+                        help="how student code is confined (default: %(default)s: bwrap where it runs, else process)")
     args = parser.parse_args(argv)
     if not args.submission.is_dir():
         print(f"student_ci: submission directory {args.submission} does not exist", file=sys.stderr)

@@ -5,14 +5,20 @@
 - every student (found as :func:`autograder.classroom.batch.discover` finds them) becomes one document: the
   graded modules, in a fixed order, one after the other; nothing else in the folder is read;
 - every ``--against`` path is one known solution (a folder laid out as a student's, or a bare
-  ``.py`` file); known solutions are compared with every student, never with each other;
+  ``.py`` file), or a folder of them (each subfolder or ``.py`` file in it one solution, as a set
+  of cloned public solutions comes); known solutions are compared with every student, never
+  with each other;
 - each document is tokenized and fingerprinted by copydetect (pygments tokens, every name
   replaced by one letter, comments, docstrings and whitespace dropped, strings collapsed, see
   :func:`normalise`; k-grams of tokens),
   after removing every k-gram of the released skeleton (its docstrings, signatures and helpers)
   as boilerplate;
 - a pair's similarity, per side, is the share of that side's remaining tokens that lie in a
-  k-gram the other side also has (copydetect's measure).
+  k-gram the other side also has (copydetect's measure);
+- the side-by-side view highlights only code the two sides share that was not handed out: never
+  a comment, a docstring or whitespace (no tokens), nor text of the released skeleton (its
+  signatures, imports and helpers: the characters its k-grams cover), which is shown dimmed
+  (:func:`shown_regions`).
 
 We use copydetect's :class:`~copydetect.CodeFingerprint` (tokens, k-gram hashes, boilerplate)
 and :func:`~copydetect.compare_files` (shared regions) rather than its ``CopyDetector``: the
@@ -39,7 +45,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from autograder.classroom.batch import BatchInputError, _module_dir, discover
+from autograder.classroom.batch import IGNORED_FOLDERS, BatchInputError, _module_dir, discover
 from autograder.classroom.jobs import SYMLINK, module_files, read_modules
 from autograder.engine import pack
 
@@ -88,8 +94,9 @@ class Pair:
     """A compared pair above the floor. ``b`` is the known solution when one side is.
 
     ``similarity_a`` is the share (0..1) of a's tokens that it shares with b, and conversely;
-    ``tokens`` the number of a's tokens in shared regions. ``slices_a``/``slices_b`` are the shared
-    regions as (2, M) arrays of character offsets into each document's ``text`` (starts, ends).
+    ``tokens`` the number of a's tokens in shared regions. ``slices_a``/``slices_b`` are the regions
+    to highlight, as (2, M) arrays of character offsets into each document's ``text`` (starts,
+    ends): the shared code that was not handed out (:func:`shown_regions`).
     """
 
     a: str
@@ -119,6 +126,8 @@ class SimilarityReport:
     noise_tokens: int
     seconds: float = 0.0
     views: int = VIEWS  # the first ``views`` pairs carry their shared regions
+    # The released skeleton's text in each document shown side by side, as (2, M) slices (see Pair).
+    given: Dict[str, np.ndarray] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- reading
@@ -179,38 +188,87 @@ def read_students(submissions: Path, exclude: Iterable[Path] = ()) -> Tuple[List
     return documents, problems
 
 
-def read_known(paths: Sequence[Path]) -> Tuple[List[Document], List[Problem]]:
-    """One document per known solution: a folder (laid out as a student's) or a bare ``.py`` file.
+SEARCH_DEPTH = 4  # how deep a known solution's graded modules may sit in its folder (a cloned repository)
 
-    Ids are ``known:<name>`` (with ``-2``, ``-3`` ... when names repeat). Raises
-    :class:`SimilarityInputError` for a path that does not exist or is neither.
+
+def find_module_dir(folder: Path, depth: int = SEARCH_DEPTH) -> Optional[Path]:
+    """The shallowest folder in ``folder`` (itself included, at most ``depth`` levels down, hidden
+    folders skipped) holding a graded module; the first in name order among equals; or None."""
+    level = [folder]
+    for _ in range(depth + 1):
+        for candidate in level:
+            if any((candidate / name).is_file() for name in module_files()):
+                return candidate
+        level = [child for candidate in level for child in sorted(candidate.iterdir())
+                 if child.is_dir() and not child.name.startswith(".") and child.name not in IGNORED_FOLDERS]
+    return None
+
+
+def known_paths(paths: Sequence[Path]) -> Tuple[List[Tuple[str, Path]], List[Problem]]:
+    """``(name, path)`` of every known solution the ``--against`` paths give, and the problems met.
+
+    A folder holding graded modules (at its top or in ``<assignment>/``), or a ``.py`` file, is one
+    solution named after it. Any other folder is a collection: each of its subfolders (its graded
+    modules found by :func:`find_module_dir`) and ``.py`` files is one solution, named
+    ``<folder>/<entry>``; a subfolder without any graded module is a problem, listed. Raises
+    :class:`SimilarityInputError` for a path that does not exist, is another kind of file, or is
+    a folder giving no solution at all.
     """
-    documents: List[Document] = []
+    found: List[Tuple[str, Path]] = []
     problems: List[Problem] = []
-    taken: Dict[str, int] = {}
     for path in map(Path, paths):
         name = path.resolve().name or str(path)
+        if path.is_file() and path.suffix == ".py" or path.is_dir() and _module_dir(path) is not None:
+            found.append((name, path))
+        elif path.is_dir():
+            given = 0
+            for entry in sorted(path.iterdir()):
+                if entry.name.startswith(".") or entry.name in IGNORED_FOLDERS:
+                    continue
+                if entry.is_file() and entry.suffix == ".py" or entry.is_dir() and find_module_dir(entry) is not None:
+                    found.append((f"{name}/{entry.name}", entry))
+                    given += 1
+                elif entry.is_dir():
+                    problems.append(Problem(KNOWN_PREFIX + f"{name}/{entry.name}",
+                                            f"--against {path}: {entry.name}/ holds no graded module "
+                                            f"({', '.join(module_files())}); not compared"))
+            if not given:
+                raise SimilarityInputError(
+                    f"--against {path}: no graded module ({', '.join(module_files())}) in it, and no subfolder or "
+                    ".py file holding one (give a known solution, or a folder with one known solution per subfolder or .py file)")
+        elif path.exists():
+            raise SimilarityInputError(f"--against {path}: expected a folder of modules, a .py file, or a folder of those")
+        else:
+            raise SimilarityInputError(f"--against {path}: no such file or folder")
+    return found, problems
+
+
+def read_known(paths: Sequence[Path]) -> Tuple[List[Document], List[Problem]]:
+    """One document per known solution of :func:`known_paths`.
+
+    Ids are ``known:<name>`` (with ``-2``, ``-3`` ... when names repeat). Raises
+    :class:`SimilarityInputError` as :func:`known_paths` does.
+    """
+    documents: List[Document] = []
+    found, problems = known_paths(paths)
+    taken: Dict[str, int] = {}
+    for name, path in found:
         taken[name] = taken.get(name, 0) + 1
         owner = KNOWN_PREFIX + name + (f"-{taken[name]}" if taken[name] > 1 else "")
         if path.is_dir():
-            module_dir = _module_dir(path)
-            if module_dir is None:
-                raise SimilarityInputError(f"--against {path}: no graded module ({', '.join(module_files())}) in it")
+            module_dir = _module_dir(path) or find_module_dir(path)
+            assert module_dir is not None  # known_paths checked
             try:
                 files = read_modules(module_dir)
             except OSError as exc:
                 problems.append(Problem(owner, f"cannot read {path}: {exc.strerror or exc}; not compared"))
                 continue
-        elif path.is_file() and path.suffix == ".py":
+        else:
             try:
                 files = {path.name: path.read_bytes()}
             except OSError as exc:
                 problems.append(Problem(owner, f"cannot read {path}: {exc.strerror or exc}; not compared"))
                 continue
-        elif path.exists():
-            raise SimilarityInputError(f"--against {path}: expected a folder of modules or a .py file")
-        else:
-            raise SimilarityInputError(f"--against {path}: no such file or folder")
         document = make_document(owner, files, problems, known=True, source=str(path))
         if document is not None:
             documents.append(document)
@@ -342,6 +400,62 @@ def compare(first: Fingerprint, second: Fingerprint) -> Tuple[int, float, float,
             _to_original(np.asarray(slices1), first.positions), _to_original(np.asarray(slices2), second.positions))
 
 
+def code_mask(text: str) -> np.ndarray:
+    """For each character of ``text``, whether it belongs to a token copydetect compares: not
+    whitespace, not a comment, not a docstring (pygments' Python lexer, on :func:`normalise`'s text)."""
+    from pygments.lexers import PythonLexer
+    from pygments.token import Comment, Text
+
+    normal, positions = normalise(text)
+    mask = np.zeros(len(text), dtype=bool)
+    for index, kind, value in PythonLexer().get_tokens_unprocessed(normal):
+        if value and kind not in Text and kind not in Comment:
+            mask[positions[index:index + len(value)]] = True
+    return mask
+
+
+def given_slices(print_: Fingerprint, boilerplate: np.ndarray) -> np.ndarray:
+    """Where a document holds text of the released skeleton: the characters covered by its k-grams
+    that are boilerplate (which its fingerprint left out), as (2, M) slices of the original text."""
+    from copydetect.utils import get_copied_slices, hashed_kgrams
+
+    code = print_.code
+    if boilerplate.size == 0 or len(code.filtered_code) < code.k:
+        return np.zeros((2, 0), dtype=int)
+    starts = np.flatnonzero(np.isin(np.asarray(hashed_kgrams(code.filtered_code, code.k)), boilerplate))
+    if starts.size == 0:
+        return np.zeros((2, 0), dtype=int)
+    slices = get_copied_slices(starts, code.k).astype(int)
+    slices[1] -= 1  # last characters, not ends: an end would map past the whitespace (and docstring) after it
+    if len(code.offsets) > 0:  # filtered -> normalised text, as copydetect's compare_files maps slices
+        offsets = np.asarray(code.offsets)
+        slices = slices + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], slices), 0, offsets.shape[0] - 1)]
+    slices[1] += 1
+    return _to_original(slices, print_.positions)
+
+
+def _mask(slices: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    for start, end in np.asarray(slices, dtype=int).T:
+        mask[max(0, start):max(0, end)] = True
+    return mask
+
+
+def _slices(mask: np.ndarray) -> np.ndarray:
+    """The runs of True in ``mask`` as (2, M) slices."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.vstack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)]).astype(int)
+
+
+def shown_regions(text: str, shared: np.ndarray, given: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """What the side-by-side view marks in ``text``: the ``shared`` slices, and the ``given`` ones
+    (the skeleton's), each less whitespace, comments and docstrings (:func:`code_mask`); shared
+    less given. Returns (shared, given) as (2, M) slices."""
+    code = code_mask(text)
+    handed_out = _mask(given, len(text)) & code
+    return _slices(_mask(shared, len(text)) & code & ~handed_out), _slices(handed_out)
+
+
 def pairs_to_compare(documents: Sequence[Document]) -> List[Tuple[int, int]]:
     """Index pairs: every two students, and every student with every known solution (known second)."""
     students = [i for i, d in enumerate(documents) if not d.known]
@@ -379,11 +493,13 @@ def _pool(jobs: int) -> Optional[object]:
 
 
 def compare_documents(documents: Sequence[Document], *, boilerplate: np.ndarray, floor: float = FLOOR,
-                      noise_tokens: int = NOISE_TOKENS, jobs: int = 1, views: int = VIEWS) -> Tuple[List[Pair], int]:
+                      noise_tokens: int = NOISE_TOKENS, jobs: int = 1, views: int = VIEWS,
+                      given: Optional[Dict[str, np.ndarray]] = None) -> Tuple[List[Pair], int]:
     """The pairs of :func:`pairs_to_compare` whose score reaches ``floor``, ranked; and how many were compared.
 
-    The first ``views`` pairs carry their shared regions (``slices_a``, ``slices_b``); the rest
-    have empty slices (they are listed, not shown side by side).
+    The first ``views`` pairs carry the regions to highlight (``slices_a``, ``slices_b``:
+    :func:`shown_regions`); the rest have empty slices (they are listed, not shown side by side).
+    ``given``, when passed, receives the skeleton text of each document shown (:func:`given_slices`).
     """
     todo = pairs_to_compare(documents)
     _SHARED.update(documents=list(documents), boilerplate=boilerplate, noise=noise_tokens, floor=floor)
@@ -403,11 +519,20 @@ def compare_documents(documents: Sequence[Document], *, boilerplate: np.ndarray,
             found = [hit for chunk in chunks for hit in chunk]
         found.sort(key=lambda f: (-max(f[3], f[4]), -f[2], documents[f[0]].id, documents[f[1]].id))
         pairs = []
+        handed_out: Dict[int, np.ndarray] = {}
+        shown: Dict[int, np.ndarray] = {}
         for rank, (i, j, tokens, sim_i, sim_j) in enumerate(found):
             pair = Pair(documents[i].id, documents[j].id, sim_i, sim_j, tokens, documents[j].known)
             if rank < views:
-                _, _, _, pair.slices_a, pair.slices_b = compare(prints[i], prints[j])  # type: ignore[arg-type]
+                _, _, _, shared_i, shared_j = compare(prints[i], prints[j])  # type: ignore[arg-type]
+                for k in (i, j):
+                    if k not in handed_out:
+                        handed_out[k] = given_slices(prints[k], boilerplate)  # type: ignore[arg-type]
+                pair.slices_a, shown[i] = shown_regions(documents[i].text, shared_i, handed_out[i])
+                pair.slices_b, shown[j] = shown_regions(documents[j].text, shared_j, handed_out[j])
             pairs.append(pair)
+        if given is not None:
+            given.update({documents[k].id: slices for k, slices in shown.items()})
     finally:
         _SHARED.clear()
     return pairs, len(todo)
@@ -429,10 +554,11 @@ def compare_class(submissions: Path, *, against: Sequence[Path] = (), exclude: I
     students, problems = read_students(Path(submissions), exclude=exclude)
     documents = students + known
     boilerplate = boilerplate_hashes(skeleton_text() if skeleton is None else skeleton, noise_tokens)
+    given: Dict[str, np.ndarray] = {}
     pairs, compared = compare_documents(documents, boilerplate=boilerplate, floor=floor, noise_tokens=noise_tokens,
-                                        jobs=max(1, jobs), views=views)
+                                        jobs=max(1, jobs), views=views, given=given)
     return SimilarityReport({d.id: d for d in documents}, pairs, problems + known_problems, compared, floor,
-                            noise_tokens, time.perf_counter() - start, views)
+                            noise_tokens, time.perf_counter() - start, views, given)
 
 
 def default_jobs() -> int:

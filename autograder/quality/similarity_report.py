@@ -10,11 +10,13 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
+import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from autograder.classroom.summary import plural
 from autograder.quality.similarity import SimilarityReport
 
 CSV_FILE = "similarity.csv"
@@ -43,15 +45,21 @@ def csv_text(report: SimilarityReport) -> str:
     return buffer.getvalue()
 
 
-def _highlighted(text: str, slices) -> Markup:  # type: ignore[no-untyped-def]
-    """``text`` HTML-escaped, with the shared regions in ``<mark>``."""
-    from copydetect.utils import highlight_overlap
-    from markupsafe import escape
-
-    if slices.shape[1] == 0:
-        return Markup(escape(text))
-    marked, _ = highlight_overlap(text, slices, "<mark>", "</mark>", escape_html=True)
-    return Markup(marked)
+def _highlighted(text: str, marked: np.ndarray, given: Optional[np.ndarray] = None) -> Markup:
+    """``text`` HTML-escaped, the ``marked`` slices in ``<mark>`` and the ``given`` ones (the released
+    skeleton's text) in ``<span class="given">``; marked wins where both are."""
+    state = np.zeros(len(text), dtype=np.int8)
+    for slices, value in ((given, 1), (marked, 2)):
+        if slices is not None:
+            for start, end in np.asarray(slices, dtype=int).T:
+                state[max(0, start):max(0, end)] = value
+    parts = []
+    edges = np.flatnonzero(np.diff(state)) + 1
+    for start, end in zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(text)]])):
+        chunk = escape(text[start:end])
+        kind = state[start] if end > start else 0
+        parts.append(f"<mark>{chunk}</mark>" if kind == 2 else f'<span class="given">{chunk}</span>' if kind == 1 else str(chunk))
+    return Markup("".join(parts))
 
 
 def html_text(report: SimilarityReport) -> str:
@@ -61,11 +69,11 @@ def html_text(report: SimilarityReport) -> str:
     views = []
     for rank, pair in enumerate(report.pairs[:report.views], start=1):
         views.append({"rank": rank, "pair": pair,
-                      "left": _highlighted(report.documents[pair.a].text, pair.slices_a),
-                      "right": _highlighted(report.documents[pair.b].text, pair.slices_b)})
+                      "left": _highlighted(report.documents[pair.a].text, pair.slices_a, report.given.get(pair.a)),
+                      "right": _highlighted(report.documents[pair.b].text, pair.slices_b, report.given.get(pair.b))})
     students = sum(1 for d in report.documents.values() if not d.known)
     return env.get_template("similarity.html.j2").render(
-        report=report, views=views, max_views=report.views, not_a_verdict=NOT_A_VERDICT,
+        plural=plural, report=report, views=views, max_views=report.views, not_a_verdict=NOT_A_VERDICT,
         students=students, known=len(report.documents) - students)
 
 
@@ -87,8 +95,8 @@ def summary_section(report: SimilarityReport, link: str = HTML_FILE) -> str:
     lines = ["## Similarity", "", NOT_A_VERDICT, ""]
     students = sum(1 for d in report.documents.values() if not d.known)
     known = len(report.documents) - students
-    lines.append(f"{students} submissions compared with each other" + (f" and with {known} known solution{'s' if known != 1 else ''}" if known else "")
-                 + f": {len(report.pairs)} pairs at or above {report.floor:.0%} similarity "
+    lines.append(f"{plural(students, 'submission')} compared with each other" + (f" and with {plural(known, 'known solution')}" if known else "")
+                 + f": {plural(len(report.pairs), 'pair')} at or above {report.floor:.0%} similarity "
                  f"(full list: [{link}]({link}), {CSV_FILE}).")
     if report.pairs:
         lines += ["", "| pair | similarity | shared tokens |", "|---|---:|---:|"]
