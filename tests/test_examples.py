@@ -7,6 +7,7 @@ whose outputs differ, that raise, or that modify their inputs.
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Set
@@ -130,3 +131,13 @@ def test_every_bug_is_real_and_where_the_notes_say(student):
     expected = set(make_examples.EXAMPLES[student].costs)
     assert expected, f"{student} names no function that must lose points"
     assert expected <= differing_functions(EXAMPLES / student)
+
+
+@pytest.mark.parametrize("student", sorted(make_examples.EXAMPLES))
+def test_each_student_loses_points_exactly_where_its_notes_say(student):
+    """The notes' "Must lose points in" names exactly the functions that lose points in the student's golden
+    results (the grades make demo prints; tests/test_golden_results.py checks them against real grading),
+    so the example class agrees with itself."""
+    golden = json.loads((REPO / "tests" / "golden" / f"{student}.json").read_text(encoding="utf-8"))
+    lost = {f for f, e in golden["extra_data"]["functions"].items() if e["max_score"] - e["score"] > 1e-9}
+    assert lost == set(make_examples.EXAMPLES[student].costs)

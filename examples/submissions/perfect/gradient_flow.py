@@ -72,16 +72,22 @@ def clip_grad_norm(
     direction); otherwise the values are returned unchanged.
 
     Inputs:
-    - grads: dict of name -> gradient array (any shapes)
+    - grads: dict of name -> gradient array (any shapes, a 0-d array included)
     - max_norm: the largest allowed global norm (>= 0)
 
     Returns a tuple of:
-    - clipped: a new dict with the same keys, holding new arrays (the input is not modified)
+    - clipped: a new dict with the same keys, holding new arrays of the same shapes (the input is not
+      modified, and no array shares memory with it). Careful with 0-d arrays: g * scale is then a
+      numpy scalar, not an array.
     - total_norm: the global norm before clipping, as a Python float
     """
     if max_norm < 0:
         raise ValueError(f"max_norm must be >= 0, got {max_norm!r}")
     total_norm = float(np.sqrt(sum(np.sum(np.square(g)) for g in grads.values())))
     scale = max_norm / total_norm if total_norm > max_norm else 1.0
-    clipped = {name: np.array(g, dtype=np.float64) * scale for name, g in grads.items()}
+    clipped = {}
+    for name, g in grads.items():
+        new = np.array(g, dtype=np.float64)  # a new array (a 0-d one stays an array: not g * scale)
+        new *= scale
+        clipped[name] = new
     return clipped, total_norm

@@ -50,11 +50,13 @@ def clip_grad_norm(
     direction); otherwise the values are returned unchanged.
 
     Inputs:
-    - grads: dict of name -> gradient array (any shapes)
+    - grads: dict of name -> gradient array (any shapes, a 0-d array included)
     - max_norm: the largest allowed global norm (>= 0)
 
     Returns a tuple of:
-    - clipped: a new dict with the same keys, holding new arrays (the input is not modified)
+    - clipped: a new dict with the same keys, holding new arrays of the same shapes (the input is not
+      modified, and no array shares memory with it). Careful with 0-d arrays: g * scale is then a
+      numpy scalar, not an array.
     - total_norm: the global norm before clipping, as a Python float
     """
     # YOUR CODE HERE
