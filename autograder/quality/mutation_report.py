@@ -34,6 +34,8 @@ REPORT_MD = REPO_ROOT / "reports" / "mutation.md"
 GOAL = 0.95
 # Provided helpers (not graded functions): their mutants break every function that calls them, by design.
 COLLATERAL_CAP = 8.0  # no mutant may lose more points than this outside the function it mutates
+COLLATERAL_GOAL = 1.0  # points all mutants together may lose outside the functions they mutate
+DIAGNOSED_GOAL = 0.90  # share of realistic bugs (and of step-forward mutants) diagnosed by more than where they break
 KINDS = ("equivalent", "grader-gap")  # a survivor is equivalent, or a known gap of the grader
 
 
@@ -449,6 +451,27 @@ def load_report(path: Path = REPORT_JSON) -> Dict[str, Any]:
         raise ReportError(f"{path}: not valid JSON: {exc}") from exc
 
 
+def _realistic_problems(section: Optional[Dict[str, Any]]) -> List[str]:
+    """Why the realistic corpus's section is out of date or not good enough ([] when it passes)."""
+    if not section:
+        return ["no realistic-corpus section: run `python -m autograder mutation`"]
+    names = sorted(b.name for b in realistic.bugs()) + sorted(c.name for c in realistic.correct())
+    if sorted(b["name"] for b in section["bugs"]) + sorted(c["name"] for c in section["correct"]) != names:
+        return ["the realistic corpus changed since the report: regrade it"]
+    s, problems = section["summary"], []
+    if s["killed"] < s["bugs"]:
+        problems.append(f"{s['bugs'] - s['killed']} realistic bugs survive (goal: every one killed)")
+    if s["collateral_points"] > 0:
+        problems.append(f"realistic bugs lose {s['collateral_points']:g} points outside their function (goal 0)")
+    if s["correct_full"] < s["correct"]:
+        problems.append(f"{s['correct'] - s['correct_full']} correct variants score below 100")
+    if s["diagnosed_share"] < DIAGNOSED_GOAL:
+        problems.append(f"realistic bugs diagnosed: {s['diagnosed_share']:.1%} (goal >= {DIAGNOSED_GOAL:.0%})")
+    if s["false_sentences"]:
+        problems.append(f"{s['false_sentences']} false sentences in the realistic corpus's feedback (goal 0)")
+    return problems
+
+
 def report_problems(report: Dict[str, Any], mutants: Optional[Iterable[Mutant]] = None,
                     explanations: Optional[Dict[str, Explanation]] = None) -> List[str]:
     """Why a committed report is out of date or not good enough ([] when it is current and passes).
@@ -468,6 +491,15 @@ def report_problems(report: Dict[str, Any], mutants: Optional[Iterable[Mutant]] 
     summary = report.get("summary", {})
     if summary.get("kill_rate", 0) < GOAL:
         problems.append(f"kill rate {summary.get('kill_rate', 0):.1%} is below the goal {GOAL:.0%}")
+    if summary.get("collateral_points", 0) > COLLATERAL_GOAL:
+        problems.append(f"mutants lose {summary['collateral_points']:g} points outside the mutated function "
+                        f"(goal <= {COLLATERAL_GOAL:g})")
+    if summary.get("false_sentences", 0):
+        problems.append(f"{summary['false_sentences']} false sentences in the mutants' feedback (goal 0)")
+    step = summary.get("step_forward", {})
+    if step.get("share", 1.0) < DIAGNOSED_GOAL:
+        problems.append(f"step-forward mutants diagnosed by values: {step.get('share', 0):.1%} (goal >= {DIAGNOSED_GOAL:.0%})")
+    problems += _realistic_problems(report.get("realistic"))
     for r in report.get("mutants", []):
         if r["status"] != "killed":
             explanation = explanations.get(r["id"])

@@ -56,6 +56,8 @@ class Verdict:
 
 def check(submission: Path, results: Mapping[str, Any], *, sandbox: str = "process") -> List[Verdict]:
     """Verify every sentence of ``results`` (the grade of ``submission``) on fresh examples."""
+    if not any(_says_something(t) for t in results.get("tests", [])):
+        return []  # no fact, mistake or claim to check: no worker needed
     rubric = {t.full_name: t for t in load_rubric()}
     active = pack.current()
     mode = sandbox_registry.resolve_mode(sandbox)
@@ -79,6 +81,11 @@ def check(submission: Path, results: Mapping[str, Any], *, sandbox: str = "proce
             for claim in extra.get("claims") or []:
                 verdicts.append(_check_claim(grader, test["name"], claim, results))
     return verdicts
+
+
+def _says_something(test: Mapping[str, Any]) -> bool:
+    extra = test.get("extra_data") or {}
+    return bool(extra.get("claims") or (test.get("visibility") in SHOWN and (extra.get("facts") or extra.get("mistake"))))
 
 
 def _example(record: Optional[Mapping[str, Any]]) -> Optional[Example]:
