@@ -204,5 +204,5 @@ def _summary(mode: str, static: Dict[str, Any], client: WorkerClient) -> str:
     printed = client.student_output()
     if printed.strip():
         shown = printed if len(printed) <= SHOWN_OUTPUT_CHARS else printed[:SHOWN_OUTPUT_CHARS] + "\n[...]"
-        lines.append(f"Your code printed {len(printed)} characters; the first ones:\n{shown}")
+        lines.append(messages.printed_output(len(printed), shown))
     return "\n".join(lines)

@@ -6,7 +6,8 @@ the pack's mistakes catalogue; the page layout is ``templates/feedback.md.j2``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+import re
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from autograder.engine import counterfactual
 from autograder.engine.localize import GATES, Fact
@@ -190,6 +191,42 @@ def failure_text(message: str, header: Optional[str], dump: Optional[str], facts
     if mistake:
         lines.append(likely(mistake))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the page around the failed tests
+
+NOTE_PREFIX = "Note: "  # how a dependency note (hidden_tests: judged where what it depends on is right) starts
+PRINTED = "Your code printed {count} characters; the first ones:"
+_PRINTED_LINE = re.compile("^" + re.escape(PRINTED).replace(re.escape("{count}"), r"\d+") + "$", re.M)
+
+
+def printed_output(count: int, shown: str) -> str:
+    """The results' output line about the student's prints, and the first of them."""
+    return f"{PRINTED.format(count=count)}\n{shown}"
+
+
+def split_printed(output: str) -> Tuple[str, Optional[str], str]:
+    """A results' output as (what comes before the student's prints, the line that introduces them or
+    None, the prints): the prints come last (grade._summary, student_ci)."""
+    found = _PRINTED_LINE.search(output)
+    if found is None:
+        return output, None, ""
+    return output[:found.start()].rstrip("\n"), found.group(0), output[found.end():].removeprefix("\n")
+
+
+def _on(tests: Sequence[str]) -> str:
+    return "on " + ", ".join(f"*{t}*" for t in tests)
+
+
+def dependency_note(note: str, tests: Optional[Sequence[str]] = None) -> str:
+    """A note under a function's heading on how it was judged (``note``: Markdown prose, escaped), about
+    the tests named (None: about each of its tests with a note)."""
+    return f"**Note:** {note}" if not tests else f"**Note** ({_on(tests)}): {note}"
+
+
+def dependency_line(note: str, tests: Optional[Sequence[str]] = None) -> str:
+    """The same for a function with full marks, in the compact list at the end of the page."""
+    return note if not tests else f"{_on(tests)}: {note}"
 
 
 def check_mark(ok: Optional[bool]) -> str:
