@@ -65,7 +65,7 @@ def test_each_note_is_in_its_functions_section_or_in_the_list_at_the_end(student
             continue
         assert note in test["output"]  # Gradescope shows each test's output, with its note
         function = test["extra_data"]["function"]
-        text = prose(note.removeprefix(messages.NOTE_PREFIX))
+        text = prose(" ".join(note.removeprefix(messages.NOTE_PREFIX).split()))
         where = [m.start() for m in re.finditer(re.escape(text), page)]
         assert where, (function, text)
         if function in sections:  # under its heading, before its table and tests
@@ -108,11 +108,33 @@ def test_prints_cannot_make_headings_and_a_formative_notice_stays_on_top() -> No
     assert "```\n## What to fix\n<b>x</b>\n```" in page
 
 
+def _with_notes(results: Dict[str, Any], function: str, notes: Dict[str, str]) -> Dict[str, Any]:
+    """``results`` with the note of each test of ``function`` set (short test name -> note)."""
+    for test in results["tests"]:
+        short = test["name"].removeprefix(f"{function}: ")
+        if test["extra_data"]["function"] == function:
+            test["extra_data"].pop("note", None)
+            if short in notes:
+                test["extra_data"]["note"] = notes[short]
+    return results
+
+
 def test_one_note_for_several_tests_and_several_notes_named_by_their_tests() -> None:
-    results = kept("lstm_gate_order_ifog")
+    results = kept("lstm_gate_order_ifog")  # lstm_step_backward fails; stacked_forward has full marks
+    names = {t["name"].split(": ", 1)[1] for t in results["tests"] if t["name"].startswith("lstm_step_backward: ")}
+    _with_notes(results, "lstm_step_backward", {n: "Note: judged on inputs_A." for n in names})
+    _with_notes(results, "stacked_forward", {"forward values (both cells)": "Note: one.",
+                                             "realistic sizes": "Note: two.", "no in-place modification": "Note: one."})
     page = feedback_markdown(results)
     section = page[page.index("### `lstm_step_backward`"):]
-    assert section.split("\n\n")[1].startswith("> **Note:** lstm\\_step\\_forward is wrong on every ordinary input")
+    assert section.split("\n\n")[1] == "> **Note:** judged on inputs\\_A."
     end = page[page.index("## Full marks"):]
-    assert "- `stacked_forward` (7 / 7):\n    - on *forward values (both cells)*: lstm\\_forward is wrong" in end
-    assert "- `lstm_forward` (7 / 7): lstm\\_step\\_forward is wrong" in end
+    assert ("- `stacked_forward` (7 / 7):\n    - on *forward values (both cells)*, *no in-place modification*: one.\n"
+            "    - on *realistic sizes*: two.\n") in end
+
+
+def test_a_note_of_several_lines_stays_one_paragraph_of_its_note() -> None:
+    results = _with_notes(kept("lstm_gate_order_ifog"), "lstm_forward",
+                          {"forward values": "Note: first line.\nNot judged, and not charged: a second line."})
+    page = feedback_markdown(results)
+    assert "- `lstm_forward` (7 / 7): first line. Not judged, and not charged: a second line.\n" in page

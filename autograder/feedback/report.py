@@ -144,7 +144,7 @@ def dependency_notes(results: Dict[str, Any]) -> Dict[str, List[Tuple[str, Optio
         note, function = extra.get("note"), extra.get("function")
         if note and function:
             found.setdefault(function, {}).setdefault(str(note), []).append(_short(test, function))
-    return {function: [(prose(note.removeprefix(messages.NOTE_PREFIX)),
+    return {function: [(prose(" ".join(note.removeprefix(messages.NOTE_PREFIX).split())),  # one paragraph
                         [prose(t) for t in tests] if len(groups) > 1 else None) for note, tests in groups.items()]
             for function, groups in found.items()}
 
