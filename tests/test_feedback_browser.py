@@ -2,7 +2,8 @@
 
 It checks what a student sees: per function a table of the outputs with ✓/✗, the verified facts as
 a list and the likely mistake as a paragraph (not at the end of a scrolling code block), the
-failing input once per function. Skips, saying why, only where no Chromium is installed; CI
+failing input once per function; and, for several example students, that "What to fix" is on the
+first screen of a 1280 x 900 px window. Skips, saying why, only where no Chromium is installed; CI
 installs Debian's ``chromium`` (.ci/run as root, and .github/workflows/ci.yml).
 """
 from __future__ import annotations
@@ -35,15 +36,24 @@ def headless(*args: str) -> List[str]:
             f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}", *args]
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory) -> Path:
+def _need_browser() -> None:
     if browser() is None:
         pytest.skip(f"no Chromium installed (looked for {', '.join(BROWSERS)}): "
                     "`apt-get install chromium` (Debian) to render the feedback in a browser")
-    results = grade_submission(STUDENT, sandbox="process")
-    path = tmp_path_factory.mktemp("feedback") / "feedback.html"
+
+
+def feedback_page(student: Path, folder: Path) -> Path:
+    """The HTML feedback page of ``student`` (graded in process mode), as grade-all writes it."""
+    results = grade_submission(student, sandbox="process")
+    path = folder / "feedback.html"
     path.write_text(markdown_to_html(feedback_markdown(results), title="Feedback"), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> Path:
+    _need_browser()
+    return feedback_page(STUDENT, tmp_path_factory.mktemp("feedback"))
 
 
 def _dom(page: Path) -> etree.Element:
@@ -85,14 +95,44 @@ def _section(dom: etree.Element, function: str) -> List[etree.Element]:
     return body[start + 1:end]
 
 
+def measure(page: Path, script: str, width: int, height: int, folder: Path) -> str:
+    """What ``script`` (JavaScript run once the page is laid out) puts in ``document.title``, with the
+    page rendered in a ``width`` x ``height`` px window."""
+    probe = folder / f"probe-{page.parent.name}.html"
+    html = page.read_text(encoding="utf-8")
+    probe.write_text(html.replace("</body>", f"<script>{script}</script></body>"), encoding="utf-8")
+    done = subprocess.run(headless(f"--window-size={width},{height}", "--dump-dom", probe.as_uri()),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split("<title>", 1)[1].split("</title>", 1)[0]
+
+
 def test_feedback_page_fits_the_window(page, tmp_path):
     """Nothing scrolls sideways at 900 px: the page's scroll width is the window's."""
-    probe = tmp_path / "probe.html"
-    html = page.read_text(encoding="utf-8")
-    probe.write_text(html.replace("</body>", "<script>document.title = 'W' + document.documentElement.scrollWidth;"
-                                  "</script></body>"), encoding="utf-8")
-    done = subprocess.run(headless("--window-size=900,1200", "--dump-dom", probe.as_uri()), capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    title = done.stdout.split("<title>", 1)[1].split("</title>", 1)[0]
+    title = measure(page, "document.title = 'W' + document.documentElement.scrollWidth;", 900, 1200, tmp_path)
     assert int(title[1:]) <= 900, title
+
+
+# Where "What to fix" is, in px from the top of the page: top and bottom of its heading ("none" if absent).
+WHAT_TO_FIX = ("var h = Array.from(document.querySelectorAll('h2')).find(e => e.textContent.trim() == 'What to fix');"
+               "var r = h && h.getBoundingClientRect();"
+               "document.title = r ? Math.round(r.top + window.scrollY) + ' ' + Math.round(r.bottom + window.scrollY)"
+               " : 'none';")
+FIRST_SCREEN = (1280, 900)  # a laptop's window: "What to fix" is seen without scrolling
+SHOWN_EARLY = ("lstm_gate_order_ifog", "stacked_grads_reversed", "skeleton", "hostile")
+
+
+@pytest.mark.parametrize("student", SHOWN_EARLY)
+def test_what_to_fix_is_on_the_first_screen(student, tmp_path):
+    """At 1280 px, the "What to fix" heading ends within the first 900 px of the page: above it only the
+    title and the table of points (each dependency note is in its function's section, the sandbox
+    paragraph and the student's prints at the end)."""
+    _need_browser()
+    folder = tmp_path / student
+    folder.mkdir()
+    page = feedback_page(REPO_ROOT / "examples" / "submissions" / student, folder)
+    where = measure(page, WHAT_TO_FIX, *FIRST_SCREEN, tmp_path)
+    assert where != "none", f"no 'What to fix' heading in the feedback of {student}"
+    top, bottom = map(int, where.split())
+    print(f"{student}: 'What to fix' at {top}-{bottom} px")
+    assert bottom <= FIRST_SCREEN[1], f"{student}: 'What to fix' at {top}-{bottom} px, below the first {FIRST_SCREEN[1]} px"

@@ -16,7 +16,7 @@ from autograder.engine import submission as submission_checks
 from autograder.engine.hidden_tests import EVIDENCE, Grader, TestOutcome, requires, run_test, shows_inputs
 from autograder.engine.pack import function
 from autograder.engine.score import RubricTest, function_scores, load_rubric
-from autograder.engine.spec import Function
+from autograder.engine.spec import Function, array_shaped_args, input_sizes
 from autograder.engine.strategies import describe_inputs, materialize
 from autograder.feedback import messages
 from autograder.sandbox import registry as sandbox_registry
@@ -167,8 +167,10 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
     ex = failure.example
     extra["example"] = dataclasses.asdict(ex)  # the failing example (the truth check draws others from it)
     inputs = failure.inputs if failure.inputs is not None else materialize(fn, ex)  # what the check ran
-    order = {k: i for i, k in enumerate(("N", "T", "D", "H", "L"))}
-    sizes = ", ".join(f"{k}={v}" for k, v in sorted(ex.dims, key=lambda kv: (order.get(kv[0], 9), kv[0])))
+    made_for = (function(fn.forward), fn) if fn.forward else (fn,)  # a backward's inputs include its forward's
+    arrays = {n: {k: getattr(v, "shape", ()) for k, v in inputs[n].items()} for n in array_shaped_args(made_for)
+              if isinstance(inputs.get(n), dict)}
+    sizes = messages.input_sizes(input_sizes(made_for, ex.size), arrays)  # only the sizes these inputs have
     options = "".join(f", {k}={inputs[k]!r}" for k in ("cell", "truncate", "max_norm") if k in inputs)
     if ex.zero_grads:
         options += messages.zero_grads_option()
@@ -209,5 +211,5 @@ def _summary(mode: str, static: Dict[str, Any], client: WorkerClient) -> str:
     printed = client.student_output()
     if printed.strip():
         shown = printed if len(printed) <= SHOWN_OUTPUT_CHARS else printed[:SHOWN_OUTPUT_CHARS] + "\n[...]"
-        lines.append(f"Your code printed {len(printed)} characters; the first ones:\n{shown}")
+        lines.append(messages.printed_output(len(printed), shown))
     return "\n".join(lines)

@@ -26,7 +26,7 @@ return names of the pack's entries, with structured values flattened: ``dh0s[1]`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,36 @@ class Function:
             if isinstance(o.template, Cache):
                 return i
         return None
+
+
+# The drawn sizes (strategies.Example.dims) each shape symbol is made of; "H@l" stands for every H@0, H@1, ...
+SYMBOL_SIZES: Dict[str, Tuple[str, ...]] = {"G": ("H",), "2H": ("H",), "H@l": ("H@l",), "IN@l": ("D", "H@l"),
+                                            "H@top": ("H@l",)}
+SIZE_ORDER = ("N", "T", "D", "H", "L")
+
+
+def _template_sizes(template: Template) -> Tuple[str, ...]:
+    if isinstance(template, A):
+        return tuple(k for s in template.dims for k in SYMBOL_SIZES.get(s, (s,)))
+    if isinstance(template, Params):
+        return _template_sizes(A((template.inp, template.hid, "G")))
+    if isinstance(template, Layers):
+        return ("L",) + _template_sizes(template.item)
+    return ()  # a GradDict is shaped by its arrays (array_shaped_args); scalars and caches have no size
+
+
+def input_sizes(functions: Sequence[Function], size: Dict[str, int]) -> Tuple[Tuple[str, int], ...]:
+    """The sizes of an example (``Example.size``) that the arguments of ``functions`` are written in (a
+    test's inputs are made for a function and, for a backward one, its forward too), in the order
+    N, T, D, H, L, H@0, H@1, ...: a step function has no T; G (the gates' width) and 2H are told by H;
+    a dict of gradients has none (:func:`array_shaped_args`)."""
+    used = {k for fn in functions for _, t in fn.args for k in _template_sizes(t)}
+    kept = [(k, v) for k, v in size.items() if k in used or ("H@l" in used and k.startswith("H@"))]
+    return tuple(sorted(kept, key=lambda kv: (SIZE_ORDER.index(kv[0]) if kv[0] in SIZE_ORDER else len(SIZE_ORDER),
+                                              len(kv[0]), kv[0])))
+
+
+def array_shaped_args(functions: Sequence[Function]) -> Tuple[str, ...]:
+    """The arguments of ``functions`` whose size is the shapes of their arrays, not named sizes (a GradDict)."""
+    return tuple(n for fn in functions for n, t in fn.args if isinstance(t, GradDict))
+

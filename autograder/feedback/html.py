@@ -30,6 +30,7 @@ pre {{ background: #f6f6f6; padding: 0.6rem; white-space: pre-wrap; overflow-wra
 code {{ font-family: ui-monospace, monospace; overflow-wrap: anywhere; }}
 h3 {{ margin-top: 2rem; border-bottom: 1px solid #ddd; }}
 h4 {{ margin-bottom: 0.3rem; }}
+blockquote {{ margin: 0.6rem 0; padding: 0.1rem 0.8rem; border-left: 3px solid #bbb; background: #fafafa; }}
 </style>
 </head>
 <body>

@@ -7,7 +7,7 @@ the pack's mistakes catalogue; the page layout is ``templates/feedback.md.j2``.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from autograder.engine import counterfactual
 from autograder.engine.localize import GATES, INDEPENDENT, Fact
@@ -177,12 +177,35 @@ SAME_INPUT = "Failing input: the same as in **{test}** above."
 SAME_FAILURE = "Fails the same way as **{test}** above."
 
 
+def array_size(shape: Sequence[int]) -> str:
+    """``2×3``; ``of length 3`` for one axis; ``a scalar`` for none."""
+    if not shape:
+        return "a scalar"
+    return f"of length {shape[0]}" if len(shape) == 1 else "×".join(str(n) for n in shape)
+
+
+def input_sizes(sizes: Sequence[Tuple[str, int]], arrays: Mapping[str, Mapping[str, Sequence[int]]]) -> str:
+    """The sizes of a failing input, as its header names them: the named sizes its function's inputs
+    are written in (``N=2, D=3, H=4``; spec.input_sizes), then, for an input shaped by its arrays
+    (a dict of gradients), the shape of each array (``grads with Wx 3×4, Wh 4×4 and b of length 4``)."""
+    parts = [f"{k}={v}" for k, v in sizes]
+    for name, shapes in arrays.items():
+        each = [f"{key} {array_size(shape)}" for key, shape in shapes.items()]
+        listed = each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
+        parts.append(f"{name} with {listed}" if each else f"{name} empty")
+    return ", ".join(parts)
+
+
+def _sizes_and_options(sizes: str, options: str) -> str:
+    return f"{sizes}{options}" if sizes else options.removeprefix(", ")
+
+
 def input_header(sizes: str, options: str, scale: float) -> str:
-    return f"Smallest failing input found ({sizes}{options}, values scaled by {scale:g}):"
+    return f"Smallest failing input found ({_sizes_and_options(sizes, options)}, values scaled by {scale:g}):"
 
 
 def sizes_only(sizes: str, options: str) -> str:
-    return f"Failing input sizes: {sizes}{options}"
+    return f"Failing input sizes: {_sizes_and_options(sizes, options)}"
 
 
 def zero_grads_option() -> str:
@@ -205,6 +228,42 @@ def failure_text(message: str, header: Optional[str], dump: Optional[str], facts
     if mistake:
         lines.append(likely(mistake))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the page around the failed tests
+
+NOTE_PREFIX = "Note: "  # how a dependency note (hidden_tests: judged where what it depends on is right) starts
+PRINTED = "Your code printed {count} characters; the first ones:"
+_PRINTED_LINE = re.compile("^" + re.escape(PRINTED).replace(re.escape("{count}"), r"\d+") + "$", re.M)
+
+
+def printed_output(count: int, shown: str) -> str:
+    """The results' output line about the student's prints, and the first of them."""
+    return f"{PRINTED.format(count=count)}\n{shown}"
+
+
+def split_printed(output: str) -> Tuple[str, Optional[str], str]:
+    """A results' output as (what comes before the student's prints, the line that introduces them or
+    None, the prints): the prints come last (grade._summary, student_ci)."""
+    found = _PRINTED_LINE.search(output)
+    if found is None:
+        return output, None, ""
+    return output[:found.start()].rstrip("\n"), found.group(0), output[found.end():].removeprefix("\n")
+
+
+def _on(tests: Sequence[str]) -> str:
+    return "on " + ", ".join(f"*{t}*" for t in tests)
+
+
+def dependency_note(note: str, tests: Optional[Sequence[str]] = None) -> str:
+    """A note under a function's heading on how it was judged (``note``: Markdown prose, escaped), about
+    the tests named (None: about each of its tests with a note)."""
+    return f"**Note:** {note}" if not tests else f"**Note** ({_on(tests)}): {note}"
+
+
+def dependency_line(note: str, tests: Optional[Sequence[str]] = None) -> str:
+    """The same for a function with full marks, in the compact list at the end of the page."""
+    return note if not tests else f"{_on(tests)}: {note}"
 
 
 def check_mark(ok: Optional[bool]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -110,24 +110,51 @@ def _test_entry(test: Dict[str, Any], function: str, earlier: List[Dict[str, Any
 
 
 def feedback_markdown(results: Dict[str, Any]) -> str:
-    """A table of functions with their points, then, per function with a failed test, what to fix."""
+    """The feedback page: the points per function, then what to fix (per function with a failed test:
+    how it was judged, its ✓/✗ table, each failed test); at the end, how the functions with full marks
+    were judged where something they depend on is wrong, and how the submission ran (the sandbox,
+    problems with its files, what it printed)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["points"] = _points
     functions = results.get("extra_data", {}).get("functions", {})
     failed = [t for t in results["tests"] if t["status"] != "passed"]
     total = sum(t["max_score"] for t in results["tests"])
+    sections = function_sections(results)
+    notes = dependency_notes(results)
+    for section in sections:
+        section["notes"] = [messages.dependency_note(note, tests) for note, tests in notes.pop(section["name"], [])]
+    full_marks = [{"name": name, "entry": functions.get(name, {}),
+                   "notes": [messages.dependency_line(note, tests) for note, tests in found]}
+                  for name, found in notes.items()]  # the functions left have no failed test
+    lead, run, printed_line, printed = output_parts(results)
     return env.get_template("feedback.md.j2").render(results=results, functions=functions, failed=failed,
-                                                     total=total, sections=function_sections(results),
-                                                     likely=messages.LIKELY, notes=dependency_notes(results))
+                                                     total=total, sections=sections, likely=messages.LIKELY,
+                                                     full_marks=full_marks, lead=lead, run=run,
+                                                     printed_line=printed_line, printed=printed)
 
 
-def dependency_notes(results: Dict[str, Any]) -> Dict[str, str]:
-    """function -> how it was judged because a function it depends on is wrong (the first such note)."""
-    notes: Dict[str, str] = {}
-    for test in results["tests"]:
+def dependency_notes(results: Dict[str, Any]) -> Dict[str, List[Tuple[str, Optional[List[str]]]]]:
+    """function -> how it was judged because a function it depends on is wrong: each different note
+    its tests carry (a test's note is in its output too, for Gradescope), with the tests it is about
+    when they carry several (None: one note for all), Markdown escaped."""
+    found: Dict[str, Dict[str, List[str]]] = {}
+    for test in results.get("tests", []):
         extra = test.get("extra_data") or {}
-        note = extra.get("note")
-        if note and extra.get("function") and extra["function"] not in notes:
-            notes[extra["function"]] = note.removeprefix("Note: ")
-    return notes
+        note, function = extra.get("note"), extra.get("function")
+        if note and function:
+            found.setdefault(function, {}).setdefault(str(note), []).append(_short(test, function))
+    return {function: [(prose(" ".join(note.removeprefix(messages.NOTE_PREFIX).split())),  # one paragraph
+                        [prose(t) for t in tests] if len(groups) > 1 else None) for note, tests in groups.items()]
+            for function, groups in found.items()}
+
+
+def output_parts(results: Dict[str, Any]) -> Tuple[str, List[str], str, str]:
+    """The results' top-level output as parts of the page: (what stays at the top: a formative run's
+    notice, its first line; the paragraphs for the end: the sandbox and problems with the files; the
+    line that introduces the student's prints; the prints, a code block), Markdown escaped."""
+    before, printed_line, printed = messages.split_printed(str(results.get("output") or ""))
+    lines = [line for line in before.split("\n") if line.strip()]
+    lead = prose(lines.pop(0)) if lines and (results.get("extra_data") or {}).get("formative") else ""
+    return (lead, [prose(line) for line in lines], prose(printed_line) if printed_line else "",
+            code_block(printed) if printed_line else "")
