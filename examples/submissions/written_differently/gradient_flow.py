@@ -37,4 +37,4 @@ def clip_grad_norm(grads, max_norm):
         raise ValueError("max_norm must not be negative")
     total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
     factor = max_norm / total if total > max_norm else 1.0
-    return {k: np.asarray(v, dtype=float) * factor for k, v in grads.items()}, total
+    return {k: np.multiply(v, factor, out=np.empty(np.shape(v))) for k, v in grads.items()}, total  # out=: a 0-d array stays an array
