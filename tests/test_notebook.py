@@ -2,7 +2,8 @@
 the checker that says so catches each kind of breakage), released without solutions or hidden
 tests, runs end to end on the reference solutions, and nbgrader autogrades the solution with full marks.
 
-The last two execute the notebook (about 15 s each on 2 cores) and are marked ``notebook``.
+The last two execute the notebook (about 70 s of CPU each, one notebook run for the first and two
+for the second; minutes of wall time on a loaded machine) and are marked ``notebook``.
 """
 from __future__ import annotations
 
@@ -422,6 +423,12 @@ def test_nbgrader_autogrades_the_solution_with_full_marks(tmp_path, solution_tre
     autograded = nbformat.read(str(course / "autograded" / "perfect" / ASSIGNMENT / NOTEBOOK_NAME), as_version=4)
     hidden_ran = [c for c in autograded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test-window-features"]
     assert "_expected = np.zeros" in hidden_ran[0].source, "autograde should run the hidden tests"
+    # The new exercises' hidden tests are Hypothesis properties; autograde restores and runs them.
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in autograded.cells}
+    for grade_id, prop in (("test-unrolled-backward", "_check_unrolled_backward()"), ("test-cell-grad-norms", "_check_cell_grad_norms()"),
+                           ("test-hand-wired-lstm", "_check_hand_wired()")):
+        assert "from hypothesis import" in by_id[grade_id].source and prop in by_id[grade_id].source, grade_id
+        assert not any(out.get("output_type") == "error" for out in by_id[grade_id].outputs), grade_id
 
     source_points = sum(m["points"] for m in _nbgrader_meta(nbformat.read(str(SOURCE_NB), as_version=4)).values()
                         if m["grade"] and not m["solution"])
