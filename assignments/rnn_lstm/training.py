@@ -2,7 +2,7 @@
 
 Provided in full and not graded: the lecture notebook (rnn_lstm.ipynb) uses it to train models
 built from *your* functions (stacked_forward/stacked_backward, bidirectional_forward/
-bidirectional_backward, clip_grad_norm), so everything it shows is computed by your code.
+bidirectional_backward, clip_grad_norm), so every model it trains runs on your code.
 
 Shapes follow the assignment: x is (N, T, D), batch-first, float64. Class labels are ints.
 """
@@ -81,8 +81,8 @@ def marked_recall(
     Every step shows one of ``n_symbols`` symbols (one-hot) and a marker bit. Between ``marks[0]``
     and ``marks[1]`` distinct steps among the first ``mark_within`` (default: all T) are marked; the
     target, asked for after the last step, is the symbol shown at the *last* marked step. Every
-    other step is a distractor. A model must write the symbol into memory when it sees a mark
-    (erasing what it stored before) and keep it, unchanged, until the end.
+    other step is a distractor: the data say which inputs matter, and a model has to carry the last
+    marked symbol to the end past every distractor.
 
     Returns:
     - x: of shape (n, T, n_symbols + 1); x[:, t, :n_symbols] one-hot symbols, x[:, t, -1] the marker
@@ -116,7 +116,8 @@ def neighbour_sum(n: int, T: int, rng: np.random.Generator) -> Batch:
 
     x has shape (n, T, 1) with bits in {-1, +1}; y has shape (n, T) with
     y[:, t] = b[t-1] + b[t+1] in {0, 1, 2}, where b are the bits as 0/1 and b[-1] = b[T] = 0.
-    A model that reads only the past sees b[t-1] but must guess b[t+1]: at most 50% accuracy.
+    A model that reads only the past sees b[t-1] but must guess b[t+1]: it can expect at most 50%
+    accuracy on every step but the last (whose right neighbour is the padding).
     """
     bits = rng.integers(0, 2, size=(n, T))
     padded = np.pad(bits, ((0, 0), (1, 1)))
@@ -160,8 +161,8 @@ def init_cell(D: int, H: int, cell: str, rng: np.random.Generator, forget_bias: 
     """Weights of one recurrent layer: scaled Gaussian Wx, orthogonal Wh, zero bias.
 
     For an LSTM the fused matrices hold the gates in the order i, f, g, o and the forget-gate bias
-    starts at ``forget_bias``: f = sigmoid(forget_bias) at the start of training (0.73 for 1,
-    0.95 for 3), so the cell keeps a fraction f of its content per step by default.
+    starts at ``forget_bias``: on a zero input and state, f = sigmoid(forget_bias) at the start of
+    training (0.73 for 1, 0.95 for 3), the fraction of its content the cell keeps per step.
     """
     gates = {"rnn": 1, "lstm": 4}
     if cell not in gates:

@@ -15,10 +15,12 @@
 # %% [markdown]
 # # Recurrent neural networks and LSTMs
 #
-# This notebook walks through the lecture with **your own code**: every recurrent layer, backward pass,
-# gradient measurement and clipping step below calls the functions you write in `rnn_layers.py`,
-# `lstm_layers.py`, `deep_layers.py` and `gradient_flow.py`. Edit those files, then re-run the notebook
-# (the `autoreload` extension picks up your changes; restart the kernel if in doubt).
+# This notebook walks through the lecture with **your own code**: the recurrent layers, backward
+# passes, gradient measurements and clipping below call the functions you write in `rnn_layers.py`,
+# `lstm_layers.py`, `deep_layers.py` and `gradient_flow.py` (the few helpers that do not, such as the
+# forward pass of the unrolled MLP, are written out in the notebook or in `training.py`). Edit those
+# files, then re-run the notebook (the `autoreload` extension picks up your changes; restart the
+# kernel if in doubt).
 #
 # 1. Sequential data: order, many channels, many time scales, and what a fixed window can see
 # 2. RNNs: an MLP unrolled in time, backpropagation through time (BPTT), truncated BPTT
