@@ -58,6 +58,8 @@ def test_softmax_cross_entropy_value_and_gradient(tr):
         dict(cell="rnn", bidirectional=True, every_step=True),
         dict(cell="lstm", bidirectional=True),
         dict(cell="lstm", layers=1, every_step=True, forget_bias=3.0),
+        dict(cell="lstm", bidirectional=True, layers=2, every_step=True),
+        dict(cell="rnn", bidirectional=True, layers=3),
     ],
 )
 def test_sequence_model_gradients_match_numerical_gradients(tr, options):
@@ -81,10 +83,61 @@ def test_lstm_forget_bias_and_parameter_shapes(tr):
     assert model.params["layer0.Wx"].shape == (3, 16) and model.params["layer1.Wx"].shape == (4, 16)
     np.testing.assert_array_equal(model.params["layer1.b"][4:8], 3.0)
     np.testing.assert_array_equal(np.delete(model.params["layer1.b"], np.s_[4:8]), 0.0)
-    with pytest.raises(ValueError, match="bidirectional"):
-        tr.SequenceModel(D=1, H=2, C=2, bidirectional=True, layers=2)
     with pytest.raises(ValueError, match="cell"):
         tr.SequenceModel(D=1, H=2, C=2, cell="gru")
+    with pytest.raises(ValueError, match="layers"):
+        tr.SequenceModel(D=1, H=2, C=2, layers=0)
+    with pytest.raises(ValueError, match="constant_gates"):
+        tr.SequenceModel(D=1, H=2, C=2, cell="rnn", constant_gates=True)
+
+
+def test_stacked_bidirectional_layers_read_both_directions_of_the_layer_below(tr):
+    deep = load_tree(SOURCE_DIR, ("deep_layers",)).deep_layers
+    model = tr.SequenceModel(D=3, H=4, C=2, cell="lstm", bidirectional=True, layers=2, seed=3)
+    assert model.params["layer0.fwd.Wx"].shape == (3, 16) and model.params["layer1.bwd.Wx"].shape == (8, 16)
+    x = np.random.default_rng(4).normal(size=(2, 5, 3))
+    h0 = np.zeros((2, 4))
+    layer = [{k: model.params[f"layer{l}.{d}.{k}"] for k in ("Wx", "Wh", "b")} for l in range(2) for d in ("fwd", "bwd")]
+    first, _ = deep.bidirectional_forward(x, h0, h0, layer[0], layer[1], cell="lstm")
+    second, _ = deep.bidirectional_forward(first, h0, h0, layer[2], layer[3], cell="lstm")
+    np.testing.assert_allclose(model.hidden(x)[0], second, rtol=1e-12)
+
+
+def test_constant_gates_have_no_weights_from_the_data_and_keep_none(tr):
+    model = tr.SequenceModel(D=3, H=4, C=2, cell="lstm", layers=2, constant_gates=True, seed=5)
+
+    def task(rng):
+        x = rng.normal(size=(8, 6, 3))
+        return x, (x[:, :, 0].sum(axis=1) > 0).astype(int)
+
+    tr.train(model, task, steps=20, lr=5e-2, seed=0)
+    for l in range(2):
+        for key in ("Wx", "Wh"):
+            weights = model.params[f"layer{l}.{key}"]
+            for gate in tr.CONSTANT_GATES:
+                block = tr.GATE_BLOCKS[gate]
+                np.testing.assert_array_equal(weights[:, block * 4:(block + 1) * 4], 0.0)
+            assert np.abs(weights[:, 8:12]).min() > 0, "the candidate g still reads x and h"
+    # So every gate is a constant per unit: the same at every step of every sequence.
+    lstm_forward = load_tree(SOURCE_DIR, ("lstm_layers",)).lstm_layers.lstm_forward
+    x = np.random.default_rng(6).normal(size=(3, 5, 3))
+    params = {k: model.params[f"layer0.{k}"] for k in ("Wx", "Wh", "b")}
+    h, _ = lstm_forward(x, np.zeros((3, 4)), params["Wx"], params["Wh"], params["b"])
+    gates = tr.lstm_gates(x, h, np.zeros((3, 4)), params)
+    for gate in "ifo":
+        np.testing.assert_allclose(gates[gate], np.broadcast_to(gates[gate][0, 0], gates[gate].shape), rtol=1e-12)
+    assert np.ptp(gates["g"]) > 0.1
+
+
+def test_multiscale_trend_labels_say_whether_the_slow_part_rises(tr):
+    x, y, slow = tr.multiscale_trend(5, 200, np.random.default_rng(7))
+    assert x.shape == (5, 200, 1) and y.shape == (5, 200) and slow.shape == (5, 200)
+    rising = np.diff(slow, axis=1) > 0
+    # The label is the sign of the derivative; a finite difference agrees away from the turning points.
+    far_from_turns = np.abs(np.diff(slow, axis=1)) > 1e-3
+    np.testing.assert_array_equal(y[:, :-1][far_from_turns], rising[far_from_turns])
+    residual = x[..., 0] - slow
+    assert 0.2 < residual.std() < 0.3 and abs(residual.mean()) < 0.05       # 0.3 sin (std 0.21) and 0.1 noise
 
 
 def test_marked_recall_targets_are_the_last_marked_symbols(tr):

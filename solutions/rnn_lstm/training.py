@@ -2,7 +2,7 @@
 
 Provided in full and not graded: the lecture notebook (rnn_lstm.ipynb) uses it to train models
 built from *your* functions (stacked_forward/stacked_backward, bidirectional_forward/
-bidirectional_backward, clip_grad_norm), so everything it shows is computed by your code.
+bidirectional_backward, clip_grad_norm), so every model it trains runs on your code.
 
 Shapes follow the assignment: x is (N, T, D), batch-first, float64. Class labels are ints.
 """
@@ -38,6 +38,36 @@ def delayed_echo(n: int, T: int, delay: int, rng: np.random.Generator) -> Batch:
     return (2.0 * bits - 1.0)[:, :, None], y
 
 
+def multiscale_trend(
+    n: int,
+    T: int,
+    rng: np.random.Generator,
+    slow_period: float = 150.0,
+    fast_period: float = 7.0,
+    fast_amplitude: float = 0.3,
+    noise: float = 0.1,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sensor on two time scales: is the slow process rising or falling?
+
+    x[:, t] = sin(2 pi t / slow_period + phi) + fast_amplitude * sin(2 pi t / fast_period + psi)
+    + noise * e_t, with a random phase phi and psi per sequence and e_t standard normal.
+    The target is whether the slow part is rising at step t (its derivative is positive).
+
+    Returns:
+    - x: of shape (n, T, 1)
+    - y: of shape (n, T), 1 where the slow part is rising, else 0
+    - slow: of shape (n, T), the slow part alone (for plots)
+    """
+    t = np.arange(T)[None, :]
+    phi = rng.uniform(0.0, 2 * np.pi, size=(n, 1))
+    psi = rng.uniform(0.0, 2 * np.pi, size=(n, 1))
+    slow = np.sin(2 * np.pi * t / slow_period + phi)
+    fast = fast_amplitude * np.sin(2 * np.pi * t / fast_period + psi)
+    x = slow + fast + noise * rng.normal(size=(n, T))
+    rising = (np.cos(2 * np.pi * t / slow_period + phi) > 0).astype(np.int64)
+    return x[:, :, None], rising, slow
+
+
 def marked_recall(
     n: int,
     T: int,
@@ -51,8 +81,8 @@ def marked_recall(
     Every step shows one of ``n_symbols`` symbols (one-hot) and a marker bit. Between ``marks[0]``
     and ``marks[1]`` distinct steps among the first ``mark_within`` (default: all T) are marked; the
     target, asked for after the last step, is the symbol shown at the *last* marked step. Every
-    other step is a distractor. A model must write the symbol into memory when it sees a mark
-    (erasing what it stored before) and keep it, unchanged, until the end.
+    other step is a distractor: the data say which inputs matter, and a model has to carry the last
+    marked symbol to the end past every distractor.
 
     Returns:
     - x: of shape (n, T, n_symbols + 1); x[:, t, :n_symbols] one-hot symbols, x[:, t, -1] the marker
@@ -86,7 +116,8 @@ def neighbour_sum(n: int, T: int, rng: np.random.Generator) -> Batch:
 
     x has shape (n, T, 1) with bits in {-1, +1}; y has shape (n, T) with
     y[:, t] = b[t-1] + b[t+1] in {0, 1, 2}, where b are the bits as 0/1 and b[-1] = b[T] = 0.
-    A model that reads only the past sees b[t-1] but must guess b[t+1]: at most 50% accuracy.
+    A model that reads only the past sees b[t-1] but must guess b[t+1]: it can expect at most 50%
+    accuracy on every step but the last (whose right neighbour is the padding).
     """
     bits = rng.integers(0, 2, size=(n, T))
     padded = np.pad(bits, ((0, 0), (1, 1)))
@@ -130,8 +161,8 @@ def init_cell(D: int, H: int, cell: str, rng: np.random.Generator, forget_bias: 
     """Weights of one recurrent layer: scaled Gaussian Wx, orthogonal Wh, zero bias.
 
     For an LSTM the fused matrices hold the gates in the order i, f, g, o and the forget-gate bias
-    starts at ``forget_bias``: f = sigmoid(forget_bias) at the start of training (0.73 for 1,
-    0.95 for 3), so the cell keeps a fraction f of its content per step by default.
+    starts at ``forget_bias``: on a zero input and state, f = sigmoid(forget_bias) at the start of
+    training (0.73 for 1, 0.95 for 3), the fraction of its content the cell keeps per step.
     """
     gates = {"rnn": 1, "lstm": 4}
     if cell not in gates:
@@ -145,17 +176,27 @@ def init_cell(D: int, H: int, cell: str, rng: np.random.Generator, forget_bias: 
     return {"Wx": Wx, "Wh": Wh, "b": b}
 
 
+# The LSTM gates whose weights from x and h a constant-gate model holds at zero: i, f and o (the
+# candidate g stays a function of the data). Column blocks of the fused weights, in units of H.
+GATE_BLOCKS = {"i": 0, "f": 1, "g": 2, "o": 3}
+CONSTANT_GATES = ("i", "f", "o")
+
+
 @dataclass
 class SequenceModel:
     """Recurrent layers (your code) followed by a linear read-out to class scores.
 
-    - ``cell``: "rnn" or "lstm"; ``layers`` stacked layers (unidirectional), or one bidirectional
-      layer with ``bidirectional=True``.
+    - ``cell``: "rnn" or "lstm"; ``layers`` stacked layers, each unidirectional, or each
+      bidirectional with ``bidirectional=True`` (layer l then reads the 2H-wide states of layer l-1).
     - ``forget_bias``: the LSTM forget-gate bias at initialisation (see ``init_cell``).
+    - ``constant_gates`` (LSTM only): the input, forget and output gates get no weights from x or h,
+      only their biases, so each is a learned constant per unit, the same at every step and for
+      every sequence; the candidate g is still computed from x and h. Their columns of Wx and Wh
+      start at zero and their gradients are set to zero, so they stay zero.
     - ``every_step``: scores for every time step, of shape (N, T, C), or only for the last one,
       of shape (N, C).
-    - ``params``: flat dict of arrays, e.g. "layer0.Wx", "layer0.Wh", "layer0.b", "out.W", "out.b"
-      (a bidirectional layer has "fwd.*" and "bwd.*").
+    - ``params``: flat dict of arrays, e.g. "layer0.Wx", "layer0.Wh", "layer0.b", "out.W", "out.b";
+      a bidirectional layer l has "layer{l}.fwd.*" and "layer{l}.bwd.*".
     """
 
     D: int
@@ -166,27 +207,46 @@ class SequenceModel:
     bidirectional: bool = False
     every_step: bool = False
     forget_bias: float = 1.0
+    constant_gates: bool = False
     seed: int = 0
     params: Params = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.bidirectional and self.layers != 1:
-            raise ValueError("this model supports one bidirectional layer (layers=1)")
+        if self.layers < 1:
+            raise ValueError(f"layers must be >= 1, got {self.layers}")
+        if self.constant_gates and self.cell != "lstm":
+            raise ValueError("constant_gates needs cell='lstm' (an RNN has no gates)")
         rng = np.random.default_rng(self.seed)
         self.params = {}
-        if self.bidirectional:
-            for name in ("fwd", "bwd"):
-                for key, value in init_cell(self.D, self.H, self.cell, rng, self.forget_bias).items():
-                    self.params[f"{name}.{key}"] = value
-            width = 2 * self.H
-        else:
-            for layer in range(self.layers):
-                width_in = self.D if layer == 0 else self.H
+        width = self.D
+        for name in self.layer_names():
+            width_in = width
+            for direction in self.directions():
                 for key, value in init_cell(width_in, self.H, self.cell, rng, self.forget_bias).items():
-                    self.params[f"layer{layer}.{key}"] = value
-            width = self.H
+                    self.params[f"{name}{direction}.{key}"] = value
+            width = self.H * len(self.directions())
         self.params["out.W"] = rng.normal(0.0, 1.0 / np.sqrt(width), size=(width, self.C))
         self.params["out.b"] = np.zeros(self.C)
+        if self.constant_gates:
+            self.params = self._without_gate_weights(self.params)
+
+    def layer_names(self) -> List[str]:
+        return [f"layer{l}" for l in range(self.layers)]
+
+    def directions(self) -> List[str]:
+        return [".fwd", ".bwd"] if self.bidirectional else [""]
+
+    def _without_gate_weights(self, arrays: Params) -> Params:
+        """A copy of ``arrays`` with the i, f, o columns of every Wx and Wh set to zero."""
+        out = dict(arrays)
+        for key, value in arrays.items():
+            if key.endswith(".Wx") or key.endswith(".Wh"):
+                value = value.copy()
+                for gate in CONSTANT_GATES:
+                    block = GATE_BLOCKS[gate]
+                    value[:, block * self.H : (block + 1) * self.H] = 0.0
+                out[key] = value
+        return out
 
     def _layer(self, name: str) -> Params:
         return {key: self.params[f"{name}.{key}"] for key in ("Wx", "Wh", "b")}
@@ -194,11 +254,16 @@ class SequenceModel:
     def hidden(self, x: np.ndarray) -> Tuple[np.ndarray, Any]:
         """Hidden states of the top layer, of shape (N, T, H) (2H if bidirectional), and a cache."""
         N = x.shape[0]
-        if self.bidirectional:
-            h0 = np.zeros((N, self.H))
-            return bidirectional_forward(x, h0, h0, self._layer("fwd"), self._layer("bwd"), cell=self.cell)
-        h0s = [np.zeros((N, self.H)) for _ in range(self.layers)]
-        return stacked_forward(x, h0s, [self._layer(f"layer{l}") for l in range(self.layers)], cell=self.cell)
+        if not self.bidirectional:
+            h0s = [np.zeros((N, self.H)) for _ in range(self.layers)]
+            return stacked_forward(x, h0s, [self._layer(name) for name in self.layer_names()], cell=self.cell)
+        h0 = np.zeros((N, self.H))
+        caches = []
+        h = x
+        for name in self.layer_names():
+            h, layer_cache = bidirectional_forward(h, h0, h0, self._layer(f"{name}.fwd"), self._layer(f"{name}.bwd"), cell=self.cell)
+            caches.append(layer_cache)
+        return h, caches
 
     def forward(self, x: np.ndarray) -> Tuple[np.ndarray, Any]:
         """Class scores: (N, T, C) if every_step else (N, C); and a cache for backward."""
@@ -220,15 +285,19 @@ class SequenceModel:
         else:
             dh = np.zeros_like(h)
             dh[:, -1, :] = dread
+        layer_grads = {}
         if self.bidirectional:
-            _, _, _, grads_f, grads_b = bidirectional_backward(dh, rec_cache)
-            layer_grads = {"fwd": grads_f, "bwd": grads_b}
+            for name, layer_cache in zip(self.layer_names()[::-1], rec_cache[::-1]):
+                dh, _, _, grads_f, grads_b = bidirectional_backward(dh, layer_cache)
+                layer_grads[f"{name}.fwd"], layer_grads[f"{name}.bwd"] = grads_f, grads_b
         else:
             _, _, per_layer = stacked_backward(dh, rec_cache)
-            layer_grads = {f"layer{l}": g for l, g in enumerate(per_layer)}
+            layer_grads = dict(zip(self.layer_names(), per_layer))
         for name, layer in layer_grads.items():
             for key, value in layer.items():
                 grads[f"{name}.{key}"] = value
+        if self.constant_gates:
+            grads = self._without_gate_weights(grads)
         return grads
 
 
