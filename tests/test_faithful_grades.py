@@ -62,7 +62,7 @@ def test_an_rnn_forward_bug_wrong_everywhere_costs_nothing_in_its_correct_backwa
     assert lost["rnn_step_forward"] > 0
     assert lost["rnn_step_backward"] == 0
     said = notes(relu, "rnn_step_backward")
-    assert "rnn_step_forward is wrong on every ordinary input tried" in said
+    assert "rnn_step_forward is wrong on every input tried" in said
     assert "rnn_step_backward: dx is wrong" not in said  # the feedback never blames the backward
 
 

@@ -202,11 +202,19 @@ def _expectation(fn: Function, grader: Grader, expected: Dict[str, np.ndarray], 
 
 
 def restricted(produce: Any, names: set) -> Any:
-    """``produce`` (a function returning named outputs, or None) keeping only ``names``."""
+    """``produce`` (a function returning named outputs, or None) keeping only the outputs ``names`` are
+    of (``dh0s[1]`` and ``grads[0].Wx`` stand for every layer's ``dh0s`` and ``grads``: another example
+    may have other layers)."""
+    tops = {_top(n) for n in names}
+
     def keep(*args: Any) -> Any:
         value = produce(*args)
-        return None if value is None else {k: v for k, v in value.items() if k in names}
+        return None if value is None else {k: v for k, v in value.items() if _top(k) in tops}
     return keep
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0].split("[")[0]
 
 
 def judged_alone(mode: Optional[Mode] = None) -> Mode:

@@ -176,8 +176,9 @@ class Worker:
                 caches = dict(call.get("caches") or {})
                 # the function called, when served itself, is the reference's whole (its cache too)
                 caches.pop(f"{call['module']}.{call['function']}", None)
-                restore = self.serve_parts(call.get("serve", []), caches)
-                restore += self.copy_parts(call.get("copies", []), caches)
+                called = (str(call["module"]), str(call["function"]))
+                restore = self.serve_parts(call.get("serve", []), caches, called)
+                restore += self.copy_parts(call.get("copies", []), caches, called)
                 function = getattr(self.module(call["module"]), call["function"])  # served itself, maybe
                 value = function(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - sys.exit in student code fails only this call
@@ -208,22 +209,22 @@ class Worker:
         return replies, out_blobs
 
     # ------------------------------------------------------------ served parts
-    def serve_parts(self, keys: List[str], caches: Dict[str, int]) -> List[Any]:
+    def serve_parts(self, keys: List[str], caches: Dict[str, int], called: Tuple[str, str] = ("", "")) -> List[Any]:
         """Replace each graded part in ``keys`` by a proxy to the grader; return what to restore.
 
         The student's modules may hold a part under its own name, under another name, or in a dict
         (e.g. ``{"fast": step_forward}``): every module-level binding and dict value that is the
         student's function is replaced, so the composite under test reaches the served part.
         """
-        return self._replace_parts(keys, lambda key, original: self.part_proxy(key, caches.get(key), original))
+        return self._replace_parts(keys, lambda key, original: self.part_proxy(key, caches.get(key), original), called)
 
-    def copy_parts(self, keys: List[str], caches: Dict[str, int]) -> List[Any]:
+    def copy_parts(self, keys: List[str], caches: Dict[str, int], called: Tuple[str, str] = ("", "")) -> List[Any]:
         """Replace each graded part in ``keys`` by a wrapper that calls it on copies of its array
         arguments (bound wherever the student's modules hold it); return what to restore."""
         def make(key: str, original: Any) -> Any:
             return None if original is None else self.on_copies(key, original, caches.get(key))
 
-        return self._replace_parts(keys, make)
+        return self._replace_parts(keys, make, called)
 
     def remember(self, key: str, result: Any, index: Optional[int], args: Any, kwargs: Any) -> None:
         """Remember the cache in ``result`` (position ``index``) with the arguments that made it: the very
@@ -252,7 +253,10 @@ class Worker:
         on_copies.__name__ = getattr(function, "__name__", "part")
         return on_copies
 
-    def _replace_parts(self, keys: List[str], make: Any) -> List[Any]:
+    def _replace_parts(self, keys: List[str], make: Any, called: Tuple[str, str] = ("", "")) -> List[Any]:
+        """Bind ``make(key, original)`` wherever the student's modules hold each part of ``keys``, except
+        the name of the function called (``called``), which stays the student's own even when it is the
+        very same object as a part (``f = g = ...``): the function under test is never a stand-in."""
         restore: List[Any] = []
         for key in keys:
             module_name, _, name = str(key).partition(".")
@@ -266,6 +270,8 @@ class Worker:
             for module in self.student_modules():
                 namespace = vars(module)
                 for attr, value in list(namespace.items()):
+                    if (module.__name__, attr) == called and called != (module_name, name):
+                        continue
                     if module.__name__ == module_name and attr == name:
                         _swap(namespace, attr, proxy, restore)
                     elif original is not None:
