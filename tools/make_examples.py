@@ -65,7 +65,7 @@ EXAMPLES: Dict[str, Example] = {
     ),
     "rnn_step_tanh_twice": Example(
         "rnn_step_backward applies tanh to the cached output again: 1 - tanh(next_h)**2 instead of 1 - next_h**2.",
-        "points lost in rnn_step_backward (and, through the student's own cell, where it is used); forward functions full.",
+        "points lost in rnn_step_backward only: rnn_backward and the layers built on it keep their points (judged with the reference step backward); forward functions full.",
         patches=(Patch("rnn_layers.py", "da = dnext_h * (1.0 - next_h**2)", "da = dnext_h * (1.0 - np.tanh(next_h) ** 2)"),),
         costs=("rnn_step_backward",),
     ),
@@ -91,29 +91,33 @@ EXAMPLES: Dict[str, Example] = {
     ),
     "lstm_gate_order_ifog": Example(
         "the LSTM gate blocks are used in the order i, f, o, g instead of i, f, g, o (consistently in forward and backward).",
-        "points lost in the LSTM functions compared with the reference; its gradient checks pass (self-consistent).",
+        "points lost in the two LSTM step functions, each of which reads the gate blocks in the wrong order (the "
+        "backward is wrong on inputs where its forward is right: equal gate blocks); lstm_forward and lstm_backward, "
+        "built on them, keep their points.",
         patches=(
             Patch("lstm_layers.py", "g = np.tanh(a[:, 2 * H : 3 * H])\n    o = sigmoid(a[:, 3 * H : 4 * H])",
                   "g = np.tanh(a[:, 3 * H : 4 * H])\n    o = sigmoid(a[:, 2 * H : 3 * H])"),
             Patch("lstm_layers.py", "dg * (1.0 - g**2), do * o * (1.0 - o)]", "do * o * (1.0 - o), dg * (1.0 - g**2)]"),
         ),
-        costs=("lstm_step_forward", "lstm_forward"),
+        costs=("lstm_step_forward", "lstm_step_backward"),
     ),
     "lstm_dprev_c_missing_f": Example(
         "lstm_step_backward passes the cell gradient back without the forget gate: dprev_c = dc instead of dc * f.",
-        "points lost in lstm_step_backward (dprev_c) and lstm_backward.",
+        "points lost in lstm_step_backward (dprev_c); lstm_backward, built on it, keeps its points (judged with the "
+        "reference step backward).",
         patches=(Patch("lstm_layers.py", "dprev_c = dc * f", "dprev_c = dc"),),
         costs=("lstm_step_backward",),
     ),
     "bidirectional_not_realigned": Example(
         "bidirectional_forward leaves the backward direction's states in reversed time order "
         "(h[:, t, H:] belongs to time T-1-t); the backward pass is consistent with that.",
-        "points lost in bidirectional_forward and bidirectional_backward; stacked layers full.",
+        "points lost in bidirectional_forward only: bidirectional_backward, which agrees with that forward, is judged by "
+        "what measures it alone and keeps its points (a mistake costs once); the stacked layers keep theirs.",
         patches=(
             Patch("deep_layers.py", "h = np.concatenate([h_f, h_b_reversed[:, ::-1]], axis=2)", "h = np.concatenate([h_f, h_b_reversed], axis=2)"),
             Patch("deep_layers.py", "backward(dh[:, ::-1, H:], cache_b)", "backward(dh[:, :, H:], cache_b)"),
         ),
-        costs=("bidirectional_forward", "bidirectional_backward"),
+        costs=("bidirectional_forward",),
     ),
     "stacked_grads_reversed": Example(
         "stacked_backward returns the per-layer gradients top layer first instead of layer 0 first.",
