@@ -16,7 +16,6 @@ from typing import List, Optional
 
 import pytest
 
-from autograder.engine.grade import grade_submission
 from autograder.feedback.html import markdown_to_html
 from autograder.feedback.report import feedback_markdown
 from autograder.paths import REPO_ROOT
@@ -36,11 +35,11 @@ def headless(*args: str) -> List[str]:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory) -> Path:
+def page(tmp_path_factory, graded) -> Path:
     if browser() is None:
         pytest.skip(f"no Chromium installed (looked for {', '.join(BROWSERS)}): "
                     "`apt-get install chromium` (Debian) to render the feedback in a browser")
-    results = grade_submission(STUDENT, sandbox="process")
+    results = graded(STUDENT, sandbox="process")  # grade_submission, once per session
     path = tmp_path_factory.mktemp("feedback") / "feedback.html"
     path.write_text(markdown_to_html(feedback_markdown(results), title="Feedback"), encoding="utf-8")
     return path

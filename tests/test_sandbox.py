@@ -404,6 +404,7 @@ def fork_bomb(marker: str) -> str:
 
 
 @needs_bwrap
+@pytest.mark.serial  # fills the sandbox uid's process limit, which a neighbour's worker shares
 def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> None:
     marker = f"{secrets.randbelow(10**6)}.5"
     bomb = fork_bomb(marker)
@@ -424,6 +425,7 @@ def test_fork_bomb_is_bounded_and_leaves_nothing_behind(submission: Path) -> Non
 
 
 @needs_bwrap
+@pytest.mark.serial  # fills the sandbox uid's process limit, which a neighbour's worker shares
 def test_a_fork_bomb_at_its_limit_does_not_stop_the_next_worker(submission: Path) -> None:
     """Root-started workers share one sandbox uid, and RLIMIT_NPROC counts all its tasks: a bomb that
     filled its own limit must not keep a parallel grade-all's next worker from starting."""
