@@ -18,13 +18,14 @@ UV      := $(TOOLS)/bin/uv
 # the lecture notebook through its jupytext text file in notebooks/).
 CODE    := autograder tests tools source notebooks
 
-.PHONY: setup test test-fast demo release check-release bench clean help constraints check-installs
+.PHONY: setup test test-all test-fast demo release check-release bench clean help constraints check-installs
 
 help:
 	@echo "make setup    create .venv with the pinned dependencies (PYTHON=/path/to/python3.10 or newer)"
 	@echo "make constraints     regenerate constraints.txt from requirements.txt (uv, every claimed Python)"
 	@echo "make check-installs  check that constraints.txt installs on the first patch release of each claimed Python"
-	@echo "make test     run this repository's tests (what CI runs)"
+	@echo "make test     ruff and this repository's tests on every core, without the slow sweeps; prints its wall time"
+	@echo "make test-all the same with the slow sweeps too (what CI runs, .ci/run)"
 	@echo "make demo     the main job: regenerate the release, grade the example class, print the gradebook"
 	@echo "make release  check the notebook against its text twin, regenerate assignments/ and solutions/ from source/"
 	@echo "make bench    time grading (median seconds per submission)"
@@ -87,9 +88,30 @@ check-release: setup
 	$(PY) -m autograder.authoring.notebooks check
 	$(PY) -m autograder release --check
 
+# `make test`: ruff, then every test except the exhaustive sweeps (marked `slow`), in parallel: one
+# pytest-xdist worker per core the system shows (TEST_JOBS=N for N workers, TEST_JOBS=1 for one process).
+# `make test-all` (CI: .ci/run) runs the sweeps too. --dist loadfile keeps a test file on one worker,
+# so its module fixtures are built once. Both end with their wall time since make started (setup
+# included) and the CPU time of the tests. tests/README.md: markers, shared graded fixtures, xdist rules.
+TEST_JOBS ?= logical
+PYTEST_PARALLEL = $(if $(filter 1,$(TEST_JOBS)),-p no:xdist,-n $(TEST_JOBS) --dist loadfile)
+STARTED := $(shell date +%s)
+# (`times` must run in the recipe's own shell, not in a pipe or $(...), to see pytest's CPU time.)
+define TIMED
+status=$$?; s=$$(( $$(date +%s) - $(STARTED) )); used=$$(mktemp); times > $$used; \
+cpu=$$(awk 'END { split($$1, u, "m"); split($$2, k, "m"); c = u[1] * 60 + u[2] + k[1] * 60 + k[2]; printf "%d min %d s", c / 60, c % 60 }' $$used); \
+rm -f $$used; echo "make $@: $$((s / 60)) min $$((s % 60)) s (CPU time of the tests: $$cpu)"; exit $$status
+endef
+
 test: setup
 	$(BIN)/ruff check .
-	$(PY) -m pytest
+	@echo "$(PY) -m pytest $(PYTEST_PARALLEL) -m 'not slow' $(PYTEST_ARGS)"; \
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m 'not slow' $(PYTEST_ARGS); $(TIMED)
+
+test-all: setup
+	$(BIN)/ruff check .
+	@echo "$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)"; \
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS); $(TIMED)
 
 demo: setup release
 	@echo "== public tests on the reference solutions (solutions/rnn_lstm): all should pass"

@@ -133,14 +133,12 @@ def test_a_pack_outside_the_package_is_not_bundled(tmp_path, monkeypatch):
     assert not (tmp_path / "affine.zip").exists()
 
 
-def test_run_autograder_grades_like_the_grader(bundle, tmp_path):
-    from autograder.engine import grade
-
+def test_run_autograder_grades_like_the_grader(bundle, tmp_path, graded):
     root = _gradescope(tmp_path, bundle, "bptt_no_carry", nested="rnn_lstm")
     done = _run(root)
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads((root / "results" / "results.json").read_text())
-    expected = grade.grade_submission(EXAMPLES / "bptt_no_carry", sandbox="process")
+    expected = graded(EXAMPLES / "bptt_no_carry", sandbox="process")  # grade_submission, once per session
     assert got["score"] == pytest.approx(expected["score"])
     assert 0 < got["score"] < 100
     assert [(t["name"], t["score"]) for t in got["tests"]] == [(t["name"], t["score"]) for t in expected["tests"]]

@@ -202,10 +202,10 @@ def test_the_public_tests_charge_a_forward_bug_to_the_forward_only(tmp_path):
     assert "rnn_step_forward is wrong on this input, so this test cannot tell whether rnn_step_backward" in run.stdout
 
 
-def test_the_example_student_with_a_forward_only_bug_keeps_full_marks_in_its_backward():
+def test_the_example_student_with_a_forward_only_bug_keeps_full_marks_in_its_backward(graded):
     from autograder.paths import REPO_ROOT
 
-    results = grade(REPO_ROOT / "examples" / "submissions" / "rnn_forward_ignores_h0")
+    results = graded(REPO_ROOT / "examples" / "submissions" / "rnn_forward_ignores_h0", sandbox=MODE)
     lost = function_points(results)
     assert lost["rnn_forward"] > 0
     assert {name for name, points in lost.items() if points} == {"rnn_forward"}

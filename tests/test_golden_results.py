@@ -19,9 +19,7 @@ from typing import Any, Dict
 
 import pytest
 
-from autograder.engine.grade import grade_submission
-
-pytestmark = pytest.mark.slow  # the example class graded once: about a minute
+pytestmark = pytest.mark.slow  # a sweep over the example class: about a minute
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "submissions"
@@ -42,8 +40,8 @@ def normalized(results: Dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("student", STUDENTS)
-def test_the_example_class_gets_the_results_it_always_got(student: str) -> None:
-    got = normalized(grade_submission(EXAMPLES / student, sandbox="process"))
+def test_the_example_class_gets_the_results_it_always_got(student: str, graded) -> None:
+    got = normalized(graded(EXAMPLES / student))  # grade_submission(..., sandbox="process"), once per session
     kept = GOLDEN / f"{student}.json"
     if UPDATE:
         GOLDEN.mkdir(exist_ok=True)

@@ -24,7 +24,8 @@ from autograder.classroom.gradebook import alembic_on_path
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
+# One course flow, not a sweep: run by make test.
+pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:

@@ -54,7 +54,8 @@ def _grade(mistake: Mistake) -> Tuple[float, List[Tuple[str, List[str]]]]:
     return float(results["score"]), failed
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a sweep over the mistakes catalogue
+@pytest.mark.serial  # grades on two processes of its own: the whole machine
 def test_every_mistake_costs_points_in_its_function_and_is_named_in_the_feedback():
     with ProcessPoolExecutor(max_workers=2) as pool:
         graded = list(pool.map(_grade, PRIMARY))

@@ -15,6 +15,14 @@ from autograder.worker import launch
 from autograder.worker.client import Batch, Ok, WorkerClient
 
 
+@pytest.fixture(autouse=True)
+def no_worker_prestarted_by_an_earlier_test() -> None:
+    """launch._early belongs to the process: a `grade` command run in-process by an earlier test on the
+    same worker (test_sandbox_refusal.py) leaves its unclaimed worker there until the process exits.
+    Stop those first, so each test here sees only what it started."""
+    launch._stop_unclaimed()
+
+
 def _submission(tmp_path: Path) -> Path:
     (tmp_path / "tools.py").write_text("def double(x):\n    return 2 * x\n")
     return tmp_path

@@ -80,6 +80,11 @@ def test_outside_the_namespace_the_probe_says_why_the_worker_cannot_drop() -> No
     assert "ran as root" in text and why in text and "/opt/rnn-lstm-venv" in text
 
 
+# The driver's fork loop fills uid 65534's process limit, which every dropped worker shares: under
+# xdist, the tests that run it run alone (tests/README.md).
+forks_to_its_limit = pytest.mark.serial
+
+
 @pytest.fixture
 def dropped_run(base: Path) -> Dict:
     """The driver's report: a worker with a 0700/0600 submission, decoys, a root process, a fork loop."""
@@ -110,6 +115,7 @@ def dropped_run(base: Path) -> Dict:
     return result
 
 
+@forks_to_its_limit
 def test_root_grader_worker_runs_as_the_unprivileged_uid(dropped_run: Dict) -> None:
     assert dropped_run["drop_status"] == [True, ""]
     report = dropped_run["report"]
@@ -120,6 +126,7 @@ def test_root_grader_worker_runs_as_the_unprivileged_uid(dropped_run: Dict) -> N
     assert "as uid 65534" in dropped_run["describe"] and "ran as root" not in dropped_run["describe"]
 
 
+@forks_to_its_limit
 def test_dropped_worker_reads_its_private_copy_of_a_root_only_submission(dropped_run: Dict) -> None:
     report = dropped_run["report"]
     assert report["own_file"] == "VALUE = 42\n"
@@ -127,18 +134,21 @@ def test_dropped_worker_reads_its_private_copy_of_a_root_only_submission(dropped
     assert dropped_run["copy_removed"]
 
 
+@forks_to_its_limit
 def test_dropped_worker_cannot_read_a_root_only_directory(dropped_run: Dict) -> None:
     report = dropped_run["report"]
     assert report["open"] == "DECOY IN THE OPEN\n"  # the control: a read would be seen
     assert report["closed"] == "PermissionError"
 
 
+@forks_to_its_limit
 def test_dropped_worker_cannot_signal_root_processes(dropped_run: Dict) -> None:
     report = dropped_run["report"]
     assert report["kill_root_pid"] == "PermissionError" and report["kill_parent"] == "PermissionError"
     assert dropped_run["root_process_alive"]
 
 
+@forks_to_its_limit
 def test_dropped_worker_is_limited_in_processes(dropped_run: Dict) -> None:
     """RLIMIT_NPROC counts uid 65534's tasks: the limit plus those that uid ran at launch."""
     report = dropped_run["report"]

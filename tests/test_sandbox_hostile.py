@@ -53,7 +53,9 @@ BWRAP_OK, BWRAP_WHY = sandbox.bwrap_status()
 PR_SET_CHILD_SUBREAPER = 36
 GRADE_LIMIT_SECONDS = 300  # "the grader survives each within 5 minutes"
 SECRET_NAME = "GRADER_SECRET"
-pytestmark = pytest.mark.slow  # about a minute: 28 gradings, a few of them waiting out a call timeout
+# A sweep over the hostile corpus (28 gradings, a few waiting out a call timeout). Alone under xdist: it
+# times each grading, and its fork bombs fill the sandbox uid's process limit, which a neighbour shares.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def expected_loss(hostile) -> float:

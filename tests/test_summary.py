@@ -94,10 +94,9 @@ def test_only_the_mistake_the_student_was_told_is_counted():
 
 @pytest.mark.parametrize("student, mistake", [("bptt_no_carry", "rnn.bptt_no_carry"),
                                               ("bptt_truncation_from_end", "rnn.truncate_chunks_from_end")])
-def test_example_students_are_counted_for_the_mistake_they_have_only(student, mistake):
-    from autograder.engine.grade import grade_submission
+def test_example_students_are_counted_for_the_mistake_they_have_only(student, mistake, graded):
     from autograder.paths import REPO_ROOT
 
-    results = grade_submission(REPO_ROOT / "examples" / "submissions" / student, sandbox="process")
+    results = graded(REPO_ROOT / "examples" / "submissions" / student)  # grade_submission, once per session
     counted = [m for m, _, _ in frequent_mistakes([JobResult(student, "k", results=results)])]
     assert counted == [mistake]  # not rnn.truncate_off_by_one, which matched their first failing input too

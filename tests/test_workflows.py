@@ -113,10 +113,12 @@ def test_student_ci_requirements_are_pinned_like_the_course():
 
 
 def test_repository_ci_runs_make_test():
+    """CI runs every test: `make test-all` (the slow sweeps too), in the workflow and in .ci/run."""
     doc = _workflow(REPO / ".github" / "workflows" / "ci.yml")
     assert {"push", "pull_request"} <= set(doc["on"])
     runs = [s.get("run", "") for s in _steps(doc)]
-    assert any(re.match(r"make test\b", r) for r in runs)
+    assert any(re.match(r"make test-all\b", r) for r in runs)
+    assert re.search(r"^make test-all\b", (REPO / ".ci" / "run").read_text(), re.MULTILINE)
 
 
 def test_workflow_files_are_released_to_students():
