@@ -17,6 +17,7 @@ from typing import List, Optional
 
 import pytest
 
+from autograder.engine.grade import grade_submission
 from autograder.feedback.html import markdown_to_html
 from autograder.feedback.report import feedback_markdown
 from autograder.paths import REPO_ROOT
