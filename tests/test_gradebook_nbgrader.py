@@ -61,7 +61,7 @@ def test_nbgrader_course_flow(tmp_path):
     source = nbformat.read(str(REPO / "source" / "rnn_lstm" / "rnn_lstm.ipynb"), as_version=4)
     hidden = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
               if c.metadata.get("nbgrader", {}).get("locked") and "BEGIN HIDDEN TESTS" in c.source}
-    assert len(hidden) == 4 and warned == hidden, (warned, hidden)
+    assert len(hidden) == 7 and warned == hidden, (warned, hidden)
 
     report = grade_all(course / "submitted", course / "out", jobs=1, sandbox="process", progress=False, summary=False)
     assert [o.student for o in report.outcomes] == ["alice"] and report.errors == []
