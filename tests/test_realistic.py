@@ -65,6 +65,16 @@ def test_two_bugs_of_one_module_do_not_combine(tmp_path):
         realistic.submission(same, tmp_path / "both")
 
 
+def test_a_part_whose_cache_is_wrong_is_found_beside_another_wrong_part(tmp_path):
+    """rnn_forward's cache is wrong (it writes every state into the caller's h0) and lstm_forward's outputs
+    are wrong (its step forward has a sigmoid candidate): stacked_forward and bidirectional_forward, which
+    run both, must serve rnn_forward too, not charge its cache to their own 'cache feeds your backward'."""
+    by_name = {b.name: b for b in realistic.bugs()}
+    combo = [by_name["rf_state_buffer_is_h0"], by_name["lsf_candidate_sigmoid"]]
+    results = grade_submission(realistic.submission(combo, tmp_path / "combined"), sandbox=MODE)
+    assert set(_lost(results)) == {b.function for b in combo}
+
+
 # ---------------------------------------------------------------- combinations (slow: 20 gradings and their singles)
 
 COMBINATIONS = 20

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
@@ -414,8 +414,9 @@ def _cache_verdict(g: Grader, fn: Function, back: Function, ex: Example, inputs:
             return None  # the same as with the reference cache: this cache is as good for B
         if theirs is None or mismatch(theirs, expected, back.tol) is not None:
             return f"{back.name} is wrong on this input, even with the reference {fn.name}'s cache"
-    if fn.parts and not served_parts(g.mode(fn).serve):
-        _require_part_caches(g, fn, back, ex, inputs, expected)
+    unserved = [p for p in fn.parts if p not in g.mode(fn).serve]
+    if unserved:  # a part not served (even where another wrong part is) may be the one whose cache is wrong
+        _require_part_caches(g, fn, back, ex, inputs, expected, unserved)
     wrong_outputs = "raises" if mine is None else ", ".join(
         n for n in expected if mismatch({n: mine[n]}, {n: expected[n]}, back.tol) is not None)
     raise CheckFailed(f"your {back.name} is right with the reference {fn.name}'s cache but not with yours "
@@ -438,7 +439,7 @@ def _same_failure(a: Any, b: Any) -> bool:
 
 
 def _require_part_caches(g: Grader, fn: Function, back: Function, ex: Example, inputs: Dict[str, Any],
-                         expected: Dict[str, np.ndarray]) -> None:
+                         expected: Dict[str, np.ndarray], unserved: Sequence[str]) -> None:
     """Raise Rejected when the backward is right once F's graded parts are served: the cache that is
     wrong is a part's (charged by that part's own cache test), not the one F assembles."""
     run = Run(g.client, back, ex, inputs, Mode(serve=parts_to_serve(back, fn.parts, ())))
@@ -451,7 +452,7 @@ def _require_part_caches(g: Grader, fn: Function, back: Function, ex: Example, i
     with np.errstate(all="ignore"):
         if mismatch(got, expected, back.tol) is not None:
             return
-    parts = [p for p in fn.parts if ex.cell in function(p).cells] or list(fn.parts)
+    parts = [p for p in unserved if ex.cell in function(p).cells] or list(unserved)
     raise Rejected(parts[0], f"the cache of your {' or '.join(parts)} is wrong on this input (your {back.name} is "
                              f"right when the reference's replace them)", ex, cache=True, claim="cache")
 
