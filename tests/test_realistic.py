@@ -75,6 +75,19 @@ def test_a_part_whose_cache_is_wrong_is_found_beside_another_wrong_part(tmp_path
     assert set(_lost(results)) == {b.function for b in combo}
 
 
+def test_a_served_backward_reads_what_the_forward_computed_at_its_call(tmp_path):
+    """hidden_grad_norms keeps its state in the caller's h0 and overwrites it after each step (its norms are
+    right: the step backward's dprev_h never reads prev_h), and lstm_step_forward is wrong, so both LSTM
+    step parts are served: the reference step backward must read a cache made from the arguments as they
+    were at the forward call, not one recomputed from the state overwritten since."""
+    by_name = {b.name: b for b in realistic.bugs()}
+    combo = [by_name["hgn_state_kept_in_h0"], by_name["lsf_candidate_sigmoid"]]
+    results = grade_submission(realistic.submission(combo, tmp_path / "combined"), sandbox=MODE)
+    assert set(_lost(results)) == {b.function for b in combo}
+    lost = [t["name"] for t in results["tests"] if t["name"].startswith("hidden_grad_norms") and t["score"] < t["max_score"]]
+    assert lost == ["hidden_grad_norms: no in-place modification"]
+
+
 # ---------------------------------------------------------------- combinations (slow: 20 gradings and their singles)
 
 COMBINATIONS = 20

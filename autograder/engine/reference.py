@@ -211,8 +211,28 @@ def serve_part(key: str, args: list, kwargs: dict) -> Any:
 
 
 def _derived_cache(made: Any) -> Any:
+    """The reference forward's cache for the arguments as they were at the student's call, with each
+    argument that the cache keeps as is replaced by the caller's object as it is now (a cache that
+    holds an array sees what the caller did to it afterwards; what the forward computed does not)."""
     module, _, name = made.forward.partition(".")
     fwd = function(name)
     if fwd.module != module or fwd.cache_index is None:
         raise ValueError(f"{made.forward} is not a graded forward function")
-    return getattr(pure()[module], name)(*made.args, **made.kwargs)[fwd.cache_index]
+    cache = getattr(pure()[module], name)(*made.args, **made.kwargs)[fwd.cache_index]
+    live_args = made.args if made.live_args is None else made.live_args
+    live_kwargs = made.kwargs if made.live_kwargs is None else made.live_kwargs
+    now = {id(a): b for a, b in zip(made.args, live_args)}
+    now.update({id(made.kwargs[k]): live_kwargs[k] for k in made.kwargs})
+    return _kept_as_now(cache, now)
+
+
+def _kept_as_now(value: Any, now: Dict[int, Any]) -> Any:
+    """``value`` (a cache: arrays in tuples, lists and dicts) with every object kept from the arguments
+    replaced by its counterpart in ``now`` (id of an argument -> the caller's object as it is now)."""
+    if id(value) in now:
+        return now[id(value)]
+    if type(value) in (tuple, list):
+        return type(value)(_kept_as_now(v, now) for v in value)
+    if type(value) is dict:
+        return {k: _kept_as_now(v, now) for k, v in value.items()}
+    return value

@@ -87,8 +87,10 @@ class Derived:
     it was called with (the grader answers from the reference forward's cache for them)."""
 
     forward: str
-    args: list
+    args: list  # as they were at the call
     kwargs: dict
+    live_args: Optional[list] = None  # the caller's objects as they are now (None: the same as args)
+    live_kwargs: Optional[dict] = None
 
 
 class Batch:
@@ -532,11 +534,16 @@ class WorkerClient:
             for entry in header.get("derived") or []:  # a cache the student's forward part made
                 made_args = protocol.decode(entry.get("args"), blobs, no_handles)
                 made_kwargs = protocol.decode(entry.get("kwargs"), blobs, no_handles)
+                live_args = protocol.decode(entry.get("live_args", entry.get("args")), blobs, no_handles)
+                live_kwargs = protocol.decode(entry.get("live_kwargs", entry.get("kwargs")), blobs, no_handles)
                 position = entry.get("position")
                 if (type(position) is not int or not 0 <= position < len(args) or not isinstance(made_args, list)
-                        or not isinstance(made_kwargs, dict)):
+                        or not isinstance(made_kwargs, dict) or not isinstance(live_args, list)
+                        or not isinstance(live_kwargs, dict) or len(live_args) != len(made_args)
+                        or set(live_kwargs) != set(made_kwargs)):
                     raise PartRefused("malformed call")
-                args[position] = Derived(str(entry.get("forward")), plain(made_args), plain(made_kwargs))
+                args[position] = Derived(str(entry.get("forward")), plain(made_args), plain(made_kwargs),
+                                         plain(live_args), plain(live_kwargs))
             value = self.part_server(key, args, plain(kwargs))
             reply = {"ok": protocol.encode(value, reply_blobs, _refuse_other)}
         except PartRefused as exc:

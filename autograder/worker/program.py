@@ -88,7 +88,7 @@ class Worker:
         self.next_handle = 1
         self.import_errors: Dict[str, dict] = {}
         # id(cache) -> (the cache, "module.function" of the forward part that made it, its args, its kwargs)
-        self.made: Dict[int, Tuple[Any, str, Any, Any]] = {}
+        self.made: Dict[int, Tuple[Any, str, Any, Any, Any, Any]] = {}
 
     # ------------------------------------------------------------ helpers
     def error(self, exc: BaseException) -> dict:
@@ -227,11 +227,13 @@ class Worker:
         return self._replace_parts(keys, make, called)
 
     def remember(self, key: str, result: Any, index: Optional[int], args: Any, kwargs: Any) -> None:
-        """Remember the cache in ``result`` (position ``index``) with the arguments that made it: the very
-        objects the caller passed (not copies), so what the caller later does to them shows, as it would
-        in a cache that holds them."""
+        """Remember the cache in ``result`` (position ``index``) with the arguments that made it, twice: as
+        they were at the call (the grader computes the reference cache from these, so what the forward
+        computed stays right) and the very objects the caller passed (not copies: an argument that the
+        reference keeps in its cache is given as the caller's object, so what the caller later does to
+        it shows, as it would in a cache that holds it)."""
         if index is not None and type(result) is tuple and 0 <= index < len(result):
-            self.made[id(result[index])] = (result[index], key, args, kwargs)
+            self.made[id(result[index])] = (result[index], key, args, kwargs, _copied(args), _copied(kwargs))
 
     def on_copies(self, key: str, function: Any, index: Optional[int]) -> Any:
         """``function`` as if called on copies of its array arguments: called on the caller's arrays
@@ -308,8 +310,10 @@ class Worker:
                 if made is not None and made[0] is arg:
                     sent[position] = None
                     derived.append({"position": position, "forward": made[1],
-                                    "args": protocol.encode(list(made[2]), blobs, worker.handle),
-                                    "kwargs": protocol.encode(dict(made[3]), blobs, worker.handle)})
+                                    "args": protocol.encode(list(made[4]), blobs, worker.handle),
+                                    "kwargs": protocol.encode(dict(made[5]), blobs, worker.handle),
+                                    "live_args": protocol.encode(list(made[2]), blobs, worker.handle),
+                                    "live_kwargs": protocol.encode(dict(made[3]), blobs, worker.handle)})
             request = {"part": key, "args": protocol.encode(sent, blobs, worker.handle),
                        "kwargs": protocol.encode(dict(kwargs), blobs, worker.handle)}
             if derived:
