@@ -2,8 +2,8 @@
 import pytest
 
 from deep_layers import bidirectional_backward, bidirectional_forward
-from rnn_lstm_testing import (check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
-                              require_forward, require_forward_golden, snapshot)
+from rnn_lstm_testing import (call_forward, check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
+                              require_forward, require_forward_golden, require_unchanged, snapshot)
 
 KEYS = ("Wx", "Wh", "b")
 ALIGN = "h[:, t, H:] is the backward direction's state after reading x[:, T-1], ..., x[:, t] (reverse its outputs back)."
@@ -15,12 +15,15 @@ def params_of(case, suffix):
 
 @pytest.mark.parametrize("case", golden("bidirectional"))
 def test_bidirectional_forward_matches_torch(case):
-    h, _ = bidirectional_forward(case["x"], case["h0_f"], case["h0_b"], params_of(case, "_f"), params_of(case, "_b"), cell=str(case["cell"]))
+    require_unchanged(case["cell"], "bidirectional_forward", sequence=True)
+    h, _ = call_forward(bidirectional_forward, case["x"], case["h0_f"], case["h0_b"], params_of(case, "_f"), params_of(case, "_b"),
+                        cell=str(case["cell"]))
     check_close(h, case["h"], f"bidirectional_forward({case['cell']}): h", ALIGN)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
 def test_bidirectional_backward_gradient_check(cell):
+    require_unchanged(cell, "bidirectional_backward", sequence=True)
     require_forward_golden("bidirectional", lambda c: bidirectional_forward(c["x"], c["h0_f"], c["h0_b"], params_of(c, "_f"),
                                                                             params_of(c, "_b"), cell=str(c["cell"]))[0],
                            "h", "bidirectional_forward", "bidirectional_backward")
@@ -45,7 +48,9 @@ def test_bidirectional_backward_gradient_check(cell):
 
 @pytest.mark.parametrize("case", golden("bidirectional"))
 def test_bidirectional_backward_matches_torch(case):
-    h, cache = bidirectional_forward(case["x"], case["h0_f"], case["h0_b"], params_of(case, "_f"), params_of(case, "_b"), cell=str(case["cell"]))
+    require_unchanged(case["cell"], "bidirectional_backward", sequence=True)
+    h, cache = call_forward(bidirectional_forward, case["x"], case["h0_f"], case["h0_b"], params_of(case, "_f"), params_of(case, "_b"),
+                            cell=str(case["cell"]), backward="bidirectional_backward")
     require_forward(h, case["h"], "bidirectional_forward", "bidirectional_backward")
     dx, dh0_f, dh0_b, grads_f, grads_b = bidirectional_backward(case["dh"], cache)
     check_close(dx, case["dx"], "bidirectional_backward: dx")
