@@ -25,6 +25,9 @@ MISTAKES: Dict[str, Tuple[str, List[Tuple[str, str]], Tuple[str, ...], str]] = {
     "stacked backward returns the lists top layer first": (
         "deep_layers", [("    return d, dh0s[::-1], grads[::-1]\n", "    return d, dh0s, grads\n")],
         ("Lists are in layer order, layer 0 first", "dh0s[0]"), "test_stacked_backward_gradient_check"),
+    "bidirectional backward swaps the directions' initial-state gradients": (
+        "deep_layers", [("    return dx, dh0_f, dh0_b, grads_f, grads_b\n", "    return dx, dh0_b, dh0_f, grads_f, grads_b\n")],
+        ("your dh0_f is the other direction's",), "test_bidirectional_backward_gradient_check"),
 }
 
 
