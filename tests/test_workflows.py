@@ -141,6 +141,18 @@ def test_public_summary_from_a_real_pytest_run(tmp_path):
     assert "did not run" in feedback.junit_markdown(tmp_path / "missing.xml")
 
 
+def test_public_summary_never_cuts_a_hint(tmp_path):
+    hint = "Lists are in layer order, layer 0 first: your entry 0 is layer 1's."
+    long = "stacked_backward(rnn): dh0s[0] (gradient check against your forward pass) is wrong: " + "x" * 300 + ". " + hint
+    (tmp_path / "test_y.py").write_text(f"import pytest\n\ndef test_hint():\n    pytest.fail({long!r}, pytrace=False)\n")
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp_path / 'j.xml'}",
+                    str(tmp_path / "test_y.py")], capture_output=True, cwd=tmp_path)
+    text = feedback.junit_markdown(tmp_path / "j.xml")
+    assert long in text and text.count(hint) == 1
+    huge = "First sentence. " * 200
+    assert feedback.failure_message(huge).endswith("First sentence. … (the whole message is in the job log)")
+
+
 # --------------------------------------------------------------------------- fake GitHub
 
 

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 from autograder.paths import REPO_ROOT
 
@@ -29,6 +29,36 @@ DEFAULT = "rnn_lstm"
 ENV = "AUTOGRADER_PACK"
 
 CheckKind = Callable[..., None]  # (grader, function, example) -> None; raises CheckFailed or Rejected
+
+
+class Lazy(Mapping):
+    """A mapping defined in another module (``"package.module:NAME"``), imported when first read.
+
+    For a pack's parts that only some commands use: the student CI neither imports nor ships the
+    pack's localization facts, which compute reference quantities.
+    """
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._mapping: Optional[Mapping[str, Any]] = None
+
+    def _load(self) -> Mapping[str, Any]:
+        if self._mapping is None:
+            module, _, name = self.where.partition(":")
+            self._mapping = getattr(importlib.import_module(module), name)
+        return self._mapping
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.where!r})"
 
 
 @dataclass(frozen=True)
@@ -70,6 +100,9 @@ class Pack:
     facts: Mapping[str, Tuple[Callable[..., Any], ...]] = field(default_factory=dict)  # function -> fact checks
     fact_checks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)  # fact kind -> its check
     extra_modules: Tuple[str, ...] = ()  # modules the release ships beside the graded ones
+    # the pack's submodules only staff commands use (reference maths, the mistakes catalogue): the student
+    # CI neither imports nor ships them (autograder/integrations/student_bundle.py)
+    staff_only: Tuple[str, ...] = ()
     source_dir: Optional[Path] = None  # the instructor version (built-in packs)
     release_dir: Optional[Path] = None
     mutation_equivalents: Optional[Path] = None  # the mutation report's explained survivors

@@ -7,15 +7,19 @@ the pack's mistakes catalogue; the page layout is ``templates/feedback.md.j2``.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from autograder.engine import counterfactual
-from autograder.engine.localize import GATES, INDEPENDENT, Fact
+if TYPE_CHECKING:  # facts come from localization, which the student CI never runs nor ships
+    from autograder.engine.localize import Fact
 
 _NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
-# the examples a fact is verified on, drawn independently of the failing one (localize.INDEPENDENT)
-OTHERS = f"{_NUMBERS.get(INDEPENDENT, str(INDEPENDENT))} other inputs"
-OTHERS_TOO = f"on {OTHERS} too"
+
+
+def _others() -> str:
+    """The examples a fact is verified on, drawn independently of the failing one (localize.INDEPENDENT)."""
+    from autograder.engine.localize import INDEPENDENT
+
+    return f"{_NUMBERS.get(INDEPENDENT, str(INDEPENDENT))} other inputs"
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
 FACTORS = {"0": "zero", "-1": "the expected value with the sign flipped (times -1)",
@@ -40,7 +44,7 @@ def _is(outputs: Sequence[str]) -> str:
 
 
 def gate_block(gate: str) -> str:
-    k = GATES.index(gate)
+    k = list(GATE_NAMES).index(gate)  # GATE_NAMES lists the fused blocks in order
     lo = "0" if k == 0 else ("H" if k == 1 else f"{k}H")
     return f"the {GATE_NAMES[gate]} ({lo}:{'H' if k == 0 else f'{k + 1}H'})"
 
@@ -117,6 +121,8 @@ def fact_sentence(fact: Fact) -> str:
     if k == "other_output":
         return f"{what} {_is(o)} the expected value of `{fact.get('other')}`: two outputs are mixed up."
     if k == "changed_input":
+        from autograder.engine import counterfactual
+
         change = counterfactual.from_detail(dict(fact.detail))
         hint = {"zero": f": is `{change.input}` used?", "negated": f": check the sign of the term with `{change.input}`."}
         return f"{what} {_is(o)} what the reference gives {counterfactual.describe(change)}{hint.get(change.kind, '.')}"
@@ -142,30 +148,30 @@ def fact_sentence(fact: Fact) -> str:
         return "The gradients were returned unscaled although their total norm is above max_norm."
     if k == "raised":
         return (f"The error is raised in `{fact.function}`, line {fact.get('line')} of {fact.get('file')}: "
-                f"`{fact.get('code')}` raises {fact.get('type')}, {OTHERS_TOO}.")
+                f"`{fact.get('code')}` raises {fact.get('type')}, on {_others()} too.")
     if k == "contract":
         problem = fact.get("problem", "")
         if problem.endswith("got NoneType"):
-            return (f"`{fact.function}` returns None, {OTHERS_TOO}: its `return` statement is missing "
+            return (f"`{fact.function}` returns None, on {_others()} too: its `return` statement is missing "
                     f"or never reached.")
-        return f"On {OTHERS} too, the value returned breaks the contract, before any number is compared: {problem}."
+        return f"On {_others()} too, the value returned breaks the contract, before any number is compared: {problem}."
     if k == "property":
-        return f"The same on {OTHERS}: {fact.get('message')}"
+        return f"The same on {_others()}: {fact.get('message')}"
     if k == "size_one":
         size = fact.get("size")
-        return (f"On {OTHERS} it is wrong with {size} = 1 and right with a larger {size} (the same inputs "
+        return (f"On {_others()} it is wrong with {size} = 1 and right with a larger {size} (the same inputs "
                 f"otherwise): look at what your code does when {SIZE_NAMES.get(size, size)} is 1.")
     if k == "size_from":
         size, value, tried = fact.get("size", "T"), fact.get("value"), fact.get("tried")
         right = f"{size} = 1" if value == 2 else f"{size} = 1 to {value - 1}"
-        return (f"On {OTHERS} it is right with {right} and wrong from {size} = {value} on (tried up to "
+        return (f"On {_others()} it is right with {right} and wrong from {size} = {value} on (tried up to "
                 f"{size} = {tried}, the same inputs otherwise).")
     if k == "equal_sizes":
         a, b = fact.get("sizes")
-        return (f"On {OTHERS} it is wrong, and right on the same inputs with {SIZE_NAMES.get(b, b)} made "
+        return (f"On {_others()} it is wrong, and right on the same inputs with {SIZE_NAMES.get(b, b)} made "
                 f"equal to {SIZE_NAMES.get(a, a)}: look at where your code uses {a} and {b}.")
     if k == "scaled":
-        return (f"On {OTHERS} it is right, and wrong on the same inputs scaled by {fact.get('scale'):g} "
+        return (f"On {_others()} it is right, and wrong on the same inputs scaled by {fact.get('scale'):g} "
                 f"(large pre-activations, where tanh and the sigmoid saturate).")
     return f"{what}: {k}."
 

@@ -10,9 +10,9 @@ other kinds need no reference values (the gradient checks compare the student's 
 central differences of the student's OWN forward, and a constant forward proves nothing there;
 the in-place and invalid-cell checks look at the student alone). As in the real grade, in-place,
 invalid-cell and "truncate >= T" points count only with the test they rest on.
-It holds the grader package without ``mistakes/`` (the mistake variants) and the mutation tools,
-no ``solutions/``, and nothing compiled; ``tests/test_bundle.py`` checks by AST comparison that
-no function body of ``solutions/`` is in it.
+It holds only the modules this CI imports (:mod:`autograder.integrations.student_bundle`: no
+``solutions/``, no facts or mistakes catalogue, no other subsystem) and their pinned requirements;
+``tests/test_bundle.py`` searches it for the solutions' formulas.
 
 ``python -m autograder.student_ci SUBMISSION --results R.json --feedback F.md`` (run from the
 unzipped bundle) replays the stored examples through the same worker, client and sandbox as the
@@ -30,7 +30,6 @@ import io
 import json
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -49,10 +48,6 @@ DATA_DIR = Path(__file__).resolve().parent / "student_ci_data"
 CASES = "cases.json"
 ARRAYS = "arrays.npz"
 EXAMPLES_PER_TEST = 4
-# What the student-CI bundle must not carry: mistake variants, mutation tools, compiled code.
-LEFT_OUT_PARTS = {"mistakes", "__pycache__", ".pytest_cache", ".hypothesis", "student_ci_data"}
-LEFT_OUT_FILES = {"mutation.py", "mutation_report.py", "mutation_equivalents.toml"}
-LEFT_OUT_SUFFIXES = (".pyc", ".so", ".pyd", ".dylib", ".o")
 FORMATIVE = ("FORMATIVE FEEDBACK, not your grade: {examples} fixed examples checked against answers stored in the "
              "course's student-CI bundle (it holds no reference code). Marks come from the course's autograder, "
              "on fresh examples, with smallest failing inputs and likely-mistake hints; a function built on your "
@@ -160,40 +155,17 @@ def _judged(fn: Function, kind: str) -> Function:
     return backward_of(fn) if kind == "cache" else fn
 
 
-def student_bundle_files(repo: Path = REPO_ROOT) -> List[Tuple[str, Path]]:
-    """(name in the zip, file) for the grader package minus what the student-CI bundle leaves out."""
-    files = []
-    for path in sorted((repo / "autograder").rglob("*")):
-        rel = path.relative_to(repo)
-        if (path.is_file() and LEFT_OUT_PARTS.isdisjoint(rel.parts) and path.name not in LEFT_OUT_FILES
-                and not path.name.endswith(LEFT_OUT_SUFFIXES)):
-            files.append((rel.as_posix(), path))
-    for name in ("requirements.txt", "constraints.txt"):
-        files.append((name, repo / name))
-    return files
-
-
 def build_student_bundle(out: Path, repo: Path = REPO_ROOT) -> List[str]:
-    """Write the student-CI zip to ``out`` (atomically); returns the names it holds."""
-    from autograder.integrations.bundle import _info
+    """Write the student-CI zip to ``out`` (atomically): the modules the CI imports and their pinned
+    requirements (:mod:`autograder.integrations.student_bundle`), and the stored examples. Returns
+    the names it holds."""
+    from autograder.integrations.student_bundle import write_bundle
 
     cases, arrays = build_cases()
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    names = []
-    with zipfile.ZipFile(tmp, "w") as archive:
-        for name, file in student_bundle_files(repo):
-            archive.writestr(_info(name, executable=False), file.read_bytes())
-            names.append(name)
-        for name, data in ((f"autograder/integrations/student_ci_data/{CASES}", json.dumps(cases, sort_keys=True).encode()),
-                           (f"autograder/integrations/student_ci_data/{ARRAYS}", buffer.getvalue())):
-            archive.writestr(_info(name, executable=False), data)
-            names.append(name)
-    tmp.replace(out)
-    return names
+    return write_bundle(out, {f"autograder/integrations/student_ci_data/{CASES}": json.dumps(cases, sort_keys=True).encode(),
+                              f"autograder/integrations/student_ci_data/{ARRAYS}": buffer.getvalue()}, repo)
 
 
 # ------------------------------------------------------------------ replaying (student CI)

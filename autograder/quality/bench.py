@@ -27,6 +27,7 @@ TARGET_SPEEDUP = 1.5  # grade-all with 2 jobs over 1 job
 TARGET_RATIO = 2.5  # grading the reference from the command line over starting Python and importing numpy, hypothesis
 TARGET_RATIO_BUGGY = 3.5  # the same for a buggy submission
 TARGET_SIMILARITY_SECONDS = 60.0  # a 100-student class compared, on 2 cores
+TARGET_STUDENT_CI_MB = 150.0  # the venv the student CI installs from its bundle's requirements.txt
 SIMILARITY_CLASS = 100
 GRADER = GRADE_ENTRY_POINT
 
@@ -157,7 +158,60 @@ def run_bench(reps: int = 3, class_size: int = 8, grader: str = GRADER, out: Cal
     """Measure and print; returns 0 (targets are reported, not enforced), 1 if grading never worked."""
     code = grading_bench(reps, class_size, grader, out)
     similarity_bench(similarity_class, out=out)
+    student_ci_install_bench(out=out)
     return code
+
+
+@dataclass
+class Install:
+    """A fresh venv with some pinned requirements installed: where, how long pip took, its size."""
+
+    venv: Path
+    seconds: float
+    megabytes: float
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+
+def folder_megabytes(folder: Path) -> float:
+    """The bytes of the files under ``folder`` (symlinks not followed), in MB (10^6 bytes)."""
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+
+
+def install_venv(venv: Path, pip_args: List[str], python: str = sys.executable) -> Install:
+    """Make a fresh venv at ``venv`` and ``pip install`` ``pip_args`` into it (pip's own configuration:
+    its index and cache). ``seconds`` times the pip install alone; raises CalledProcessError, with pip's
+    output, when it fails."""
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, capture_output=True, text=True)
+    start = time.perf_counter()
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           *pip_args], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
+    return Install(venv, seconds, folder_megabytes(venv))
+
+
+def student_ci_install_bench(out: Callable[[str], None] = print) -> Optional[Install]:
+    """Install the student-CI bundle's requirements.txt (with constraints.txt, as its workflow does) into a
+    fresh venv: pip's seconds (pip cache warm after the first run) and the venv's size."""
+    from autograder.integrations import student_bundle
+    from autograder.paths import REPO_ROOT
+
+    with tempfile.TemporaryDirectory(prefix="bench-student-ci-") as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        requirements.write_text(student_bundle.requirements_text(student_bundle.modules()), encoding="utf-8")
+        try:
+            done = install_venv(Path(tmp) / "venv", ["-r", str(requirements), "-c", str(REPO_ROOT / "constraints.txt")])
+        except subprocess.CalledProcessError as exc:
+            out(f"student-CI install: failed: {(exc.stderr or '').strip()[-300:]}")
+            return None
+        names = [line.split("==")[0] for line in requirements.read_text().splitlines() if line and not line.startswith("#")]
+        out(f"student-CI install ({', '.join(names)}): {done.seconds:.1f} s, venv {done.megabytes:.0f} MB  "
+            f"target <= {TARGET_STUDENT_CI_MB:.0f} MB [{_verdict(done.megabytes <= TARGET_STUDENT_CI_MB)}]")
+        return done
 
 
 def similarity_bench(students: int = SIMILARITY_CLASS, jobs: int = 2, out: Callable[[str], None] = print) -> float:

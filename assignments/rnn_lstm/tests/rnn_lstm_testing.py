@@ -7,6 +7,8 @@ is a plain .npz: np.load("data/rnn_step__N1_D1_H1.npz") shows what is inside.
 from __future__ import annotations
 
 import copy
+import importlib
+import inspect
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
@@ -69,11 +71,100 @@ def require_forward(actual: Any, expected: np.ndarray, forward: str, backward: s
 def require_forward_golden(kind: str, run: Callable[[Dict[str, np.ndarray]], Any], key: str, forward: str,
                            backward: str) -> None:
     """Skip a gradient check of ``backward`` unless ``forward`` matches torch on every golden case of
-    ``kind`` (``run(case)`` returns the forward's output ``key``): a gradient check compares the backward
-    with the forward, so a wrong forward would make a correct backward fail."""
+    ``kind`` (``run(case)`` returns the forward's output ``key``) and leaves its inputs unchanged: a
+    gradient check compares the backward with the forward, so a wrong forward would make a correct
+    backward fail."""
     for param in golden(kind):
         case = param.values[0]
-        require_forward(run(case), case[key], forward, backward)
+        before = copy.deepcopy(case)
+        output = run(case)
+        changed = _changed(before, case)
+        if changed is not None:
+            pytest.skip(f"{in_place(forward, changed)}, so this test cannot tell whether {backward} is right: "
+                        f"fix {forward} first (its own test says the same)")
+        require_forward(output, case[key], forward, backward)
+
+
+def in_place(function: str, changed: str) -> str:
+    return (f"{function} modified its input {changed} in place (the caller's array changed); work on copies "
+            f"(e.g. c = c.copy()) or new arrays (c = c * f, not c *= f)")
+
+
+def _changed(old: Any, new: Any, where: str = "") -> Any:
+    """The first place (e.g. ``prev_c`` or ``params[1]['Wx']``) where ``new`` differs from ``old``, else None."""
+    if isinstance(old, dict):
+        for key in old:
+            found = _changed(old[key], new[key], f"{where}[{key!r}]" if where else str(key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(old, (list, tuple)):
+        for i, (o, n) in enumerate(zip(old, new)):
+            found = _changed(o, n, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if np.array_equal(old, new) else where
+
+
+def call_forward(forward: Callable[..., Any], *args: Any, backward: str = "", **kwargs: Any) -> Any:
+    """``forward(*args, **kwargs)``, checking that it left every input unchanged (the contract).
+
+    If it changed one, the test fails naming the input; a test of ``backward`` (which needs the
+    forward) is skipped instead, since the mistake is the forward's and its own test reports it.
+    """
+    __tracebackhide__ = True  # a failure shows the test and the student's function, not this helper
+    before = copy.deepcopy((args, kwargs))
+    result = forward(*args, **kwargs)
+    try:
+        names = list(inspect.signature(forward).bind(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    values = list(args) + list(kwargs.values())
+    changed = _changed(dict(zip(names, before[0] + tuple(before[1].values()))), dict(zip(names, values)))
+    if changed is not None:
+        message = in_place(forward.__name__, changed)
+        if backward:
+            pytest.skip(f"{message}, so this test cannot tell whether {backward} is right: fix {forward.__name__} first "
+                        f"(its own test says the same)")
+        pytest.fail(message, pytrace=False)
+    return result
+
+
+# The forwards other functions are built on: (cell, "step" or "sequence") -> module, function, golden data, arguments.
+FORWARDS = {("rnn", "step"): ("rnn_layers", "rnn_step_forward", "rnn_step", ("x", "prev_h", "Wx", "Wh", "b")),
+            ("lstm", "step"): ("lstm_layers", "lstm_step_forward", "lstm_step", ("x", "prev_h", "prev_c", "Wx", "Wh", "b")),
+            ("rnn", "sequence"): ("rnn_layers", "rnn_forward", "rnn_seq", ("x", "h0", "Wx", "Wh", "b")),
+            ("lstm", "sequence"): ("lstm_layers", "lstm_forward", "lstm_seq", ("x", "h0", "Wx", "Wh", "b"))}
+
+
+def require_unchanged(cell: Any, function: str, sequence: bool = False) -> None:
+    """Skip a test of ``function`` (built on your step forward of ``cell``, and with ``sequence`` on your
+    sequence forward too) when one of those forwards changes its inputs in place: ``function`` would
+    look wrong although the mistake is the forward's, which its own test reports."""
+    __tracebackhide__ = True
+    for level in ("step", "sequence") if sequence else ("step",):
+        module, name, kind, args = FORWARDS[(str(cell), level)]
+        forward = getattr(importlib.import_module(module), name)
+        case = golden(kind)[0].values[0]
+        before = copy.deepcopy(case)
+        try:
+            forward(*(case[a] for a in args))
+        except Exception:  # noqa: BLE001 - not written yet, or it fails: its own test says so
+            continue
+        changed = _changed(before, case)
+        if changed is not None:
+            pytest.skip(f"{in_place(name, changed)}; {function} is built on it, so this test cannot tell whether "
+                        f"{function} is right: fix {name} first (its own test says the same)")
+
+
+def which_other(analytic: Any, candidates: List[np.ndarray], index: int, rtol: float = RTOL, atol: float = ATOL) -> Any:
+    """The index of another candidate that ``analytic`` equals (a list in the wrong order), else None."""
+    for other, value in enumerate(candidates):
+        if other != index and isinstance(analytic, np.ndarray) and analytic.shape == value.shape \
+                and np.allclose(analytic, value, rtol=rtol, atol=atol):
+            return other
+    return None
 
 
 def numerical_gradient(forward: Callable[[], np.ndarray], wrt: np.ndarray, upstream: np.ndarray) -> np.ndarray:

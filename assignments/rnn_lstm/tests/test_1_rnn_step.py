@@ -2,13 +2,13 @@
 import pytest
 
 from rnn_layers import rnn_step_backward, rnn_step_forward
-from rnn_lstm_testing import (check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
+from rnn_lstm_testing import (call_forward, check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
                               require_forward, require_forward_golden, snapshot)
 
 
 @pytest.mark.parametrize("case", golden("rnn_step"))
 def test_rnn_step_forward_matches_torch(case):
-    next_h, _ = rnn_step_forward(case["x"], case["prev_h"], case["Wx"], case["Wh"], case["b"])
+    next_h, _ = call_forward(rnn_step_forward, case["x"], case["prev_h"], case["Wx"], case["Wh"], case["b"])
     check_close(next_h, case["next_h"], "rnn_step_forward: next_h", "next_h = tanh(x @ Wx + prev_h @ Wh + b), shape (N, H).")
 
 
@@ -29,7 +29,8 @@ def test_rnn_step_backward_gradient_check(N, D, H):
 
 @pytest.mark.parametrize("case", golden("rnn_step"))
 def test_rnn_step_backward_matches_torch(case):
-    next_h, cache = rnn_step_forward(case["x"], case["prev_h"], case["Wx"], case["Wh"], case["b"])
+    next_h, cache = call_forward(rnn_step_forward, case["x"], case["prev_h"], case["Wx"], case["Wh"], case["b"],
+                                 backward="rnn_step_backward")
     require_forward(next_h, case["next_h"], "rnn_step_forward", "rnn_step_backward")
     grads = rnn_step_backward(case["dnext_h"], cache)
     assert len(grads) == 5, "rnn_step_backward returns (dx, dprev_h, dWx, dWh, db)"

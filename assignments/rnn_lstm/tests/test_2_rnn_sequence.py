@@ -2,20 +2,21 @@
 import pytest
 
 from rnn_layers import rnn_backward, rnn_forward
-from rnn_lstm_testing import (check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
-                              require_forward, require_forward_golden, snapshot)
+from rnn_lstm_testing import (call_forward, check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
+                              require_forward, require_forward_golden, require_unchanged, snapshot)
 
 NAMES = ("dx", "dh0", "dWx", "dWh", "db")
 
 
 @pytest.mark.parametrize("case", golden("rnn_seq"))
 def test_rnn_forward_matches_torch(case):
-    h, _ = rnn_forward(case["x"], case["h0"], case["Wx"], case["Wh"], case["b"])
+    h, _ = call_forward(rnn_forward, case["x"], case["h0"], case["Wx"], case["Wh"], case["b"])
     check_close(h, case["h"], "rnn_forward: h", "h[:, t] is the state after reading x[:, t]; the first step starts from h0.")
 
 
 @pytest.mark.parametrize("N, T, D, H", [(2, 4, 3, 5), (1, 1, 1, 1)])
 def test_rnn_backward_gradient_check(N, T, D, H):
+    require_unchanged("rnn", "rnn_backward")
     require_forward_golden("rnn_seq", lambda c: rnn_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"])[0], "h",
                            "rnn_forward", "rnn_backward")
     a = random_arrays(2, x=(N, T, D), h0=(N, H), Wx=(D, H), Wh=(H, H), b=(H,), dh=(N, T, H))
@@ -31,7 +32,8 @@ def test_rnn_backward_gradient_check(N, T, D, H):
 
 @pytest.mark.parametrize("case", golden("rnn_seq"))
 def test_rnn_backward_matches_torch(case):
-    h, cache = rnn_forward(case["x"], case["h0"], case["Wx"], case["Wh"], case["b"])
+    require_unchanged("rnn", "rnn_backward")
+    h, cache = call_forward(rnn_forward, case["x"], case["h0"], case["Wx"], case["Wh"], case["b"], backward="rnn_backward")
     require_forward(h, case["h"], "rnn_forward", "rnn_backward")
     grads = rnn_backward(case["dh"], cache)
     assert len(grads) == 5, "rnn_backward returns (dx, dh0, dWx, dWh, db)"

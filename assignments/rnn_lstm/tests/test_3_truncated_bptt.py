@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 
 from rnn_layers import rnn_backward, rnn_forward
-from rnn_lstm_testing import check_close, golden, random_arrays, require_forward
+from rnn_lstm_testing import call_forward, check_close, golden, random_arrays, require_forward, require_unchanged
 
 NAMES = ("dx", "dh0", "dWx", "dWh", "db")
 HINT = "Chunks are [0, k), [k, 2k), ...; no gradient crosses from a chunk into the one before it, but h0 gets the first chunk's."
 
 
 def check_against_torch(case, truncates):
-    h, cache = rnn_forward(case["x"], case["h0"], case["Wx"], case["Wh"], case["b"])
+    require_unchanged("rnn", "rnn_backward", sequence=True)
+    h, cache = call_forward(rnn_forward, case["x"], case["h0"], case["Wx"], case["Wh"], case["b"], backward="rnn_backward")
     require_forward(h, case["h"], "rnn_forward", "rnn_backward")
     for k in truncates:
         grads = rnn_backward(case["dh"], cache, truncate=int(k))
@@ -25,6 +26,7 @@ def test_truncated_bptt_matches_torch(case):
 
 
 def test_truncate_none_or_at_least_T_is_full_bptt():
+    require_unchanged("rnn", "rnn_backward", sequence=True)
     N, T, D, H = 2, 5, 3, 4
     a = random_arrays(3, x=(N, T, D), h0=(N, H), Wx=(D, H), Wh=(H, H), b=(H,), dh=(N, T, H))
     _, cache = rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])
@@ -37,6 +39,7 @@ def test_truncate_none_or_at_least_T_is_full_bptt():
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_truncated_equals_chunk_by_chunk(k):
     """truncate=k gives what running rnn_forward/rnn_backward on each chunk and summing gives."""
+    require_unchanged("rnn", "rnn_backward", sequence=True)
     N, T, D, H = 2, 7, 3, 4
     a = random_arrays(4, x=(N, T, D), h0=(N, H), Wx=(D, H), Wh=(H, H), b=(H,), dh=(N, T, H))
     _, cache = rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])

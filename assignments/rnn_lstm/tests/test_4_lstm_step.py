@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from lstm_layers import lstm_step_backward, lstm_step_forward
-from rnn_lstm_testing import (check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
+from rnn_lstm_testing import (call_forward, check_close, check_gradient, check_unchanged, golden, numerical_gradient, random_arrays,
                               require_forward, require_forward_golden, snapshot)
 
 GATES = "a = x @ Wx + prev_h @ Wh + b is split into the blocks i, f, g, o, in that order (like torch.nn.LSTM)."
@@ -11,7 +11,7 @@ GATES = "a = x @ Wx + prev_h @ Wh + b is split into the blocks i, f, g, o, in th
 
 @pytest.mark.parametrize("case", golden("lstm_step"))
 def test_lstm_step_forward_matches_torch(case):
-    next_h, next_c, _ = lstm_step_forward(case["x"], case["prev_h"], case["prev_c"], case["Wx"], case["Wh"], case["b"])
+    next_h, next_c, _ = call_forward(lstm_step_forward, case["x"], case["prev_h"], case["prev_c"], case["Wx"], case["Wh"], case["b"])
     check_close(next_c, case["next_c"], "lstm_step_forward: next_c", "next_c = f * prev_c + i * g. " + GATES)
     check_close(next_h, case["next_h"], "lstm_step_forward: next_h", "next_h = o * tanh(next_c). " + GATES)
 
@@ -40,7 +40,8 @@ def test_lstm_step_backward_gradient_check(N, D, H):
 
 @pytest.mark.parametrize("case", golden("lstm_step"))
 def test_lstm_step_backward_matches_torch(case):
-    next_h, next_c, cache = lstm_step_forward(case["x"], case["prev_h"], case["prev_c"], case["Wx"], case["Wh"], case["b"])
+    next_h, next_c, cache = call_forward(lstm_step_forward, case["x"], case["prev_h"], case["prev_c"], case["Wx"], case["Wh"],
+                                         case["b"], backward="lstm_step_backward")
     require_forward(next_h, case["next_h"], "lstm_step_forward", "lstm_step_backward")
     require_forward(next_c, case["next_c"], "lstm_step_forward", "lstm_step_backward")
     grads = lstm_step_backward(case["dnext_h"], case["dnext_c"], cache)

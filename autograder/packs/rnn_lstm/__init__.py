@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, List
 
-from autograder.engine.pack import Pack, standard_dirs
-from autograder.packs.rnn_lstm import checks, facts, inputs
+from autograder.engine.pack import Lazy, Pack, standard_dirs
+from autograder.packs.rnn_lstm import checks, inputs
 from autograder.packs.rnn_lstm.functions import FUNCTIONS
 
 FOLDER = Path(__file__).resolve().parent
@@ -63,9 +63,11 @@ PACK = Pack(
     stored_outputs={"carousel": ("next_c", "dprev_c")},
     diagnose=diagnose,
     mistakes=mistakes,
-    facts=facts.FACTS,
-    fact_checks=facts.FACT_CHECKS,
+    # computed from the reference's maths: imported when localization first asks (never in the student CI)
+    facts=Lazy(f"{__name__}.facts:FACTS"),
+    fact_checks=Lazy(f"{__name__}.facts:FACT_CHECKS"),
     extra_modules=("gradient_check",),
+    staff_only=("facts", "mistakes"),
     mutation_equivalents=FOLDER / "mutation_equivalents.toml",
     helpers=("sigmoid", "cell_functions"),
     bench={"buggy_function": "rnn_step_backward", "buggy_text": "next_h ** 1",

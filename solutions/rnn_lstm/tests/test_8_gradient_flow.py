@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 
 from gradient_flow import clip_grad_norm, hidden_grad_norms
-from rnn_lstm_testing import check_close, check_unchanged, golden, random_arrays, snapshot
+from rnn_lstm_testing import call_forward, check_close, check_unchanged, golden, random_arrays, require_unchanged, snapshot
 
 
 @pytest.mark.parametrize("case", golden("grad_norms"))
 def test_hidden_grad_norms_matches_torch(case):
     """torch: L = h_{T-1}.sum(), retain_grad() on every h_t, norms[t] = ||h_t.grad||."""
     cell = str(case["cell"])
-    norms = hidden_grad_norms(case["x"], case["h0"], case["Wx"], case["Wh"], case["b"], cell=cell)
+    require_unchanged(cell, "hidden_grad_norms")
+    norms = call_forward(hidden_grad_norms, case["x"], case["h0"], case["Wx"], case["Wh"], case["b"], cell=cell)
     N, H = case["h0"].shape
     check_close(norms, case["norms"], f"hidden_grad_norms({cell})", f"norms[T-1] = sqrt(N*H) = {np.sqrt(N * H):.4f}; go back one step at a time" + (" through both h and c." if cell == "lstm" else "."))
 

@@ -45,6 +45,19 @@ def urllib_http(method: str, url: str, headers: Dict[str, str], body: Optional[b
 # --------------------------------------------------------------------------- public tests
 
 
+MESSAGE_LIMIT = 2000  # characters of one failure message in the summary (the public tests' are far shorter)
+
+
+def failure_message(text: str) -> str:
+    """A failure message on one line, whole: its hint comes last. One longer than MESSAGE_LIMIT (a huge
+    assertion diff) ends at its last full sentence within the limit, and says where the rest is."""
+    message = " ".join(text.split())
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    end = message.rfind(". ", 0, MESSAGE_LIMIT)
+    return (message[: end + 1] if end > 0 else message[:MESSAGE_LIMIT]) + " … (the whole message is in the job log)"
+
+
 def junit_markdown(junit: Path) -> str:
     """A Markdown report of a pytest JUnit XML file (a missing file says the tests did not run)."""
     if not junit.is_file():
@@ -63,7 +76,7 @@ def junit_markdown(junit: Path) -> str:
             problem = case.find("error")
         if problem is not None:
             counts["failed"] += 1
-            message = " ".join((problem.get("message") or "").split())[:200].replace("|", "\\|")
+            message = failure_message(problem.get("message") or "").replace("|", "\\|")
             rows.append(f"| ❌ | `{name}` | {message} |")
         elif case.find("skipped") is not None:
             counts["skipped"] += 1
