@@ -454,6 +454,9 @@ class Localization:
 
 INDEPENDENT_SEED = 7919  # independent examples are drawn from (failing seed, k) with this offset
 INDEPENDENT = 3  # independent examples a fact must hold on before it is shown
+# max_norm / total norm of the k-th independent example (k % 3) on each side of the threshold
+CLIPPED_BANDS = ((0.02, 0.1), (0.1, 0.4), (0.4, 0.9))
+UNCLIPPED_BANDS = ((1.2, 1.8), (1.8, 4.0), (4.0, 20.0))
 
 
 def independent_example(fn: Function, failing: Example, k: int, kind: str = "values",
@@ -465,7 +468,8 @@ def independent_example(fn: Function, failing: Example, k: int, kind: str = "val
     no structured input (no special, no all-zero gradients); a truncate option stays on the failing
     example's side (a chunk length below T that does not divide it, or >= T) with a fresh value; a
     max_norm option stays on the failing example's side of the threshold (clipped or not) with a
-    random, untied ratio, or on the other side with ``other_side`` (a claim about the code, such as a
+    random, untied ratio from one of three bands of that side (far from the threshold to near it), or on
+    the other side with ``other_side`` (a claim about the code, such as a
     catalogued mistake, must hold on both sides: a submission that always scales is not one whose
     comparison is flipped)."""
     rng = np.random.default_rng([failing.seed, k, INDEPENDENT_SEED])
@@ -512,7 +516,10 @@ def independent_example(fn: Function, failing: Example, k: int, kind: str = "val
     ratio = failing.max_norm_ratio
     if "max_norm" in _options(fn):
         clipped = failing.zero_grads or ratio < 1.0
-        ratio = float(rng.uniform(0.2, 0.9)) if clipped != other_side else float(rng.uniform(1.2, 3.0))
+        # one of three bands by k (max_norm / total norm): far below, near and well above the threshold, so a
+        # fact such as "not scaled although above max_norm" holds across the side, not in one window of it
+        low, high = CLIPPED_BANDS[k % 3] if clipped != other_side else UNCLIPPED_BANDS[k % 3]
+        ratio = float(np.exp(rng.uniform(np.log(low), np.log(high))))
     return Example(tuple(sorted(dims.items())), failing.cell, int(rng.integers(0, 2**16)), 1.0, truncate, ratio)
 
 
