@@ -50,7 +50,9 @@ CASES = "cases.json"
 ARRAYS = "arrays.npz"
 EXAMPLES_PER_TEST = 4
 # What the student-CI bundle must not carry: mistake variants, mutation tools, compiled code.
-LEFT_OUT_PARTS = {"mistakes", "__pycache__", ".pytest_cache", ".hypothesis", "student_ci_data"}
+# (reference_answers: the reference's answers to the marking draws, autograder/engine/answers.py, wherever
+# AUTOGRADER_CACHE put them)
+LEFT_OUT_PARTS = {"mistakes", "__pycache__", ".pytest_cache", ".hypothesis", "student_ci_data", "reference_answers"}
 LEFT_OUT_FILES = {"mutation.py", "mutation_report.py", "mutation_equivalents.toml"}
 LEFT_OUT_SUFFIXES = (".pyc", ".so", ".pyd", ".dylib", ".o")
 FORMATIVE = ("FORMATIVE FEEDBACK, not your grade: {examples} fixed examples checked against answers stored in the "
