@@ -94,6 +94,9 @@ class Grader:
     # some sizes (e.g. only for large ones), so each profile escalates on its own.
     modes: Dict[Tuple[str, str], Mode] = field(default_factory=dict)
     profile: str = "general"  # the profile of the test under way
+    # functions with an example that failed or was set aside: their examples go to the worker one ahead
+    # (each such example drops what was sent ahead of it), the others' all at once (engine/lookahead.py)
+    troubled: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.client.part_server = reference.serve_part
@@ -725,14 +728,17 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
     sequence = draws.drawn(body, build, fn.name, profile, max_examples) if REPLAY_DRAWS else None
     replayed = sequence is not None
     ahead = _lookahead(g, check, fn, mode)
+    depth = 1 if fn.name in g.troubled else 10**9  # every example at once, until one fails or is set aside
     try:
         upcoming = [prepare(ex) for ex in sequence or ()]
         position = 0
         while sequence is not None and position < len(sequence):
-            ahead.through(upcoming, position + 1)  # the worker runs the next example while this one is judged
+            ahead.through(upcoming, position + depth)  # the worker runs the next examples while this one is judged
             outcome = judge(upcoming[position])
             log.append((upcoming[position], outcome))
             judged[:] = [log[-1]]
+            if outcome is not None:
+                g.troubled.add(fn.name)
             if outcome is not None and not isinstance(outcome, Rejected):
                 if shrink:
                     replayed = False  # a failure: Hypothesis runs, and shrinks it
@@ -757,6 +763,7 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                     break
                 sequence, upcoming = following, upcoming[:position + 1] + [prepare(ex) for ex in following[position + 1:]]
                 ahead.restart(position + 1)
+                depth = 1  # more may be set aside: each would drop what was sent ahead of it
             position += 1
     finally:
         ahead.settle()
@@ -786,8 +793,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
         state["budget"] = state["spent"] + len(boundary)
         ahead, fixed = _lookahead(g, check, fn, mode), [prepare(ex) for ex in boundary]
         try:
-            for i, ex in enumerate(boundary):
-                ahead.through(fixed, i + 1)
+            for ex in boundary:
+                ahead.through(fixed, len(fixed))
                 attempt(ex)
         finally:
             ahead.settle()

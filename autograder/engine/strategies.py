@@ -209,7 +209,7 @@ def _make(structure: Any, rng: np.random.Generator, scale: float) -> Any:
 
 
 _RECENT: "OrderedDict[Tuple[str, str, Example], Dict[str, Any]]" = OrderedDict()
-RECENT_SIZE = 16  # an example is materialized when it is planned (engine/lookahead.py), then judged
+RECENT_SIZE = 64  # an example is materialized when it is planned (engine/lookahead.py), then judged
 
 
 def materialize(fn: Function, ex: Example) -> Dict[str, Any]:
