@@ -55,6 +55,19 @@ def test_kept_answers_give_the_same_grade_and_the_reference_runs_once_per_input(
     assert json.dumps(third, sort_keys=True) == json.dumps(first, sort_keys=True) and len(computed) >= cold / 2
 
 
+def test_answers_past_the_cap_are_computed_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(answers, "MAX_KEPT", 2)
+    kept = answers.Answers(tmp_path / "f.npz")
+    computed = []
+    for k in range(3):
+        got = kept.get("f", {"x": np.full(2, float(k))}, lambda k=k: computed.append(k) or {"y": np.full(3, float(k))})
+        assert np.array_equal(got["y"], np.full(3, float(k)))
+    kept.save()
+    again = answers.Answers(tmp_path / "f.npz")
+    assert len(again.known) == 2 and computed == [0, 1, 2]
+    assert np.array_equal(again.get("f", {"x": np.full(2, 1.0)}, lambda: {"y": np.zeros(3)})["y"], np.ones(3))
+
+
 def test_the_student_ci_bundle_never_carries_the_reference_answers(tmp_path: Path) -> None:
     """Answers to the marking draws are a lookup table for whoever reads them: wherever AUTOGRADER_CACHE
     put them (even inside the package), the student-CI bundle leaves them out."""
