@@ -68,10 +68,13 @@ def key(body: Callable[..., Any], function: str, profile: str, max_examples: int
 
 
 def drawn(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callable[[], None]], function: str,
-          profile: str, max_examples: int, decisions: Tuple[bool, ...] = ()) -> Optional[Tuple[Example, ...]]:
+          profile: str, max_examples: int, decisions: Tuple[bool, ...] = (),
+          record_missing: bool = True) -> Optional[Tuple[Example, ...]]:
     """The examples ``build(body)`` (a Hypothesis property) draws when the first examples count or
     are set aside as ``decisions`` says (True: it counted; False: the body rejected it) and every
-    later one passes (None if they could not be recorded).
+    later one passes (None if they could not be recorded, or, ``record_missing=False``, are not
+    kept already: recording runs Hypothesis' engine for the whole property, which costs as much
+    as running the real property with it).
 
     ``body`` is the test body: a function whose free variables ``attempt``, ``state`` and
     ``failures`` are its judge, its counters and its failures. It is recorded through a twin with
@@ -81,6 +84,8 @@ def drawn(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callab
     name = key(body, function, profile, max_examples, decisions)
     if name not in _memory:
         found = _load(CACHE_DIR / f"{name}.json")
+        if found is None and not record_missing:
+            return None
         if found is None:
             try:
                 found = record(body, build, decisions)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from autograder.engine import explain, pack
+from autograder.engine import answers, explain, pack
 from autograder.engine import submission as submission_checks
 from autograder.engine.hidden_tests import EVIDENCE, Grader, TestOutcome, requires, run_test, shows_inputs
 from autograder.engine.pack import function
@@ -50,17 +50,19 @@ def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, An
         for fn in active.functions:
             blocked = _blocked(fn, static, imports)
             outcomes: List[Tuple[RubricTest, TestOutcome]] = []
-            for test in (t for t in rubric if t.function == fn.name):
-                if blocked is not None:
-                    outcome = TestOutcome(False, blocked)
-                elif _unmet(test, outcomes, grader.evidence) is not None:
-                    outcome = _unmet(test, outcomes, grader.evidence)  # type: ignore[assignment]
-                elif time.monotonic() > deadline:
-                    outcome = TestOutcome(False, f"not run: grading this submission took longer than "
-                                                 f"{limits.submission_seconds:g} s")
-                else:
-                    outcome = run_test(grader, fn, test.kind, test.profile, test.examples)
-                outcomes.append((test, outcome))
+            with answers.kept(fn.name):  # the reference's answers, kept on disk (engine/answers.py)
+                for test in (t for t in rubric if t.function == fn.name):
+                    if blocked is not None:
+                        outcome = TestOutcome(False, blocked)
+                    elif _unmet(test, outcomes, grader.evidence) is not None:
+                        outcome = _unmet(test, outcomes, grader.evidence)  # type: ignore[assignment]
+                    elif time.monotonic() > deadline:
+                        outcome = TestOutcome(False, f"not run: grading this submission took longer than "
+                                                     f"{limits.submission_seconds:g} s")
+                    else:
+                        outcome = run_test(grader, fn, test.kind, test.profile, test.examples,
+                                           shrink=test.visibility != "hidden")  # the input is shown: keep it small
+                    outcomes.append((test, outcome))
             for test, outcome in outcomes:
                 outcome = _unmet(test, outcomes, grader.evidence) or outcome  # a requirement that ran after the test
                 tests.append(_test_result(fn, test, outcome, grader))

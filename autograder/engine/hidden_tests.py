@@ -94,6 +94,9 @@ class Grader:
     # some sizes (e.g. only for large ones), so each profile escalates on its own.
     modes: Dict[Tuple[str, str], Mode] = field(default_factory=dict)
     profile: str = "general"  # the profile of the test under way
+    # functions with an example that failed or was set aside: their examples go to the worker one ahead
+    # (each such example drops what was sent ahead of it), the others' all at once (engine/lookahead.py)
+    troubled: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.client.part_server = reference.serve_part
@@ -505,11 +508,14 @@ REJECT_LIMIT = 10
 REJECT_LIMIT_SPECIAL = 4
 
 
-def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int) -> TestOutcome:
+def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int,
+             shrink: bool = True) -> TestOutcome:
     """Run one rubric test; when a dependency of ``fn`` is wrong on every example, escalate its mode.
 
     The mode is kept per function (:attr:`Grader.modes`): the later tests of ``fn`` start where the
-    first one ended.
+    first one ended. ``shrink``: a failure is shrunk to a small failing input (for a test whose
+    feedback shows it); otherwise the first failing example is the test's failure (a hidden test
+    shows no input, and its pass or fail is the same).
     """
     cells = function(fn.forward).cells if fn.forward else fn.cells
     g.profile, g.kind = profile, kind
@@ -521,7 +527,7 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
         mode = g.mode(fn)
         last = escalate(mode, fn, list(fn.parts) + [fn.forward or ""], cells) is None
         limit = None if last else REJECT_LIMIT_SPECIAL if mode.special else REJECT_LIMIT
-        outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit)
+        outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit, shrink)
         dependencies = [d for d in notes.dependencies if d not in (fn.name, UNINFORMATIVE)]
         if dependencies and not mode.strict:  # judge again, counting only inputs where the dependencies are right
             g.modes[(fn.name, profile)] = dataclasses.replace(mode, strict=True)
@@ -629,12 +635,13 @@ def _lookahead(g: Grader, check: Callable[[Grader, Function, Example], None], fn
 
 
 def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples: int,
-                  reject_limit: Optional[int]) -> Tuple[TestOutcome, Notes]:
+                  reject_limit: Optional[int], shrink: bool = True) -> Tuple[TestOutcome, Notes]:
     """Run the test as a derandomized Hypothesis property, then its boundary examples.
 
     Rejected examples (a dependency wrong on them) do not count; after ``reject_limit`` rejections
     with nothing counted, the property stops early so the caller can escalate the mode. The
-    smallest failing example is kept. NB: derandomized Hypothesis seeds its draws with the source
+    smallest failing example is kept (``shrink``), or else the first one (Hypothesis draws the same
+    examples up to it either way). NB: derandomized Hypothesis seeds its draws with the source
     of ``body``: editing ``body`` changes every example drawn (and so, maybe, grades).
     """
     check = kinds()[kind]
@@ -705,30 +712,42 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
         return settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
                         suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
                         verbosity=Verbosity.quiet, print_blob=False,
-                        phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(examples(fn, profile))(test))
+                        phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if shrink else ()))(
+            given(examples(fn, profile))(test))
 
     # Replay: judge, in order, the examples Hypothesis draws given whether each one so far counted
     # or was set aside (recorded once per such history, engine/draws.py), until one fails. If none
     # fails, that is the whole property; otherwise Hypothesis runs from the start (its counters put
     # back), the examples judged here answer its first calls, and it shrinks: every check runs
-    # once, in the order it always has.
+    # once, in the order it always has. Without shrinking, the first failure is the test's: no
+    # Hypothesis run then.
     judged: List[Tuple[Example, Optional[Exception]]] = []
     log: List[Tuple[Example, Optional[Exception]]] = []
     before = (copy.deepcopy(notes), dict(state), g.examples_run.get(fn.name, 0))
     decisions: List[bool] = []
+    first_failure: Optional[Exception] = None
     sequence = draws.drawn(body, build, fn.name, profile, max_examples) if REPLAY_DRAWS else None
     replayed = sequence is not None
     ahead = _lookahead(g, check, fn, mode)
+    depth = 1 if fn.name in g.troubled else 10**9  # every example at once, until one fails or is set aside
     try:
         upcoming = [prepare(ex) for ex in sequence or ()]
         position = 0
         while sequence is not None and position < len(sequence):
-            ahead.through(upcoming, position + 1)  # the worker runs the next example while this one is judged
+            ahead.through(upcoming, position + depth)  # the worker runs the next examples while this one is judged
             outcome = judge(upcoming[position])
             log.append((upcoming[position], outcome))
             judged[:] = [log[-1]]
+            if outcome is not None:
+                g.troubled.add(fn.name)
             if outcome is not None and not isinstance(outcome, Rejected):
-                replayed = False  # a failure: Hypothesis runs, and shrinks it
+                if shrink:
+                    replayed = False  # a failure: Hypothesis runs, and shrinks it
+                    break
+                try:
+                    attempt(sequence[position])  # counted and kept, as Hypothesis' run would
+                except Exception as exc:  # noqa: BLE001 - raised below, where the property ends
+                    first_failure = exc
                 break
             if attempt(sequence[position]):
                 decisions.append(True)
@@ -736,12 +755,16 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                 break  # where the body ends the property
             else:
                 decisions.append(False)  # rejected: Hypothesis draws on otherwise from here
-                following = draws.drawn(body, build, fn.name, profile, max_examples, tuple(decisions))
+                # drawn on only where kept already: recording them would cost a run of Hypothesis'
+                # engine per rejection, where running the property with it (below) costs one
+                following = draws.drawn(body, build, fn.name, profile, max_examples, tuple(decisions),
+                                        record_missing=False)
                 if following is None or following[:position + 1] != sequence[:position + 1]:
                     replayed = False
                     break
                 sequence, upcoming = following, upcoming[:position + 1] + [prepare(ex) for ex in following[position + 1:]]
                 ahead.restart(position + 1)
+                depth = 1  # more may be set aside: each would drop what was sent ahead of it
             position += 1
     finally:
         ahead.settle()
@@ -754,6 +777,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
         g.examples_run[fn.name] = saved_count
     try:
         try:
+            if first_failure is not None:
+                raise first_failure
             if not replayed:
                 build(body)()
         except _StopProperty:
@@ -769,8 +794,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
         state["budget"] = state["spent"] + len(boundary)
         ahead, fixed = _lookahead(g, check, fn, mode), [prepare(ex) for ex in boundary]
         try:
-            for i, ex in enumerate(boundary):
-                ahead.through(fixed, i + 1)
+            for ex in boundary:
+                ahead.through(fixed, len(fixed))
                 attempt(ex)
         finally:
             ahead.settle()

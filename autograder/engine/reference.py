@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from autograder.engine import pack
+from autograder.engine import answers, pack
 from autograder.engine.pack import function
 from autograder.engine.spec import Function
 from autograder.engine.strategies import flatten
@@ -112,8 +112,12 @@ def named_outputs(fn: Function, raw: Any) -> Dict[str, np.ndarray]:
 
 
 def expected(fn: Function, inputs: Mapping[str, Any]) -> Dict[str, np.ndarray]:
-    """The reference answer for a scenario."""
-    return named_outputs(fn, scenario(pure(), fn, inputs))
+    """The reference answer for a scenario (from the kept answers while a function is graded:
+    :mod:`autograder.engine.answers`)."""
+    kept = answers.current()
+    if kept is None:
+        return named_outputs(fn, scenario(pure(), fn, inputs))
+    return kept.get(fn.name, inputs, lambda: named_outputs(fn, scenario(pure(), fn, inputs)))
 
 
 class _Numpy:

@@ -74,8 +74,19 @@ class Example:
         return dict(self.dims)
 
 
+_STRATEGIES: Dict[Tuple[str, str, str], st.SearchStrategy[Example]] = {}
+
+
 def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Example]:
-    """Examples for ``fn`` (a backward function draws what its forward needs)."""
+    """Examples for ``fn`` (a backward function draws what its forward needs). Made once per function
+    and profile (making a composite strategy reads its source): the same strategy draws the same."""
+    key = (pack.current().name, fn.name, profile)
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = _examples(fn, profile)
+    return _STRATEGIES[key]
+
+
+def _examples(fn: Function, profile: str) -> st.SearchStrategy[Example]:
     ranges = pack.current().profiles[profile]
     base = function(fn.forward) if fn.forward else fn
 
@@ -198,7 +209,7 @@ def _make(structure: Any, rng: np.random.Generator, scale: float) -> Any:
 
 
 _RECENT: "OrderedDict[Tuple[str, str, Example], Dict[str, Any]]" = OrderedDict()
-RECENT_SIZE = 16  # an example is materialized when it is planned (engine/lookahead.py), then judged
+RECENT_SIZE = 64  # an example is materialized when it is planned (engine/lookahead.py), then judged
 
 
 def materialize(fn: Function, ex: Example) -> Dict[str, Any]:

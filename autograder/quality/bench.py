@@ -28,6 +28,10 @@ TARGET_RATIO = 2.5  # grading the reference from the command line over starting 
 TARGET_RATIO_BUGGY = 3.5  # the same for a buggy submission
 TARGET_SIMILARITY_SECONDS = 60.0  # a 100-student class compared, on 2 cores
 TARGET_STUDENT_CI_MB = 150.0  # the venv the student CI installs from its bundle's requirements.txt
+# What people wait for (issue 25), command-line gradings measured side by side in one run:
+TARGET_WARM = 2.5  # a warm grading of the reference over start-and-import
+TARGET_COLD = 1.5  # a cold grading of the reference (empty AUTOGRADER_CACHE) over a warm one
+TARGET_BUGGY_COLD = 2.0  # a cold grading of each buggy student over the cold reference
 SIMILARITY_CLASS = 100
 GRADER = GRADE_ENTRY_POINT
 
@@ -92,10 +96,74 @@ def time_submission(path: Path, name: str, sandbox: str, reps: int, grader: str 
     return timing
 
 
-def _wall(argv: List[str]) -> float:
+def _wall(argv: List[str], env: Optional[Dict[str, str]] = None) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start
+
+
+# More lines for the "what people wait for" section: each is called with ``out`` after the gradings
+# (the student CI end to end, install, public tests and formative grade, goes here).
+WAITED_FOR_EXTRAS: List[Callable[[Callable[[str], None]], None]] = []
+
+
+def cold_students(tmp: Path) -> List[Tuple[str, Path]]:
+    """The buggy students a cold grading is timed on: the pack's ``bench["cold_students"]`` (folders of
+    examples/submissions) and ``bench["cold_realistic"]`` (bugs of the realistic corpus, assembled
+    under ``tmp``), e.g. a forward that is wrong only when H > 1."""
+    from autograder.paths import REPO_ROOT
+
+    wanted = pack.current().bench
+    found = [(name, REPO_ROOT / "examples" / "submissions" / name) for name in wanted.get("cold_students", ())]
+    names = tuple(wanted.get("cold_realistic", ()))
+    if names:
+        from autograder.quality import realistic
+
+        bugs = {bug.name: bug for bug in realistic.bugs()}
+        found += [(name, realistic.submission([bugs[name]], tmp / name)) for name in names]
+    return [(name, path) for name, path in found if path.is_dir()]
+
+
+def waited_for(reps: int, out: Callable[[str], None], students: Optional[List[Tuple[str, Path]]] = None) -> Dict[str, float]:
+    """Print what people wait for: ``python -m autograder grade`` on the command line (default
+    sandbox), the reference warm (draws and reference answers kept) and cold (an empty
+    ``AUTOGRADER_CACHE``, as Gradescope without setup.sh's draws, student CI, a class's first
+    grade-all), each buggy student cold, and start-and-import; ``reps`` interleaved rounds, medians,
+    and the ratios, each beside its target. Returns the medians (seconds) by name."""
+    reference_dir = pack.current().reference_dir
+    baseline = [sys.executable, "-I", "-c", "import numpy, hypothesis"]
+    with tempfile.TemporaryDirectory(prefix="bench-waited-") as folder:
+        tmp = Path(folder)
+        students = cold_students(tmp) if students is None else students
+
+        def grade(path: Path, cache: Path) -> float:
+            command = [sys.executable, "-m", "autograder", "grade", str(path), "--results", str(tmp / "r.json")]
+            return _wall(command, dict(os.environ, AUTOGRADER_CACHE=str(cache)))
+
+        grade(reference_dir, tmp / "warm")  # warm: its draws and reference answers kept
+        runs: Dict[str, List[float]] = {name: [] for name in ["start", "warm", "cold"] + [n for n, _ in students]}
+        for rep in range(reps):  # interleaved: a busy moment slows every kind alike
+            runs["start"].append(_wall(baseline))
+            runs["warm"].append(grade(reference_dir, tmp / "warm"))
+            runs["cold"].append(grade(reference_dir, tmp / f"cold-{rep}"))
+            for name, path in students:
+                runs[name].append(grade(path, tmp / f"cold-{name}-{rep}"))
+    median = {name: statistics.median(times) for name, times in runs.items()}
+    start, warm, cold = median["start"], median["warm"], median["cold"]
+    out(f"what people wait for: `python -m autograder grade`, default sandbox, {reps} interleaved runs, medians "
+        f"(cold: an empty AUTOGRADER_CACHE; warm: draws and reference answers kept)")
+    out(f"  start-and-import (python -I -c \"import numpy, hypothesis\") {start:5.2f} s")
+    out(f"  reference, warm  {warm:5.2f} s = {warm / start:4.2f}x start-and-import  target <= {TARGET_WARM}x "
+        f"[{_verdict(warm / start <= TARGET_WARM)}]")
+    out(f"  reference, cold  {cold:5.2f} s = {cold / warm:4.2f}x warm reference  target <= {TARGET_COLD}x "
+        f"[{_verdict(cold / warm <= TARGET_COLD)}]")
+    for name, _ in students:
+        ratio = median[name] / cold
+        out(f"  {name}, cold  {median[name]:5.2f} s = {ratio:4.2f}x cold reference  target <= {TARGET_BUGGY_COLD}x "
+            f"[{_verdict(ratio <= TARGET_BUGGY_COLD)}]")
+    for extra in WAITED_FOR_EXTRAS:
+        extra(out)
+    return median
 
 
 def start_ratio(subjects: List[Tuple[str, Path]], reps: int, out: Callable[[str], None]) -> None:
@@ -314,6 +382,7 @@ def grading_bench(reps: int, class_size: int, grader: str, out: Callable[[str], 
             return 1
         if grader == GRADER:
             start_ratio(subjects, reps, out)
+            waited_for(reps, out)
         else:
             out(f"grading over starting Python: not measured (the command line grades with {GRADER}, not {grader})")
         if reference.examples:

@@ -448,26 +448,43 @@ class WorkerClient:
         - a timeout or crash of a batch sent ahead is reported when its turn comes, as if it had
           been sent then; if its turn never comes the worker restarts silently (lookahead stops).
         """
+        prepared = self.prepare_ahead(calls, clear)
+        return prepared is not None and self.send_prepared(prepared)
+
+    def prepare_ahead(self, calls: List[dict], clear: bool) -> Optional["Prepared"]:
+        """The message :meth:`send_ahead` would send for a batch, or None when it cannot be sent ahead."""
         if not self.lookahead or self.proc is None:
-            return False
+            return None
         none: List[Optional[CallOutcome]] = [None] * len(calls)
         for call in calls:
             if call.get("serve") or self._precheck(call, f"{call['module']}.{call['function']}", none) is not None:
-                return False
+                return None
         runnable = list(range(len(calls)))
         try:
             header, blobs = self._request(calls, runnable, clear)
         except (ValueError, TypeError):
+            return None
+        return Prepared(header, blobs, _key(header, blobs))
+
+    def room_ahead(self) -> int:
+        """Bytes that may still be sent ahead (never more than half the pipe: the worker may not have
+        read them yet, and the grader must never block on a full pipe)."""
+        return self._pipe_room // 2 - sum(len(k) for k in self._ahead)
+
+    def pending_ahead(self) -> int:
+        """How many batches sent ahead wait for their turn."""
+        return len(self._ahead)
+
+    def send_prepared(self, prepared: "Prepared") -> bool:
+        """Send a message :meth:`prepare_ahead` made (False: no room, or the worker is gone)."""
+        if not self.lookahead or self.proc is None or len(prepared.key) > self.room_ahead():
             return False
-        key = _key(header, blobs)
-        if sum(len(k) for k in self._ahead) + len(key) > self._pipe_room // 2:
-            return False  # the worker may not have read them yet: never block on a full pipe
         try:
-            protocol.write_message(self._fds[0], dict(header, hold=True), blobs)
+            protocol.write_message(self._fds[0], dict(prepared.header, hold=True), prepared.blobs)
         except OSError:
             self.lookahead = False
             return False
-        self._ahead.append(key)
+        self._ahead.append(prepared.key)
         self.ahead_counts["sent"] += 1
         return True
 
@@ -570,6 +587,15 @@ class WorkerClient:
     def clear_handles(self) -> None:
         """Drop the worker's handle table with the next batch (between independent examples)."""
         self._needs_clear = True
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A call message ready to be sent ahead: its header (without blob lengths), blobs, and key (:func:`_key`)."""
+
+    header: dict
+    blobs: List[bytes]
+    key: bytes
 
 
 class Planned(BaseException):

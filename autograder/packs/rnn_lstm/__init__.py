@@ -71,6 +71,8 @@ PACK = Pack(
     mutation_equivalents=FOLDER / "mutation_equivalents.toml",
     helpers=("sigmoid", "cell_functions"),
     bench={"buggy_function": "rnn_step_backward", "buggy_text": "next_h ** 1",
+           # cold gradings timed (make bench): a backward bug, a forward and backward bug, a forward wrong only for H > 1
+           "cold_students": ("rnn_step_tanh_twice", "lstm_gate_order_ifog"), "cold_realistic": ("rsf_wh_column_convention",),
            "variants": {"rnn_layers.py": "written_differently_rnn.py", "lstm_layers.py": "written_differently_lstm.py"}},
     **standard_dirs("rnn_lstm"),
 )
