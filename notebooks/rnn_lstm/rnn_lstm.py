@@ -1682,7 +1682,11 @@ for name in ("LSTM, constant gates", "RNN"):
     short_histories[name] = [contrast_run(name, short_task, short_eval, seed) for seed in SEEDS]
 
 # %%
-far_histories = {name: [contrast_run(name, far_task, far_eval, seed) for seed in SEEDS] for name in contrast_models}
+far_histories = {name: [contrast_run(name, far_task, far_eval, seed) for seed in SEEDS] for name in ("LSTM", "LSTM, constant gates", "RNN")}
+
+# %%
+for name in ("LSTM, constant gates, H = 36", "RNN, H = 36"):      # more recurrent parameters than the LSTM
+    far_histories[name] = [contrast_run(name, far_task, far_eval, seed) for seed in SEEDS]
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True)
