@@ -989,13 +989,13 @@ print("over 6 initialisations: full factor per step " + ", ".join(f"{d[0]:.3f}" 
 # Along the LSTM's cell path alone it decays more slowly, and it is what your backward pass does:
 # chaining `dprev_c` back through your `lstm_step_backward`, with no gradient on $h$, gives exactly the
 # product of the forget gates (the dotted curve lies on the cell path's). <!-- claim: carousel-path -->
-# Put a tanh on the cell and the cell path loses its advantage: each step back also multiplies by
+# Put a tanh on the cell and the cell path loses much of its advantage: each step back also multiplies by
 # $1 - c_t^2$, and over the 39 steps it keeps more than 10 times less gradient (on each of 6
 # initialisations). <!-- claim: carousel-tanh -->
 # The full gradient on $c_t$ behaves differently again: on average it grows going back, by a factor
 # above 1.04 per step, and at $t = 0$ it is tens of times the cell path's (more than 40 times on each
 # of 6 initialisations). <!-- claim: carousel-full -->
-# So at initialisation the LSTM's full gradient explodes slightly: clipping matters for LSTMs
+# So at initialisation the LSTM's full gradient explodes slightly: an LSTM can need clipping
 # too. <!-- claim: carousel-full-explodes -->
 #
 # Why the full LSTM differs from its cell path: the full gradient is the cell path *plus* every path
