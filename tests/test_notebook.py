@@ -377,7 +377,7 @@ def test_source_notebook_runs_end_to_end_on_the_reference_solutions(solution_tre
         assert f"{grade_id.replace('-', '_')}: visible tests passed" in text
     # Every claim of the prose is asserted by a cell (tests/test_notebook_claims.py), and the notebook
     # ran without an error, so every assert held: the numbers the asserts check are printed too.
-    assert "growth factor per step: RNN 0.859, LSTM cell path 0.953 (mean f 0.950), LSTM full 1.083" in text
+    assert "growth factor per step: RNN 0.859, LSTM cell path 0.953 (mean f 0.950), with a tanh on the cell 0.892, LSTM full 1.083" in text
     assert re.search(r"^T = 50, LSTM +accuracy at step 600 per seed: 1\.000, 1\.000, 1\.000", text, flags=re.M), text
 
 

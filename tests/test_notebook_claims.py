@@ -7,6 +7,9 @@ The convention (the notebook's introduction states it to students):
   The tag belongs to the sentence just before it.
 - A later code cell asserts it: an ``assert`` statement whose message starts with the id in
   brackets, ``assert factor < 0.9, "[rnn-scale-1-decays] ..."`` (an f-string message works too).
+- A sentence that only restates earlier results (the conclusions, a model answer) points to their
+  claims instead, ``<!-- see claim: far-lstm, far-matched -->``: each must be tagged in an earlier
+  sentence (and so asserted), so no second assert repeats a check that cannot fail once the first passed.
 
 What counts as a sentence that states a number or a comparison (:func:`claim_reasons`), outside
 code spans (settings such as ```T = 40``` are written as code) and display math (formulas):
@@ -37,7 +40,8 @@ from autograder.packs.rnn_lstm import ASSIGNMENT, SOURCE_DIR
 SOURCE_NB = SOURCE_DIR / f"{ASSIGNMENT}.ipynb"
 
 TAG = re.compile(r"<!--\s*claim:\s*([A-Za-z0-9_-]+)\s*-->")
-SENTINEL = re.compile(r"\u27e6([A-Za-z0-9_-]+)\u27e7")
+SEE = re.compile(r"<!--\s*see claims?:\s*([A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*)\s*-->")
+SENTINEL = re.compile(r"\u27e6(=?[A-Za-z0-9_-]+)\u27e7")      # "=id": a reference to an earlier claim
 COMPARISON_WORDS = (
     "than", "more", "less", "fewer", "larger", "largest", "smaller", "smallest", "higher", "highest",
     "lower", "lowest", "faster", "fastest", "slower", "slowest", "better", "best", "worse", "worst",
@@ -56,7 +60,7 @@ REFERENCES = re.compile(r"\b(?:sections?|questions?)\s+\d+(?:\.\d+)?|\((?:19|20)
 class Sentence:
     cell: int
     text: str          # as written, tags removed
-    claims: Tuple[str, ...]
+    claims: Tuple[str, ...]     # "=id" for a reference to an earlier claim (``see claim``)
 
 
 def _visible_text(markdown: str) -> str:
@@ -65,6 +69,7 @@ def _visible_text(markdown: str) -> str:
     text = "\n".join(lines)
     text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)                  # display math: formulas
     text = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "\n\n", text, flags=re.M)   # list items start a paragraph
+    text = SEE.sub(lambda m: " ".join(f" \u27e6={ref.strip()}\u27e7 " for ref in m.group(1).split(",")), text)
     return TAG.sub(lambda m: f" \u27e6{m.group(1)}\u27e7 ", text)
 
 
@@ -79,7 +84,7 @@ def sentences(markdown: str, cell: int = 0) -> List[Sentence]:
         parts = re.split(r"(?<=[.!?:;)])\s+(?=[A-Z(*$`\u27e6])", paragraph)
         pieces: List[List[str]] = []
         for part in parts:
-            leading = re.match(r"^((?:\u27e6[A-Za-z0-9_-]+\u27e7\s*)+)(.*)$", part)
+            leading = re.match(r"^((?:\u27e6=?[A-Za-z0-9_-]+\u27e7\s*)+)(.*)$", part)
             if leading and pieces:          # tags right after a sentence belong to it
                 pieces[-1].append(leading.group(1))
                 part = leading.group(2)
@@ -152,6 +157,10 @@ def problems(nb) -> List[str]:
             if reasons and not sentence.claims:
                 found.append(f"cell {index}: states {', '.join(reasons)} but has no claim tag: {sentence.text!r}")
             for claim in sentence.claims:
+                if claim.startswith("="):
+                    if claim[1:] not in seen:
+                        found.append(f"cell {index}: refers to claim {claim[1:]!r}, which no earlier sentence states: {sentence.text!r}")
+                    continue
                 if claim in seen:
                     found.append(f"cell {index}: claim {claim!r} is tagged twice (first in cell {seen[claim]})")
                 seen[claim] = index
@@ -184,7 +193,7 @@ def test_the_notebook_states_claims_and_checks_them(source_nb):
     for cell in source_nb.cells:
         if cell.cell_type == "code":
             asserted |= set(asserted_claims(cell.source))
-    tags = {claim for s in tagged for claim in s.claims}
+    tags = {claim for s in tagged for claim in s.claims if not claim.startswith("=")}
     # Every bracketed assert answers a tag (no stale checks left behind when a sentence goes).
     assert asserted == tags, (sorted(asserted - tags), sorted(tags - asserted))
 
@@ -254,3 +263,14 @@ def test_removing_a_tag_from_the_notebook_is_caught(source_nb):
     cell.source = cell.source.replace("<!-- claim: rnn-scale-1-decays -->", "")
     found = problems(broken)
     assert len(found) == 1 and "below 0.9" in found[0] and "has no claim tag" in found[0]
+
+
+def test_a_sentence_can_point_to_an_earlier_claim_instead_of_asserting_again():
+    earlier = "md:The RNN reaches 0.9. <!-- claim: rnn-acc -->"
+    restated = "md:In short, the RNN reached 0.9. <!-- see claim: rnn-acc, other -->"
+    found = problems(_nb(earlier, "assert acc > 0.9, '[rnn-acc]'", "md:Another is 2. <!-- claim: other -->",
+                         "assert b, '[other]'", restated))
+    assert found == []
+    # A reference to a claim that no earlier sentence states (or a later one only) is reported.
+    found = problems(_nb(restated, earlier, "assert acc > 0.9, '[rnn-acc]'"))
+    assert any("refers to claim 'rnn-acc'" in p for p in found) and any("refers to claim 'other'" in p for p in found)

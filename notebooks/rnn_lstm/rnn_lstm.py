@@ -35,11 +35,16 @@
 # are graded by hand. The training loop, loss and optimiser are provided in `training.py` (not graded)
 # and run on top of your layers. Everything is numpy on the CPU, and the training runs are kept small.
 #
-# **Every claim is checked.** Each sentence of this notebook that states a number or a comparison is
-# checked by a code cell after it: an `assert` whose message starts with the claim's name in brackets,
-# such as `[rnn-scale-1-decays]`. A claim about training is checked on every seed in `SEEDS`. When
-# such a check fails on your code, one of your functions is wrong even if its shapes are right (probably
-# a backward pass): go back to its gradient check.
+# **Claims and checks.** Each sentence of this notebook that states a measured number or a comparison
+# is followed by a code cell that checks it: an `assert` whose message starts with the claim's name in
+# brackets, such as `[rnn-scale-1-decays]`. A claim about training is checked on every seed in `SEEDS`,
+# and a claim about a random example on several random draws where it says so. A few checks only
+# evaluate a formula (their messages say "arithmetic"), and a sentence of the conclusions or model
+# answers that restates an earlier result relies on that result's check. The checks are evidence on
+# these seeds and draws, not proofs. When a check of an exact computation fails on your code, one of
+# your functions is wrong even if its shapes are right (probably a backward pass): go back to its
+# gradient check. A check of a training result can also fail because training is random; if every
+# gradient check passes, say so in your answers instead of changing the code to pass it.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 # %matplotlib inline
@@ -218,21 +223,23 @@ print("window lengths:", trend_windows.tolist())
 print("accuracy (one row per seed):\n", trend_accuracy.round(3))
 
 # %%
-assert abs(0.3 * 2 * np.pi / fast_period - 0.27) < 0.005 and abs(2 * np.pi / 150 - 0.04) < 0.005, "[trend-slopes]"
+assert abs(0.3 * 2 * np.pi / fast_period - 0.27) < 0.005 and abs(2 * np.pi / 150 - 0.04) < 0.005, "[trend-slopes] arithmetic"
 
 # %% [markdown]
 # With one step ($w = 1$) the direction is at chance: 0.50 within 0.05. <!-- claim: trend-w1 -->
-# The accuracy climbs steeply while the window grows to one and then two fast periods, above 0.9 at
-# $w = 14$, <!-- claim: trend-two-periods --> then more slowly as longer windows average out more noise:
-# above 0.95 at $w = 40$. <!-- claim: trend-w40 -->
-# A fixed-window model of a multiscale sequence needs a window as wide as the slow structure it has
-# to see through; a recurrent network can carry that context in its state instead.
+# The accuracy climbs steeply while the window grows towards two fast periods: above 0.9 already at
+# $w = 10$, and above 0.95 at $w = 14$, two fast periods. <!-- claim: trend-two-periods -->
+# Beyond that it gains little: from $w = 14$ to $w = 40$ it rises by less than 0.05, to above 0.98. <!-- claim: trend-w40 -->
+# So to tell rising from falling, the window has to be long enough to average out the fast vibration,
+# about two of its periods, which is less than a tenth of the slow period; <!-- claim: trend-window-needed -->
+# it does not need to span the slow structure itself.
 
 # %%
-at = {w: trend_accuracy[:, list(trend_windows).index(w)] for w in (1, 14, 40)}
+at = {w: trend_accuracy[:, list(trend_windows).index(w)] for w in (1, 10, 14, 40)}
 assert np.all(np.abs(at[1] - 0.5) < 0.05), f"[trend-w1] {at[1]}"
-assert np.all(at[14] > 0.9), f"[trend-two-periods] {at[14]}"
-assert np.all(at[40] > 0.95), f"[trend-w40] {at[40]}"
+assert np.all(at[10] > 0.9) and np.all(at[14] > 0.95), f"[trend-two-periods] {at[10]}, {at[14]}"
+assert np.all(at[40] - at[14] < 0.05) and np.all(at[40] > 0.98), f"[trend-w40] {at[14]}, {at[40]}"
+assert np.all(at[14] > 0.95) and 2 * fast_period / 150 < 0.1, f"[trend-window-needed] {at[14]}"
 
 # %% [markdown]
 # ## 2 RNNs: an MLP unrolled in time
@@ -439,18 +446,49 @@ for name, norms in copy_norms.items():
     print(f"copies of W_{name[1]}:", norms.round(6))
 
 # %% [markdown]
+# That bar chart is one random draw of weights and inputs. Repeat the same construction on `20` draws and
+# look at each layer's copy's gradient relative to the last layer's:
+
+# %%
+def copy_gradient_ratios(seed):
+    '''||grad of layer t's copy|| / ||grad of layer T-1's copy|| for W_x and W_h, on one random draw of the
+    construction above (same sizes, same scales; a loss on the last output only).'''
+    r = np.random.default_rng(seed)
+    x_r, h0_r = r.normal(size=(N, T, D)), r.normal(size=(N, H))
+    weights = dict(Wx=r.normal(size=(D, H)) / np.sqrt(D), Wh=0.8 * np.linalg.qr(r.normal(size=(H, H)))[0],
+                   b=r.normal(size=H) / 4, Wy=r.normal(size=(H, C)) / np.sqrt(H), by=r.normal(size=C))
+    _, cache_r = unrolled_forward(x_r, h0_r, tied_copies(T, **weights))
+    dy_r = np.zeros((N, T, C))
+    dy_r[:, -1] = r.normal(size=(N, C))
+    grads_r = unrolled_backward(dy_r, cache_r)[2]
+    return {name: np.array([np.linalg.norm(g[name]) for g in grads_r]) / np.linalg.norm(grads_r[-1][name]) for name in ("Wx", "Wh")}
+
+draws = [copy_gradient_ratios(seed) for seed in range(20)]
+for name, color in (("Wx", "C0"), ("Wh", "C1")):
+    ratios = np.array([d[name] for d in draws])
+    plt.semilogy(layers, np.median(ratios, axis=0), "o-", color=color, label=f"copy of W_{name[1]}: median of 20 draws")
+    plt.fill_between(layers, ratios.min(axis=0), ratios.max(axis=0), color=color, alpha=0.2, label=f"copy of W_{name[1]}: min to max")
+plt.xlabel("layer t of the unrolled MLP"); plt.ylabel("gradient norm / layer T-1's")
+plt.title("Each copy's gradient relative to the last layer's, over 20 random draws"); plt.legend(fontsize=8)
+plt.show()
+layer0 = {name: np.array([d[name][0] for d in draws]) for name in ("Wx", "Wh")}
+for name, values in layer0.items():
+    print(f"layer 0's copy of W_{name[1]} / layer {T - 1}'s: median {np.median(values):.4f}, min {values.min():.4f}, max {values.max():.4f}")
+
+# %% [markdown]
 # Only the last layer's copy of $W_y$ produces the output the loss reads, so every other copy of $W_y$
 # gets no gradient at all. <!-- claim: mlp-wy-last -->
-# The copies of $W_x$ and $W_h$ far from the loss get much less gradient: layer 0's copies get less
-# than a hundredth of what layer $T-1$'s get. <!-- claim: mlp-early-small -->
-# In the RNN these copies are one matrix, whose gradient is their sum, so the early layers add almost
-# nothing to it: in the unrolled MLP, a vanishing gradient is an early layer that barely learns.
+# The copies of $W_x$ and $W_h$ far from the loss get much less gradient: on each of the 20 draws,
+# layer 0's copies get less than a tenth of what layer $T-1$'s get, and on the median draw less than a
+# thirtieth. <!-- claim: mlp-early-small -->
+# In the RNN these copies are one matrix, whose gradient is their sum, so the early layers add little
+# to it: in the unrolled MLP, a vanishing gradient is an early layer that barely learns.
 
 # %%
 wy = copy_norms["Wy"]
 assert np.all(wy[:-1] == 0) and wy[-1] > 0, f"[mlp-wy-last] {wy}"
-for name in ("Wx", "Wh"):
-    assert copy_norms[name][0] < 0.01 * copy_norms[name][-1], f"[mlp-early-small] W_{name[1]}: {copy_norms[name]}"
+for name, values in layer0.items():
+    assert values.max() < 0.1 and np.median(values) < 1 / 30, f"[mlp-early-small] W_{name[1]}: {values.round(4)}"
 
 # %% [markdown]
 # ### Backpropagation through time (BPTT)
@@ -601,8 +639,9 @@ assert len(reached_full) == T and reached_trunc.tolist() == list(range(last_chun
 # network for doing so.
 
 # %%
-assert T - 1 - 19 == 4 < k and last_chunk_start == 20 and np.all(dx_trunc[:, 19] == 0) and np.any(dx_full[:, 19] != 0), \
-    "[trunc-short-crossing]"
+cut_off = [t for t in range(T) if np.all(dx_trunc[:, t] == 0) and np.any(dx_full[:, t] != 0)]
+print(f"inputs that full BPTT reaches and truncation cuts off: t = {cut_off}; the closest is {T - 1 - max(cut_off)} steps before the loss")
+assert max(cut_off) == 19 and T - 1 - max(cut_off) < k, f"[trunc-short-crossing] {cut_off}"
 
 
 # %% [markdown]
@@ -619,8 +658,9 @@ assert T - 1 - 19 == 4 < k and last_chunk_start == 20 and np.all(dx_trunc[:, 19]
 #
 # so with $r < 1$ the gradient shrinks geometrically as it goes back (**vanishing**): the loss cannot
 # tell the network how to change what it did many steps ago. <!-- claim: bound-vanish -->
-# When the factors stretch the gradient instead, it can grow geometrically (**exploding**), and a
-# single update can throw the weights far away. <!-- claim: can-explode -->
+# When the factors stretch the gradient instead, it can grow geometrically (**exploding**): below, with
+# the large recurrent weights, the gradient reaching $h_0$ is more than 10 times the one at $h_{T-1}$,
+# and a step proportional to such a gradient is as large. <!-- claim: can-explode -->
 #
 # Your `hidden_grad_norms` measures $\|\partial L/\partial h_t\|$ for a loss on the last state. To
 # summarise a curve by one number, complete `growth_factor`: the average factor by which the
@@ -688,7 +728,8 @@ for scale, factor in rnn_growth.items():
 # With the small recurrent weights the gradient shrinks by a factor below 0.5 per step: less than a
 # millionth of it reaches $h_0$. <!-- claim: rnn-scale-small -->
 # Even when every singular value of $W_h$ is 1 it decays, by a factor below 0.9 per step, because the
-# tanh derivative $1 - h_t^2$ is at most 1. <!-- claim: rnn-scale-1-decays -->
+# inputs drive the states away from 0, where the tanh derivative $1 - h_t^2$ is below 1: on these
+# states it averages less than 0.9. <!-- claim: rnn-scale-1-decays -->
 # With the large ones it grows going back, by a factor above 1.1 per step (large weights can also
 # saturate the units, and then $1 - h_t^2$ pulls the factor back down). <!-- claim: rnn-scale-2-grows -->
 #
@@ -704,8 +745,10 @@ for scale, factor in rnn_growth.items():
 assert rnn_growth[0.5] < 0.5 and rnn_norms[0.5][0] / rnn_norms[0.5][-1] < 1e-6, f"[rnn-scale-small] {rnn_growth}"
 # With W_h = 0.5 x orthogonal and 0 < 1 - h_t^2 <= 1, every factor's largest singular value is at most r = 0.5.
 assert np.all(rnn_norms[0.5] <= 0.5 ** (T - 1 - np.arange(T)) * rnn_norms[0.5][-1] * (1 + 1e-9)), "[bound-vanish]"
-assert rnn_growth[2.0] > 1, "[can-explode]"
-assert rnn_growth[1.0] < 0.9, f"[rnn-scale-1-decays] {rnn_growth}: check hidden_grad_norms"
+assert rnn_growth[2.0] > 1 and rnn_norms[2.0][0] > 10 * rnn_norms[2.0][-1], f"[can-explode] {rnn_growth}"
+h_scale_1, _ = rnn_forward(x, h0, Wx_rnn, 1.0 * Q, np.zeros(H))
+print(f"W_h = 1 x orthogonal: mean of 1 - h_t^2 over the states {np.mean(1 - h_scale_1 ** 2):.3f}")
+assert rnn_growth[1.0] < 0.9 and np.mean(1 - h_scale_1 ** 2) < 0.9, f"[rnn-scale-1-decays] {rnn_growth}: check hidden_grad_norms"
 assert rnn_growth[2.0] > 1.1, f"[rnn-scale-2-grows] {rnn_growth}: check hidden_grad_norms"
 
 dh_last = np.zeros((N, T, H))
@@ -867,34 +910,93 @@ _check_cell_grad_norms()
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Now the three curves on the inputs of section 3 (a loss on the last state, at initialisation): the
-# RNN's $\|\partial L/\partial h_t\|$ with `W_h = 1 x orthogonal`, and, for an LSTM with forget-gate
-# bias `3` (`init_cell`), the cell path alone and the full gradient on $c_t$.
+# Now the curves on the inputs of section 3 (a loss on the last state, at initialisation): the RNN's
+# $\|\partial L/\partial h_t\|$ with `W_h = 1 x orthogonal`, and, for an LSTM with forget-gate bias `3`
+# (`init_cell`), the cell path alone and the full gradient on $c_t$.
+#
+# Two further curves test what the cell path claims. `cell_path_by_backward` sends the gradient back
+# through your `lstm_step_backward` along $c$ only: at every step it gives it a gradient on $c_t$ and
+# none on $h_t$, and keeps only `dprev_c`. And to see what the *missing activation* is worth,
+# `tanh_cell_path` runs an LSTM that does put one on its cell, $c_t = \tanh(f_t \odot c_{t-1} + i_t \odot g_t)$
+# (same weights, same inputs, everything else unchanged). Along its cell path every step back
+# multiplies the gradient by $f_t \odot (1 - c_t^2)$ instead of $f_t$.
 
 # %%
+def cell_path_by_backward(x, h0, params):
+    '''||dL/dc_t|| for L = sum(c_{T-1}) when the gradient goes back along c only: your lstm_step_backward
+    given dnext_h = 0 at every step, keeping only its dprev_c. Shape (T,).'''
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    caches, prev_h, prev_c = [], h0, np.zeros((N, H))
+    for t in range(T):
+        prev_h, prev_c, step_cache = lstm_step_forward(x[:, t], prev_h, prev_c, params["Wx"], params["Wh"], params["b"])
+        caches.append(step_cache)
+    norms, dc = np.zeros(T), np.ones((N, H))
+    norms[T - 1] = np.linalg.norm(dc)
+    for t in range(T - 1, 0, -1):
+        dc = lstm_step_backward(np.zeros((N, H)), dc, caches[t])[2]
+        norms[t - 1] = np.linalg.norm(dc)
+    return norms
+
+def tanh_cell_path(x, h0, params):
+    '''The cell path of an LSTM with a tanh on its cell, c_t = tanh(f_t c_{t-1} + i_t g_t), h_t = o_t tanh(c_t),
+    run forward on x: norms[t] = ||prod_{s > t} f_s (1 - c_s^2)||, the gradient along its cell path. Shape (T,).'''
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    block = lambda a, gate: a[:, GATE_BLOCKS[gate] * H:(GATE_BLOCKS[gate] + 1) * H]
+    h, c, factors = h0, np.zeros((N, H)), np.zeros((N, T, H))
+    for t in range(T):
+        a = x[:, t] @ params["Wx"] + h @ params["Wh"] + params["b"]
+        i, f, g, o = sigmoid(block(a, "i")), sigmoid(block(a, "f")), np.tanh(block(a, "g")), sigmoid(block(a, "o"))
+        c = np.tanh(f * c + i * g)
+        h = o * np.tanh(c)
+        factors[:, t] = f * (1 - c ** 2)
+    return np.array([np.linalg.norm(np.prod(factors[:, t + 1:], axis=1)) for t in range(T)])
+
 lstm_params = init_cell(D, H, "lstm", np.random.default_rng(1), forget_bias=3.0)
 full_c, path_c = cell_grad_norms(x, h0, lstm_params["Wx"], lstm_params["Wh"], lstm_params["b"])
+path_backward = cell_path_by_backward(x, h0, lstm_params)
+path_tanh = tanh_cell_path(x, h0, lstm_params)
 h_lstm, _ = lstm_forward(x, h0, lstm_params["Wx"], lstm_params["Wh"], lstm_params["b"])
 mean_f = lstm_gates(x, h_lstm, h0, lstm_params)["f"].mean()
 carousel_curves = {"RNN, W_h = 1 x orthogonal: ||dL/dh_t||": rnn_norms[1.0],
                    "LSTM, cell path alone: ||f_{t+1} ... f_{T-1}||": path_c,
+                   "LSTM with a tanh on its cell: cell path": path_tanh,
                    "LSTM, full: ||dL/dc_t||": full_c}
 for name, norms in carousel_curves.items():
     plt.semilogy(np.arange(T), norms, label=name)
+plt.semilogy(np.arange(T), path_backward, "k:", label="your lstm_step_backward along c only")
 plt.xlabel("time step t"); plt.ylabel("gradient norm (loss on the last state)")
 plt.title(f"The carousel, measured on c (forget-gate bias 3: mean f = {mean_f:.3f})"); plt.legend(fontsize=8)
 plt.show()
-rnn_factor, path_factor, full_factor = (growth_factor(norms, 0, T - 1) for norms in carousel_curves.values())
+rnn_factor, path_factor, tanh_factor, full_factor = (growth_factor(norms, 0, T - 1) for norms in carousel_curves.values())
 print(f"growth factor per step: RNN {rnn_factor:.3f}, LSTM cell path {path_factor:.3f} (mean f {mean_f:.3f}), "
-      f"LSTM full {full_factor:.3f}")
+      f"with a tanh on the cell {tanh_factor:.3f}, LSTM full {full_factor:.3f}")
 print(f"at t = 0 the full gradient on c is {full_c[0] / path_c[0]:.0f} times the cell path's")
+
+# The same measurements on six initialisations of the LSTM (bias 3), to see what does not depend on the draw.
+init_draws = []
+for init_seed in range(6):
+    p = init_cell(D, H, "lstm", np.random.default_rng(init_seed), forget_bias=3.0)
+    full, path = cell_grad_norms(x, h0, p["Wx"], p["Wh"], p["b"])
+    init_draws.append((growth_factor(full, 0, T - 1), full[0] / path[0], path[0] / tanh_cell_path(x, h0, p)[0]))
+print("over 6 initialisations: full factor per step " + ", ".join(f"{d[0]:.3f}" for d in init_draws)
+      + "; full / cell path at t = 0: " + ", ".join(f"{d[1]:.0f}" for d in init_draws)
+      + "; cell path / cell path with a tanh at t = 0: " + ", ".join(f"{d[2]:.0f}" for d in init_draws))
 
 # %% [markdown]
 # The RNN's gradient decays by a factor below 0.9 per step, as in section 3. <!-- claim: carousel-rnn -->
-# Along the LSTM's cell path alone it decays more slowly, by the mean forget gate per step (within
-# 0.02). <!-- claim: carousel-path -->
+# Along the LSTM's cell path alone it decays more slowly, and it is what your backward pass does:
+# chaining `dprev_c` back through your `lstm_step_backward`, with no gradient on $h$, gives exactly the
+# product of the forget gates (the dotted curve lies on the cell path's). <!-- claim: carousel-path -->
+# Put a tanh on the cell and the cell path loses much of its advantage: each step back also multiplies by
+# $1 - c_t^2$, and over the 39 steps it keeps more than 10 times less gradient (on each of 6
+# initialisations). <!-- claim: carousel-tanh -->
 # The full gradient on $c_t$ behaves differently again: on average it grows going back, by a factor
-# above 1.05 per step, and at $t = 0$ it is more than 100 times the cell path's. <!-- claim: carousel-full -->
+# above 1.04 per step, and at $t = 0$ it is tens of times the cell path's (more than 40 times on each
+# of 6 initialisations). <!-- claim: carousel-full -->
+# So at initialisation the LSTM's full gradient explodes slightly: an LSTM can need clipping
+# too. <!-- claim: carousel-full-explodes -->
 #
 # Why the full LSTM differs from its cell path: the full gradient is the cell path *plus* every path
 # that leaves the cell through $h_s = o_s \odot \tanh(c_s)$ and comes back into it through the gates
@@ -906,9 +1008,11 @@ print(f"at t = 0 the full gradient on c is {full_c[0] / path_c[0]:.0f} times the
 # %%
 assert rnn_factor < 0.9, f"[carousel-rnn] {rnn_factor:.3f}"
 assert full_factor > path_factor and full_c[0] > path_c[0], "[carousel-paths-add]"
-assert rnn_factor < 0.9 and path_factor > rnn_factor and abs(path_factor - mean_f) < 0.02, \
-    f"[carousel-path] RNN {rnn_factor:.3f}, cell path {path_factor:.3f}, mean f {mean_f:.3f}: check cell_grad_norms"
-assert full_factor > 1.05 and full_c[0] > 100 * path_c[0], f"[carousel-full] {full_factor:.3f}, {full_c[0] / path_c[0]:.1f}"
+assert path_factor > rnn_factor and np.allclose(path_backward, path_c, rtol=1e-10, atol=0), \
+    f"[carousel-path] RNN {rnn_factor:.3f}, cell path {path_factor:.3f}: check lstm_step_backward's dprev_c and cell_grad_norms"
+assert min(d[2] for d in init_draws) > 10 and path_c[0] > 10 * path_tanh[0], f"[carousel-tanh] {init_draws}"
+assert min(d[0] for d in init_draws) > 1.04 and min(d[1] for d in init_draws) > 40, f"[carousel-full] {init_draws}"
+assert min(d[0] for d in init_draws) > 1, f"[carousel-full-explodes] {init_draws}"
 full_0, path_0 = cell_grad_norms(x, h0, lstm_params["Wx"], np.zeros_like(lstm_params["Wh"]), lstm_params["b"])
 print("W_h = 0: largest relative difference between the full gradient and the cell path:",
       np.max(np.abs(full_0 - path_0) / path_0))
@@ -916,34 +1020,46 @@ assert np.allclose(full_0, path_0, rtol=1e-12, atol=0), "[carousel-wh0] with W_h
 
 # %% [markdown]
 # The forget-gate bias at initialisation sets how open the carousel starts. Measure it for several
-# biases:
+# biases, with and without a tanh on the cell:
 
 # %%
-print("forget bias   mean f   growth factor per step: cell path   full ||dL/dc_t||")
+print("forget bias   mean f   growth factor per step: cell path   with a tanh on the cell   full ||dL/dc_t||")
 bias_table = []
 for forget_bias in (-2.0, 0.0, 1.0, 3.0, 5.0):
     p = init_cell(D, H, "lstm", np.random.default_rng(1), forget_bias=forget_bias)
     full, path = cell_grad_norms(x, h0, p["Wx"], p["Wh"], p["b"])
+    backward_is_product = np.allclose(cell_path_by_backward(x, h0, p), path, rtol=1e-10, atol=0)
     h_seq, _ = lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"])
     f_mean = lstm_gates(x, h_seq, h0, p)["f"].mean()
-    bias_table.append((forget_bias, f_mean, growth_factor(path, 0, T - 1), growth_factor(full, 0, T - 1)))
-    print(f"{forget_bias:11.1f}  {f_mean:7.3f}  {bias_table[-1][2]:30.3f}  {bias_table[-1][3]:17.3f}")
+    path_t = tanh_cell_path(x, h0, p)
+    bias_table.append((forget_bias, f_mean, growth_factor(path, 0, T - 1), growth_factor(full, 0, T - 1), growth_factor(path_t, 0, T - 1),
+                       backward_is_product))
+    print(f"{forget_bias:11.1f}  {f_mean:7.3f}  {bias_table[-1][2]:30.3f}  {bias_table[-1][4]:24.3f}  {bias_table[-1][3]:17.3f}")
+tanh_at_5 = [growth_factor(tanh_cell_path(x, h0, init_cell(D, H, "lstm", np.random.default_rng(s), forget_bias=5.0)), 0, T - 1)
+             for s in range(6)]
+print("bias 5, with a tanh on the cell, over 6 initialisations:", np.round(tanh_at_5, 3))
 
 # %% [markdown]
-# At every bias the cell path's factor is the mean forget gate (within 0.02), <!-- claim: carousel-path-is-f -->
+# At every bias, your `lstm_step_backward` carries the gradient along $c$ alone exactly as the product
+# of the forget gates, <!-- claim: carousel-path-is-f -->
 # while the full gradient's factor is larger than the cell path's: it is not set by $f$ alone. <!-- claim: carousel-full-above -->
 # A positive forget-gate bias opens the carousel from the start: with bias 3, $f \approx 0.95$ and
 # $0.95^{36} \approx 0.16$ of the gradient survives 36 steps along the cell path; with bias 1,
 # $f \approx 0.73$ and only $0.73^{36} \approx 10^{-5}$ does. <!-- claim: carousel-bias-36 -->
-# Section 6 shows what this does to training.
+# Without an activation on the cell, the factor approaches 1 as $f$ does (0.99 at bias 5); with a tanh
+# on it, it stays below 0.95 at bias 5 on each of 6 initialisations: a cell that keeps its content
+# keeps adding to it, and the tanh saturates. <!-- claim: carousel-tanh-bias -->
+# That is the constant error carousel's point: no squashing on the path that has to carry the
+# gradient far. Section 6 shows what the forget-gate bias does to training.
 
 # %%
-for forget_bias, f_mean, path_factor_b, full_factor_b in bias_table:
-    assert abs(path_factor_b - f_mean) < 0.02, f"[carousel-path-is-f] bias {forget_bias}"
+for forget_bias, f_mean, path_factor_b, full_factor_b, _, backward_is_product in bias_table:
+    assert backward_is_product, f"[carousel-path-is-f] bias {forget_bias}: check lstm_step_backward's dprev_c"
     assert full_factor_b > path_factor_b, f"[carousel-full-above] bias {forget_bias}"
-f_at = {bias: f_mean for bias, f_mean, _, _ in bias_table}
+f_at = {row[0]: row[1] for row in bias_table}
 assert abs(f_at[3.0] - 0.95) < 0.005 and abs(f_at[3.0] ** 36 - 0.16) < 0.01, f"[carousel-bias-36] {f_at}"
 assert abs(f_at[1.0] - 0.73) < 0.005 and 0.5e-5 < f_at[1.0] ** 36 < 2e-5, f"[carousel-bias-36] {f_at}"
+assert bias_table[-1][2] > 0.99 and max(tanh_at_5) < 0.95, f"[carousel-tanh-bias] {bias_table[-1]}, {tanh_at_5}"
 
 # %% [markdown]
 # ### The gates are controlled by the data
@@ -1058,7 +1174,7 @@ _check_hand_wired()
 
 # %%
 leak = sigmoid(np.array([5.0]))[0]
-assert abs(leak - 0.993) < 0.0005 and 0.45 < leak ** 100 < 0.55, f"[wired-leak] {leak}, {leak ** 100}"
+assert abs(leak - 0.993) < 0.0005 and 0.45 < leak ** 100 < 0.55, f"[wired-leak] arithmetic: {leak}, {leak ** 100}"
 n_wired, T_wired = 4, 14
 wired = dict(zip(("Wx", "Wh", "b"), hand_wired_lstm(n_wired)))
 symbols = np.random.default_rng(2).integers(0, n_wired, size=T_wired)
@@ -1118,8 +1234,8 @@ for seed in SEEDS:
                                          eval_batch=short_eval))
     history = short_histories["LSTM"][-1]
     print(f"seed {seed}: accuracy {history['accuracy'][0]:.2f} before training, {history['accuracy'][-1]:.3f} after {history['step'][-1]} steps")
-assert 1 / n_symbols == 0.25 and all(h["accuracy"][-1] >= 0.95 for h in short_histories["LSTM"]), \
-    "[gates-trained-solve] check lstm_backward and stacked_backward"
+assert all(h["accuracy"][-1] >= 0.95 for h in short_histories["LSTM"]), \
+    "[gates-trained-solve] a training result: if your gradient checks pass, report it in your answers"
 
 def lstm_layer(model):
     '''The {"Wx", "Wh", "b"} of a one-layer SequenceModel.'''
@@ -1286,15 +1402,30 @@ x_freeze, y_freeze, _ = marked_recall(600, T_short, n_symbols, np.random.default
 frozen_sets = [(), ("o",), ("f",), ("i",), ("i", "f"), ("i", "f", "o")]
 frozen_accuracy = {seed: {gates: accuracy_with(gate_models[seed], freeze_gates(lstm_layer(gate_models[seed]), gates, x_freeze), x_freeze, y_freeze)
                           for gates in frozen_sets} for seed in SEEDS}
+
+def wired_accuracy(params, x, y):
+    '''Accuracy of an LSTM layer read out by the largest entry of its last hidden state (one unit per symbol).'''
+    h, _ = lstm_forward(x, np.zeros((x.shape[0], params["Wh"].shape[0])), params["Wx"], params["Wh"], params["b"])
+    return float(np.mean(h[:, -1].argmax(axis=1) == y))
+
+# The hand-wired LSTM of this section, frozen the same way, on three evaluation sets.
+wired_frozen = {}
+for data_seed in (10, 11, 12):
+    x_w, y_w, _ = marked_recall(600, T_short, n_symbols, np.random.default_rng(data_seed), marks=(1, 3))
+    wired_frozen[data_seed] = {gates: wired_accuracy(freeze_gates(wired, gates, x_w), x_w, y_w) for gates in frozen_sets}
 labels = ["none" if not gates else "+".join(gates) for gates in frozen_sets]
-for offset, seed in zip((-0.25, 0.0, 0.25), SEEDS):
-    plt.bar(np.arange(len(frozen_sets)) + offset, [frozen_accuracy[seed][g] for g in frozen_sets], width=0.25, label=f"seed {seed}")
+for offset, seed in zip((-0.3, -0.1, 0.1), SEEDS):
+    plt.bar(np.arange(len(frozen_sets)) + offset, [frozen_accuracy[seed][g] for g in frozen_sets], width=0.2, label=f"trained, seed {seed}")
+plt.bar(np.arange(len(frozen_sets)) + 0.3, [np.mean([wired_frozen[d][g] for d in wired_frozen]) for g in frozen_sets], width=0.2,
+        color="k", label="hand-wired (mean of 3 evaluation sets)")
 plt.axhline(1 / n_symbols, color="gray", ls="--", label="chance")
 plt.xticks(range(len(frozen_sets)), labels); plt.xlabel("gates frozen to their mean"); plt.ylabel("accuracy")
 plt.ylim(0, 1.05); plt.legend(fontsize=8); plt.title("What each gate's dependence on the data is worth")
 plt.show()
 for seed in SEEDS:
-    print(f"seed {seed}:", ", ".join(f"{label} {frozen_accuracy[seed][g]:.3f}" for label, g in zip(labels, frozen_sets)))
+    print(f"trained, seed {seed}:", ", ".join(f"{label} {frozen_accuracy[seed][g]:.3f}" for label, g in zip(labels, frozen_sets)))
+for data_seed, acc in wired_frozen.items():
+    print(f"hand-wired, evaluation set {data_seed}:", ", ".join(f"{label} {acc[g]:.3f}" for label, g in zip(labels, frozen_sets)))
 
 # %% [markdown]
 # Freezing a gate keeps its average and removes only its dependence on the data, so the drop in
@@ -1302,6 +1433,14 @@ for seed in SEEDS:
 # (accuracy drops by less than 0.05); <!-- claim: freeze-o --> the input gate's is worth more than the
 # forget gate's; <!-- claim: freeze-i-vs-f --> freezing both costs more than freezing either;
 # <!-- claim: freeze-if --> and with all three frozen the accuracy is below 0.6. <!-- claim: freeze-all -->
+#
+# The hand-wired LSTM, frozen the same way and read out by the largest entry of $h_{T-1}$, ranks its
+# gates the same way: on each of the 3 evaluation sets, freezing its forget gate costs it less than
+# 0.1, and freezing its input gate more than 0.3. <!-- claim: freeze-wired -->
+# Its forget gate, frozen at its mean (about 0.9), still lets a marked step write a full symbol on top
+# of 0.9 times the old one, so the newest symbol still has the largest entry; <!-- claim: freeze-wired-why -->
+# an input gate frozen at its mean (about 0.1) writes a tenth of every symbol, marked or not. <!-- claim: freeze-wired-i --> On this
+# task, whose answer is the *newest* marked symbol, what the data must switch is mainly the write.
 
 # %%
 for seed, acc in frozen_accuracy.items():
@@ -1309,6 +1448,12 @@ for seed, acc in frozen_accuracy.items():
     assert acc[("i",)] < acc[("f",)], f"[freeze-i-vs-f] seed {seed}: {acc}"
     assert acc[("i", "f")] < min(acc[("i",)], acc[("f",)]), f"[freeze-if] seed {seed}: {acc}"
     assert acc[("i", "f", "o")] < 0.6, f"[freeze-all] seed {seed}: {acc}"
+for data_seed, acc in wired_frozen.items():
+    assert acc[()] - acc[("f",)] < 0.1 and acc[()] - acc[("i",)] > 0.3, f"[freeze-wired] evaluation set {data_seed}: {acc}"
+wired_means = gates_of(wired, x_freeze)
+print(f"hand-wired: mean input gate {wired_means['i'].mean():.3f}, mean forget gate {wired_means['f'].mean():.3f}")
+assert abs(wired_means["f"].mean() - 0.9) < 0.02 and wired_frozen[10][("f",)] > 0.9, f"[freeze-wired-why] {wired_means['f'].mean():.3f}"
+assert abs(wired_means["i"].mean() - 0.1) < 0.02, f"[freeze-wired-i] {wired_means['i'].mean():.3f}"
 
 # %% [markdown]
 # ## 5 Stacking layers, unidirectional and bidirectional
@@ -1394,7 +1539,7 @@ for name, histories in bi_histories.items():
 
 # %% [markdown]
 # On every seed, both unidirectional models end inside the band or below it: neither beats the best
-# causal rule, and the second layer adds nothing that shows. <!-- claim: bi-unidirectional -->
+# causal rule, with one layer or with two. <!-- claim: bi-unidirectional -->
 # Both bidirectional models end at an accuracy of 0.99 or more. <!-- claim: bi-bidirectional -->
 # Depth did not help here; seeing the future did.
 
@@ -1410,20 +1555,26 @@ for name, histories in bi_histories.items():
 # ## 6 Experiments: what the carousel and the data-driven gates change in training
 #
 # All runs below use the same loop, loss (softmax cross-entropy), optimiser (Adam, learning rate
-# `0.01`), gradient clipping (your `clip_grad_norm`, norm `1`), batch size and width `H = 16`, one run
-# per seed, and report accuracy on held-out sequences.
+# `0.01`), gradient clipping (your `clip_grad_norm`, norm `1`), batch size and width `H = 16` (unless
+# stated otherwise), one run per seed, and report accuracy on held-out sequences.
 #
 # ### The carousel: the forget-gate bias at initialisation
 #
 # Marked recall as a pure long-range task: sequences of `T = 40` steps, **one** mark within the first
 # `4` steps, and the answer is asked for after the last step, so the network must carry one of `4`
 # symbols across `36` to `39` steps of distractors. Two LSTMs per seed, identical but for the
-# forget-gate bias they start from, `3` or `1`, trained for `300` steps each. <!-- claim: fb-only-difference -->
+# forget-gate bias they start from, `3` or `1`, trained for `600` steps each. <!-- claim: fb-only-difference -->
 # On these inputs the mean forget gate starts between 0.93 and 0.96 with bias `3`, and between 0.69
 # and 0.74 with bias `1`. <!-- claim: fb-init -->
 
 # %%
-T_long, steps_long = 40, 300
+T_long, steps_long = 40, 600
+
+def first_step_at(history, level):
+    '''The first evaluated training step at which the accuracy reaches `level` (inf if never).'''
+    reached = [step for step, acc in zip(history["step"], history["accuracy"]) if acc >= level]
+    return reached[0] if reached else np.inf
+
 
 def long_task(rng, n=32):
     x, y, _ = marked_recall(n, T_long, n_symbols, rng, marks=(1, 1), mark_within=4)
@@ -1457,17 +1608,23 @@ for bias, histories in bias_histories.items():
           + "; best " + ", ".join(f"{max(h['accuracy']):.3f}" for h in histories))
 
 # %% [markdown]
-# With the carousel open at the start, every seed's LSTM ends above 0.9. <!-- claim: fb3-learns -->
-# With forget bias 1, no seed's LSTM gets above 0.4 within the same 300 steps. <!-- claim: fb1-stuck -->
+# With the carousel open at the start, every seed's LSTM passes 0.9 within the 600 steps and ends
+# above 0.9. <!-- claim: fb3-learns -->
+# With forget bias 1, no seed's LSTM gets above 0.4 within the same 600 steps. <!-- claim: fb1-stuck -->
 # The only difference between the two is the forget-gate bias they start from. With bias `3` the cell
 # starts out keeping about 0.94 of its content per step, and along the cell path a fraction
 # $\bar f^{\,36}$ ($\bar f$ the mean forget gate) between 0.05 and 0.25 of the gradient crosses `36` steps; with bias `1` it keeps
 # about 0.71, and less than $10^{-4}$ of the gradient crosses them. <!-- claim: fb-cell-path -->
-# These runs show what happens within `300` steps; they do not show whether bias `1` would get there
-# eventually.
+# The same product of forget gates multiplies what the cell stored, in the forward pass: with bias `1`
+# the symbol written at the mark has faded to less than $10^{-4}$ of its size by the end, before any
+# gradient is computed. <!-- see claim: fb-cell-path -->
+# So these runs show that the open carousel matters, but not which of the two effects, the fading
+# memory or the vanishing gradient, stops bias `1`: both are the product of the forget gates. They
+# show what happens within `600` steps, not whether bias `1` would get there eventually.
 
 # %%
-assert all(h["accuracy"][-1] > 0.9 for h in bias_histories[3.0]), "[fb3-learns] check lstm_backward and stacked_backward"
+assert all(first_step_at(h, 0.9) <= steps_long and h["accuracy"][-1] > 0.9 for h in bias_histories[3.0]), \
+    "[fb3-learns] a training result: if your gradient checks pass, report it in your answers"
 assert all(max(h["accuracy"]) < 0.4 for h in bias_histories[1.0]), "[fb1-stuck]"
 for f_init in f_inits:
     assert abs(f_init[3.0] - 0.94) < 0.015 and 0.05 < f_init[3.0] ** 36 < 0.25, f"[fb-cell-path] {f_init}"
@@ -1477,7 +1634,7 @@ for f_init in f_inits:
 # ### Data-driven gates, constant gates, and no gates
 #
 # Is it the gates' dependence on the data that lets the LSTM learn marked recall, or would any recurrent
-# network do? On each seed we train three models for `600` steps:
+# network do? On each seed we train three models of width `H = 16` for `600` steps:
 #
 # - an LSTM as in section 4, its gates computed from the data;
 # - an LSTM with **constant gates** (`SequenceModel(constant_gates=True)`): the input, forget and output
@@ -1488,6 +1645,10 @@ for f_init in f_inits:
 # on two versions of marked recall: the short one of section 4 (`T = 20`, `1` to `3` marks), and a
 # long one, with up to `4` marks to overwrite (`T = 50`, `1` to `4` marks anywhere). The data-gated LSTMs of the
 # short task are the models of section 4.
+#
+# Reading the data costs weights: at equal width the data-gated LSTM has the most recurrent parameters
+# ($W_x$, $W_h$, $b$). <!-- claim: contrast-params-16 --> So on the long task we also train the constant-gate LSTM and the RNN at `H = 36`,
+# where each has more recurrent parameters than the data-gated LSTM at `H = 16`. <!-- claim: contrast-params -->
 
 # %%
 T_far, steps_contrast = 50, 600
@@ -1497,68 +1658,138 @@ def far_task(rng, n=32):
     return x, y
 
 far_eval = far_task(np.random.default_rng(123), n=400)
-contrast_models = {"LSTM": dict(cell="lstm"), "LSTM, constant gates": dict(cell="lstm", constant_gates=True), "RNN": dict(cell="rnn")}
+contrast_models = {"LSTM": dict(cell="lstm", H=16), "LSTM, constant gates": dict(cell="lstm", constant_gates=True, H=16),
+                   "RNN": dict(cell="rnn", H=16), "LSTM, constant gates, H = 36": dict(cell="lstm", constant_gates=True, H=36),
+                   "RNN, H = 36": dict(cell="rnn", H=36)}
+trained_far = {}      # (name, seed): the model trained on the long task
+
+def recurrent_parameters(model):
+    '''The number of recurrent-layer weights that training can change (a constant gate's weight columns stay 0).'''
+    total = sum(value.size for key, value in model.params.items() if not key.startswith("out."))
+    return total - (3 * (model.D + model.H) * model.H if model.constant_gates else 0)
 
 def contrast_run(name, task, evaluation, seed):
-    model = SequenceModel(D=n_symbols + 1, H=16, C=n_symbols, forget_bias=1.0, seed=seed, **contrast_models[name])
-    return train(model, task, steps=steps_contrast, lr=1e-2, seed=seed, eval_batch=evaluation)
+    model = SequenceModel(D=n_symbols + 1, C=n_symbols, forget_bias=1.0, seed=seed, **contrast_models[name])
+    history = train(model, task, steps=steps_contrast, lr=1e-2, seed=seed, eval_batch=evaluation)
+    if task is far_task:
+        trained_far[name, seed] = model
+    return history
 
-# The short task: the data-gated LSTMs are the models of section 4 (same task, width, bias, steps and seeds).
-assert all((m.cell, m.H, m.forget_bias, m.constant_gates) == ("lstm", 16, 1.0, False) for m in gate_models.values())
-assert steps_short == steps_contrast
+contrast_params = {name: recurrent_parameters(SequenceModel(D=n_symbols + 1, C=n_symbols, **options))
+                   for name, options in contrast_models.items()}
+print("recurrent parameters:", contrast_params)
 for name in ("LSTM, constant gates", "RNN"):
     short_histories[name] = [contrast_run(name, short_task, short_eval, seed) for seed in SEEDS]
 
 # %%
-far_histories = {name: [contrast_run(name, far_task, far_eval, seed) for seed in SEEDS] for name in contrast_models}
+far_histories = {name: [contrast_run(name, far_task, far_eval, seed) for seed in SEEDS] for name in ("LSTM", "LSTM, constant gates", "RNN")}
+
+# %%
+for name in ("LSTM, constant gates, H = 36", "RNN, H = 36"):      # more recurrent parameters than the LSTM
+    far_histories[name] = [contrast_run(name, far_task, far_eval, seed) for seed in SEEDS]
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True)
+styles = {"LSTM": ("C0", "-"), "LSTM, constant gates": ("C1", "-"), "RNN": ("C3", "-"),
+          "LSTM, constant gates, H = 36": ("C1", ":"), "RNN, H = 36": ("C3", ":")}
 for ax, (title, histories) in zip(axes, [(f"T = {T_short}, 1 to 3 marks", short_histories), (f"T = {T_far}, 1 to 4 marks", far_histories)]):
-    for color, (name, runs) in zip(("C0", "C1", "C3"), histories.items()):
+    for name, runs in histories.items():
+        color, ls = styles[name]
         for i, history in enumerate(runs):
-            ax.plot(history["step"], history["accuracy"], color=color, lw=1, label=name if i == 0 else None)
+            ax.plot(history["step"], history["accuracy"], color=color, ls=ls, lw=1,
+                    label=f"{name} ({contrast_params[name]} params)" if i == 0 else None)
     ax.axhline(1 / n_symbols, color="gray", ls="--", label="chance")
     ax.set_title(f"Marked recall, {title} (one curve per seed)", fontsize=10); ax.set_xlabel("training step")
-axes[0].set_ylabel("accuracy on held-out sequences"); axes[0].set_ylim(0, 1.05); axes[0].legend(fontsize=8)
+    ax.legend(fontsize=7)
+axes[0].set_ylabel("accuracy on held-out sequences"); axes[0].set_ylim(0, 1.05)
 plt.show()
-
-def first_step_at(history, level):
-    '''The first evaluated training step at which the accuracy reaches `level` (inf if never).'''
-    reached = [step for step, acc in zip(history["step"], history["accuracy"]) if acc >= level]
-    return reached[0] if reached else np.inf
 
 for title, histories in (("T = 20", short_histories), ("T = 50", far_histories)):
     for name, runs in histories.items():
-        print(f"{title}, {name:21s} accuracy at step 600 per seed: " + ", ".join(f"{h['accuracy'][-1]:.3f}" for h in runs)
+        print(f"{title}, {name:29s} accuracy at step 600 per seed: " + ", ".join(f"{h['accuracy'][-1]:.3f}" for h in runs)
+              + "; best: " + ", ".join(f"{max(h['accuracy']):.3f}" for h in runs)
               + "; first step at 0.9: " + ", ".join(str(first_step_at(h, 0.9)) for h in runs))
 
 # %% [markdown]
 # On the short task all three learn: at step 600 every run is above 0.6 (chance is 0.25), <!-- claim: short-all-learn -->
-# and on every seed the data-gated LSTM reaches 0.9 before both others do. <!-- claim: short-lstm-first -->
+# and on every seed the data-gated LSTM reaches 0.9 before both others do (it also has more
+# parameters here). <!-- claim: short-lstm-first -->
 # So over `20` steps, gates driven by the data are not what makes the task learnable: an RNN, whose
-# step is data-dependent through $1 - h_t^2$, and an LSTM whose gates are constants both learn much of
-# it, only more slowly. <!-- claim: short-no-need -->
+# step is data-dependent through $1 - h_t^2$, and an LSTM whose gates are constants both gain more
+# than 0.3 in accuracy over training, only more slowly. <!-- claim: short-no-need -->
 #
 # On the long task the data-gated LSTM is above 0.95 by step 400 on every seed, <!-- claim: far-lstm -->
-# while at step 600 the constant-gate LSTM and the RNN are below 0.7 on every seed. <!-- claim: far-others -->
+# while at step 600 the constant-gate LSTM and the RNN of the same width are below 0.7 on every seed. <!-- claim: far-others -->
+# With more recurrent parameters than the data-gated LSTM (`H = 36`), the constant-gate LSTM still
+# stays below 0.8 and never reaches 0.9, and the RNN stays below 0.6, on every seed. <!-- claim: far-matched -->
 # Holding a symbol across many distractors and overwriting it at the right moment is where gates
-# switched by the data pay off within this training budget; these runs do not show whether the other
-# two would get there eventually.
+# switched by the data paid off in these runs, at equal or larger parameter count; <!-- see claim: far-lstm, far-others, far-matched -->
+# these runs do not show whether the others would get there eventually.
 
 # %%
 def accuracy_at(history, step):
     return history["accuracy"][history["step"].index(step)]
 
+lstm_params_16 = contrast_params["LSTM"]
+assert all(contrast_params[name] < lstm_params_16 for name in ("LSTM, constant gates", "RNN")), f"[contrast-params-16] {contrast_params}"
+assert all(contrast_params[name] > lstm_params_16 for name in ("LSTM, constant gates, H = 36", "RNN, H = 36")), f"[contrast-params] {contrast_params}"
 assert all(h["accuracy"][-1] > 0.6 for runs in short_histories.values() for h in runs), "[short-all-learn]"
-assert all(h["accuracy"][-1] > 0.6 for name in ("LSTM, constant gates", "RNN") for h in short_histories[name]), "[short-no-need]"
+assert all(h["accuracy"][-1] - h["accuracy"][0] > 0.3 for name in ("LSTM, constant gates", "RNN") for h in short_histories[name]), \
+    "[short-no-need]"
 for i, seed in enumerate(SEEDS):
     lstm_first = first_step_at(short_histories["LSTM"][i], 0.9)
     others_first = min(first_step_at(short_histories[name][i], 0.9) for name in ("LSTM, constant gates", "RNN"))
     assert lstm_first < others_first, f"[short-lstm-first] seed {seed}: {lstm_first} vs {others_first}"
-    assert lstm_first < others_first, f"[short-no-need] seed {seed}: the others are slower"
 assert all(accuracy_at(h, 400) > 0.95 for h in far_histories["LSTM"]), "[far-lstm]"
 assert all(h["accuracy"][-1] < 0.7 for name in ("LSTM, constant gates", "RNN") for h in far_histories[name]), "[far-others]"
+assert all(max(h["accuracy"]) < 0.8 for h in far_histories["LSTM, constant gates, H = 36"]) and \
+    all(max(h["accuracy"]) < 0.6 for h in far_histories["RNN, H = 36"]), "[far-matched]"
+
+# %% [markdown]
+# **The RNN on the long task.** Why does the RNN fail there? Measure, for the RNN of each seed at
+# initialisation, the per-step factor of the gradient of a loss on its last state, going back over the
+# long task's inputs (`hidden_grad_norms` and `growth_factor`), and, after training, its accuracy as a
+# function of how many steps separate the last mark from the end.
+
+# %%
+x_dist, y_dist, marked_dist = marked_recall(2000, T_far, n_symbols, np.random.default_rng(321), marks=(1, 4))
+steps_to_end = np.argmax(marked_dist[:, ::-1], axis=1)          # steps from the last mark to the end
+distance_bins = [(0, 2), (3, 9), (10, 19), (20, 49)]
+rnn_init_factor, rnn_by_distance = {}, {}
+for seed in SEEDS:
+    layer = {key: SequenceModel(D=n_symbols + 1, H=16, C=n_symbols, cell="rnn", seed=seed).params[f"layer0.{key}"] for key in ("Wx", "Wh", "b")}
+    norms = hidden_grad_norms(x_dist, np.zeros((len(x_dist), 16)), layer["Wx"], layer["Wh"], layer["b"], cell="rnn")
+    rnn_init_factor[seed] = growth_factor(norms, 0, T_far - 1)
+    predicted = trained_far["RNN", seed].forward(x_dist)[0].argmax(axis=1)
+    rnn_by_distance[seed] = [np.mean(predicted[(steps_to_end >= lo) & (steps_to_end <= hi)] == y_dist[(steps_to_end >= lo) & (steps_to_end <= hi)])
+                             for lo, hi in distance_bins]
+    plt.plot(range(len(distance_bins)), rnn_by_distance[seed], "o-", label=f"RNN, seed {seed}")
+plt.axhline(1 / n_symbols, color="gray", ls="--", label="chance")
+plt.xticks(range(len(distance_bins)), [f"{lo} to {hi}" for lo, hi in distance_bins])
+plt.xlabel("steps from the last mark to the end"); plt.ylabel("accuracy after training"); plt.ylim(0, 1.05)
+plt.title(f"The RNN on the long task (T = {T_far}), by distance"); plt.legend(fontsize=8)
+plt.show()
+far_from_end = np.mean(steps_to_end >= 10)
+print("RNN growth factor per step at initialisation, on the long task's inputs:", {s: round(f, 3) for s, f in rnn_init_factor.items()})
+print(f"sequences whose last mark is 10 or more steps from the end: {far_from_end:.3f}")
+for seed in SEEDS:
+    print(f"seed {seed}: accuracy by distance " + ", ".join(f"{lo}-{hi}: {a:.3f}" for (lo, hi), a in zip(distance_bins, rnn_by_distance[seed])))
+
+# %% [markdown]
+# At initialisation, on every seed, the RNN's gradient decays by a factor below 0.85 per step going
+# back over these inputs: less than 0.2 of it crosses 10 steps, and less than $10^{-3}$ of it
+# crosses 45. <!-- claim: rnn-far-factor -->
+# In about 60% of the sequences (between 55% and 65%) the last mark is 10 or more steps from the
+# end, <!-- claim: rnn-far-distance --> and on every seed the trained RNN is right on fewer than 0.6
+# of those. <!-- claim: rnn-far-by-distance -->
+# The curves do not all fall with the distance: a seed can learn some long dependencies. A vanishing
+# gradient makes them slow and unreliable to learn, not impossible.
+
+# %%
+assert all(f < 0.85 for f in rnn_init_factor.values()) and 0.85 ** 10 < 0.2 and 0.85 ** 45 < 1e-3, f"[rnn-far-factor] {rnn_init_factor}"
+assert 0.55 < far_from_end < 0.65, f"[rnn-far-distance] {far_from_end:.3f}"
+assert all(np.mean(trained_far["RNN", seed].forward(x_dist[steps_to_end >= 10])[0].argmax(axis=1) == y_dist[steps_to_end >= 10]) < 0.6
+           for seed in SEEDS), f"[rnn-far-by-distance] {rnn_by_distance}"
 
 # %% [markdown]
 # ## 7 Conclusions
@@ -1566,19 +1797,23 @@ assert all(h["accuracy"][-1] < 0.7 for name in ("LSTM, constant gates", "RNN") f
 # - Sequences carry information in their order; a fixed window sees only as far back as it is long,
 #   while a recurrent state can, in principle, depend on the whole past.
 # - An RNN is an MLP unrolled in time whose layers share their weights: the gradient of a shared
-#   weight is the sum of its copies' gradients, which is what BPTT computes. Truncated BPTT bounds the
-#   cost, and trains only the dependencies that stay inside a chunk.
+#   weight is the sum of its copies' gradients, which is what BPTT computes, as described by
+#   Werbos (1990). Truncated BPTT bounds the cost, and trains only the dependencies that stay inside a
+#   chunk.
 # - Through the repeated Jacobian $\operatorname{diag}(1-h_t^2)\,W_h^\top$ the gradient can vanish or
-#   explode geometrically. <!-- claim: concl-vanish-explode --> Clipping tames the explosion; it cannot
-#   undo the vanishing.
+#   explode geometrically, as analysed by Hochreiter (1991) and by Bengio, Simard and Frasconi (1994). <!-- see claim: rnn-scale-small, can-explode -->
+#   Clipping the gradient's norm, as analysed by Pascanu, Mikolov and Bengio (2013), bounds the size
+#   of each update; it cannot undo the vanishing.
 # - The LSTM's cell path has no activation and no weight matrix: along it, the gradient is multiplied by
 #   the forget gate and nothing else, so with $f \approx 1$ it does not vanish (the constant error
-#   carousel). <!-- claim: concl-carousel --> The full gradient also takes RNN-like paths through $W_h$.
+#   carousel); a tanh on the cell would cut it. <!-- see claim: carousel-path, carousel-wh0, carousel-tanh, carousel-tanh-bias -->
+#   The full gradient also takes RNN-like paths through $W_h$.
 # - The gates are computed from the data: moving a mark moves the switch, and cutting a gate off from
-#   the data costs accuracy. In our runs, gates driven by the data were needed to learn the long,
-#   distractor-heavy task within the budget; on the short one they made learning faster. <!-- claim: concl-gates -->
-# - Stacking adds depth; bidirectional layers add future context when the whole sequence is
-#   available.
+#   the data costs accuracy. In our runs, only the data-gated LSTM learned the long, distractor-heavy
+#   task within the budget, even against models with more parameters; on the short one it learned
+#   faster. <!-- see claim: far-lstm, far-others, far-matched, short-lstm-first -->
+# - Stacking adds depth; bidirectional layers, introduced by Schuster and Paliwal (1997), add future
+#   context when the whole sequence is available.
 #
 # ### Questions (graded by hand)
 #
@@ -1586,29 +1821,33 @@ assert all(h["accuracy"][-1] < 0.7 for name in ("LSTM, constant gates", "RNN") f
 #
 # **Question 1.** In section 6, with the same training budget, the vanilla RNN's accuracy on marked
 # recall stayed below 0.7 with `T = 50`, and on every seed it was lower than with `T = 20`. <!-- claim: q1-premise -->
-# Explain why, using the growth factors you measured in section 3. Would gradient clipping fix this?
-# Why or why not?
+# Explain why, using the growth factors and the accuracy by distance you measured for that RNN in
+# section 6. Would gradient clipping fix this? Why or why not?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "answer-vanishing", "locked": false, "points": 3, "schema_version": 3, "solution": true}
 # ### BEGIN SOLUTION
 # To learn to keep a marked symbol, the RNN needs gradient from the answer at the last step back to
 # the marked step, through every step in between. Each step multiplies it by
-# $\operatorname{diag}(1-h_t^2)\,W_h^\top$, and the growth factors measured in section 3 are below 1
-# (below 0.5 with small weights, below 0.9 even with every singular value of $W_h$ equal to 1, because
-# $1 - h_t^2 \le 1$), so the gradient shrinks geometrically with the distance to the mark: at a factor
-# of 0.86, about 0.2 of it is left after 10 steps, and less than 0.001 after 50. <!-- claim: q1-answer-decay -->
-# With `T = 50` the last mark is 10 or more steps from the end in about 60% of the sequences
-# (between 55% and 65%), <!-- claim: q1-answer-distance --> and for those the signal that links the
-# answer to the mark is a small fraction of what the recent steps receive. Clipping only scales a gradient down when its norm is
-# above the threshold, and leaves a small one unchanged (section 3): it cannot enlarge a vanished
-# gradient.
+# $\operatorname{diag}(1-h_t^2)\,W_h^\top$, and for the RNN of section 6, at initialisation, the
+# measured factor is below 0.85 per step: less than 0.2 of the gradient crosses 10 steps, and less than
+# $10^{-3}$ crosses 45. <!-- see claim: rnn-far-factor -->
+# With `T = 50` the last mark is 10 or more steps from the end in about 60% of the sequences, and
+# the trained RNN is right on fewer than 0.6 of those, on every seed; <!-- see claim: rnn-far-distance, rnn-far-by-distance -->
+# with `T = 20` every mark lies within `19` steps of the end. Yet on at least one seed the trained
+# RNN is right on more than 0.4 of the far sequences (chance is 0.25), and its curve need not fall with
+# the distance: <!-- claim: q1-answer-some -->
+# the vanishing gradient makes long dependencies slow and unreliable to learn within the budget, not
+# impossible. Clipping only scales a gradient down when
+# its norm is above the threshold, and leaves a small one unchanged (section 3): it cannot enlarge a
+# vanished gradient.
 # ### END SOLUTION
 
 # %% [markdown]
 # **Question 2.** Describe what the input and forget gates did in section 4, in the hand-wired LSTM
 # and in your trained LSTMs (the contrasts, the moved mark, and the frozen gates). How does freezing a
 # gate to its mean show that its *dependence on the data* matters, and not just its average value?
-# Which gate's dependence mattered most for accuracy, and does that match the hand-wired solution? <!-- claim: q2-premise -->
+# Which gate's dependence mattered most for accuracy, in the trained and in the hand-wired LSTMs, and
+# why? <!-- see claim: freeze-i-vs-f, freeze-wired -->
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "answer-gates", "locked": false, "points": 3, "schema_version": 3, "solution": true}
 # ### BEGIN SOLUTION
@@ -1617,19 +1856,23 @@ assert all(h["accuracy"][-1] < 0.7 for name in ("LSTM, constant gates", "RNN") f
 # the forget gate holds. Moving the mark moved both switches. The trained LSTMs do something similar
 # but softer: the forget gate closes on marks (negative contrast) and the input gate opens (positive
 # contrast), and moving a mark moved the forget gate's dip with it; but after the last mark the
-# forget gate stays below 0.8 on average, so the trained models do not hold like the hand-wired one. <!-- claim: q2-answer-gates -->
+# forget gate averages below 0.8, so the trained models do not hold like the hand-wired one. <!-- see claim: gates-contrast, gates-no-hold, trained-switch-moves -->
 # A frozen gate keeps its mean per unit, so the model keeps the gate's average effect and loses only
 # its dependence on the input and state; the accuracy it loses is what that dependence was worth.
 # The input gate's dependence mattered most: freezing it cost more than freezing the forget gate on
-# every seed, and freezing the output gate cost little. <!-- claim: q2-answer-freeze -->
-# In the hand-wired solution both the input and the forget gate switch on the marker; the trained
-# models rely on the write decision more than on the erase. <!-- claim: q2-answer-write -->
+# every seed, and freezing the output gate cost little. <!-- see claim: freeze-i-vs-f, freeze-o -->
+# The hand-wired LSTM ranks its gates the same way: frozen at its mean (about 0.9), its forget gate
+# still lets a marked step write a full symbol on top of 0.9 times the old one, so the newest symbol
+# keeps the largest entry, while an input gate frozen at about 0.1 writes part of every symbol, marked
+# or not. <!-- see claim: freeze-wired, freeze-wired-why, freeze-wired-i -->
+# This task asks for the newest marked symbol, so the data must above all switch the write; a task
+# whose answer changes when the memory is cleared would need the forget gate's switch.
 # ### END SOLUTION
 
 # %% [markdown]
 # **Question 3.** Give one task where a bidirectional RNN is the right choice and one where it cannot
 # be used, and explain the difference with the neighbour-sum experiment of section 5. Why did the
-# stacked unidirectional RNN not beat the best causal rule, when the bidirectional ones did? <!-- claim: q3-premise -->
+# stacked unidirectional RNN not beat the best causal rule, when the bidirectional ones did? <!-- see claim: bi-unidirectional, bi-bidirectional -->
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "answer-bidirectional", "locked": false, "points": 3, "schema_version": 3, "solution": true}
 # ### BEGIN SOLUTION
@@ -1638,39 +1881,18 @@ assert all(h["accuracy"][-1] < 0.7 for name in ("LSTM, constant gates", "RNN") f
 # prediction or generation (next-word prediction, real-time speech recognition, forecasting), where the
 # output at $t$ is needed before $x_{t+1}$ exists. In the neighbour-sum task the label depends on
 # $b_{t+1}$; the backward direction's state at $t$ has read $b_{t+1}$, so the bidirectional models reach
-# 0.99 or more. <!-- claim: q3-answer-bi --> A stacked unidirectional model is deeper, but each layer still reads only the past, so
+# 0.99 or more. <!-- see claim: bi-bidirectional --> A stacked unidirectional model is deeper, but each layer still reads only the past, so
 # at every step but the last it must guess $b_{t+1}$, a fresh coin flip: no causal model can expect more
-# than $\tfrac12 + \tfrac1{2T}$, and the measured accuracies do not rise above the noise band of that line. <!-- claim: q3-answer -->
+# than $\tfrac12 + \tfrac1{2T}$, and the measured accuracies do not rise above the noise band of that line. <!-- see claim: bi-ceiling, bi-unidirectional -->
 # Depth adds capacity, not information.
 # ### END SOLUTION
 
 # %% [markdown]
-# The premises of the questions and the claims of the conclusions and model answers, checked on this run:
+# The premise of question 1, and a claim of its model answer, checked on this run:
 
 # %%
 rnn_short = [h["accuracy"][-1] for h in short_histories["RNN"]]
 rnn_far = [h["accuracy"][-1] for h in far_histories["RNN"]]
 assert all(a < 0.7 for a in rnn_far) and all(far < short for far, short in zip(rnn_far, rnn_short)), f"[q1-premise] {rnn_short}, {rnn_far}"
-assert 0.85 < rnn_growth[1.0] < 0.87 and 0.15 < rnn_growth[1.0] ** 10 < 0.25 and rnn_growth[1.0] ** 50 < 1e-3, f"[q1-answer-decay] {rnn_growth}"
-assert rnn_growth[0.5] < 0.5 and rnn_growth[1.0] < 0.9, "[q1-answer-decay]"
-_, _, far_marked = marked_recall(10000, T_far, n_symbols, np.random.default_rng(0), marks=(1, 4))
-far_from_end = np.mean(np.argmax(far_marked[:, ::-1], axis=1) >= 10)      # steps from the last mark to the end
-assert 0.55 < far_from_end < 0.65, f"[q1-answer-distance] {far_from_end:.3f}"
-assert all(c["f"] < 0 < c["i"] and c["f after last mark"] < 0.8 for c in contrasts.values()), "[q2-answer-gates]"
-assert all(drop > 0.2 and rise > 0.2 for drop, rise in moved.values()), "[q2-answer-gates]"
-assert all(acc[("i",)] < acc[("f",)] and acc[()] - acc[("o",)] < 0.05 for acc in frozen_accuracy.values()), "[q2-answer-freeze]"
-assert all(acc[("i",)] < acc[("f",)] for acc in frozen_accuracy.values()), "[q2-answer-write]"
-uni_finals = [h["accuracy"][-1] for name, runs in bi_histories.items() if "unidirectional" in name for h in runs]
-bi_finals = [h["accuracy"][-1] for name, runs in bi_histories.items() if "bidirectional" in name for h in runs]
-assert max(uni_finals) <= causal_ceiling + 3 * sigma and min(bi_finals) >= 0.99, "[q3-premise]"
-assert max(uni_finals) <= causal_ceiling + 3 * sigma and min(bi_finals) >= 0.99, "[q3-answer]"
-assert min(bi_finals) >= 0.99, "[q3-answer-bi]"
-assert all(acc[("i",)] < min(acc[("f",)], acc[("o",)]) for acc in frozen_accuracy.values()), "[q2-premise]"
-assert rnn_growth[0.5] < 1 < rnn_growth[2.0], "[concl-vanish-explode]"
-assert np.allclose(full_0, path_0, rtol=1e-12, atol=0) and all(abs(r[2] - r[1]) < 0.02 for r in bias_table), "[concl-carousel]"
-assert path_factor > 0.9 > rnn_factor and bias_table[-1][2] > 0.99, "[concl-carousel] with f close to 1 the cell path keeps the gradient"
-assert all(accuracy_at(h, 400) > 0.95 for h in far_histories["LSTM"]) and rnn_far and max(
-    h["accuracy"][-1] for name in ("LSTM, constant gates", "RNN") for h in far_histories[name]) < 0.7, "[concl-gates] long"
-assert all(h["accuracy"][-1] > 0.6 for runs in short_histories.values() for h in runs), "[concl-gates] short"
-assert all(first_step_at(short_histories["LSTM"][i], 0.9) < min(first_step_at(short_histories[name][i], 0.9) for name in ("LSTM, constant gates", "RNN"))
-           for i in range(len(SEEDS))), "[concl-gates] faster on the short task"
+far_right = [np.mean(trained_far["RNN", seed].forward(x_dist[steps_to_end >= 10])[0].argmax(axis=1) == y_dist[steps_to_end >= 10]) for seed in SEEDS]
+assert max(far_right) > 0.4, f"[q1-answer-some] {far_right}"
