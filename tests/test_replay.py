@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+from hypothesis import given, settings
 
 from autograder.engine import draws, hidden_tests
 from autograder.engine.grade import grade_submission
@@ -43,8 +44,8 @@ def test_replayed_draws_give_the_same_results_as_hypothesis(student: str, graded
 
 def _build(test):
     """The property the twin tests record: 7 examples of rnn_forward, derandomized."""
-    return hidden_tests.settings(max_examples=7, derandomize=True, database=None)(
-        hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
+    return settings(max_examples=7, derandomize=True, database=None)(
+        given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
 
 
 def _body(seen: list, decisions: tuple = ()):
@@ -94,6 +95,45 @@ def test_the_twin_draws_what_hypothesis_gives_a_body_that_rejects_some_examples(
     assert draws.key(body, "f", "general", 7, decisions) != draws.key(body, "f", "general", 7)
 
 
+def test_a_kept_run_holds_what_the_twin_draws_for_its_decisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole run that set examples aside (draws.keep_run) is kept under each prefix of its decisions
+    that ends with one set aside, and holds what the twin records for those decisions: a later run
+    that sets aside the same examples replays it."""
+    monkeypatch.setattr(draws, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(draws, "_runs", {})
+    decisions = (True, False, True, True, False)
+    seen: list = []
+    body = _body(seen, decisions)
+    _build(body)()
+    counted = decisions + (True,) * (len(seen) - len(decisions))
+    draws.keep_run(body, "f", "general", 7, list(zip(seen, counted)))
+    assert draws.record(body, _build, decisions) == tuple(seen)
+    assert len(list(tmp_path.glob("*.run.json"))) == 2
+    for prefix in ((True, False), decisions):
+        monkeypatch.setattr(draws, "_runs", {})  # read back from the files
+        assert draws.traced(body, "f", "general", 7, prefix) == (tuple(seen), counted)
+    assert draws.traced(body, "f", "general", 7, (True, True, False)) is None
+    assert draws.traced(body, "f", "general", 7, (False,)) is None
+
+
+def test_kept_runs_give_the_same_results_as_hypothesis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference sets some examples aside (every expected gradient zero): the first grading runs
+    Hypothesis on from there and keeps those runs; the second replays them, runs no Hypothesis, and
+    gives the same results as Hypothesis' engine."""
+    monkeypatch.setattr(draws, "CACHE_DIR", tmp_path)
+    for name in ("_memory", "_runs"):
+        monkeypatch.setattr(draws, name, {})
+    first = _grade(EXAMPLES / "perfect", True, monkeypatch)
+    assert list(tmp_path.glob("*.run.json")), "no run with examples set aside was kept"
+    for name in ("_memory", "_runs"):
+        monkeypatch.setattr(draws, name, {})
+    kept: list = []
+    monkeypatch.setattr(draws, "keep_run", lambda *args: kept.append(args))  # called after each Hypothesis run
+    second = _grade(EXAMPLES / "perfect", True, monkeypatch)
+    assert not kept
+    assert second == first == _grade(EXAMPLES / "perfect", False, monkeypatch)
+
+
 def test_a_damaged_cache_file_is_recorded_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(draws, "CACHE_DIR", tmp_path)
     monkeypatch.setattr(draws, "_memory", {})
@@ -122,11 +162,12 @@ if sys.argv[1] == "many":  # a local module full of integers a seed may be drawn
     pathlib.Path(folder, "lots_of_constants.py").write_text(f"A = {tuple(range(1000, 3000, 7))}")
     sys.path.insert(0, folder)
     importlib.import_module("lots_of_constants")
+from hypothesis import given, settings
 from autograder.engine import hidden_tests
 seen = []
 def build(test):
-    return hidden_tests.settings(max_examples=60, derandomize=True, database=None)(
-        hidden_tests.given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
+    return settings(max_examples=60, derandomize=True, database=None)(
+        given(hidden_tests.examples(hidden_tests.function("rnn_forward"), "general"))(test))
 def body(ex):
     seen.append(ex)
 build(body)()

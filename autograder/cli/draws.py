@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Grade the reference once; 0 when draws were kept."""
     results = grade_submission(pack.current().reference_dir, sandbox="process")
-    kept = len(list(CACHE_DIR.glob("*.json"))) if CACHE_DIR.is_dir() else 0
-    print(f"draws: the reference graded {results['score']:g}/100; {kept} properties' draws kept in {CACHE_DIR}")
+    files = sorted(CACHE_DIR.glob("*.json")) if CACHE_DIR.is_dir() else []
+    runs = sum(1 for f in files if f.name.endswith(".run.json"))  # draws.keep_run: after examples set aside
+    kept = len(files) - runs
+    print(f"draws: the reference graded {results['score']:g}/100; {kept} properties' draws kept in {CACHE_DIR}"
+          + (f" (and {runs} runs that set examples aside)" if runs else ""))
     return 0 if kept else 1

@@ -10,6 +10,13 @@ examples in order, and Hypothesis itself runs only when one of them fails or is 
 Grades are the same with and without replay (``tests/test_replay.py`` grades the example class
 both ways).
 
+Where an example is set aside, Hypothesis draws on otherwise. A whole run of the property that
+ended with no failure is kept (:func:`keep_run`) with, for each example, whether it counted, under
+each prefix of those decisions that ends with an example set aside; a later grading that sets
+aside the same examples replays it (:func:`traced`) as long as its own decisions match, and runs
+Hypothesis from the start where they do not. So a warm grading of the reference, which sets
+aside a few examples whose expected gradients are all zero, runs (and imports) no Hypothesis.
+
 The cache key holds everything the sequence depends on: Hypothesis' version, the source of the
 test body (its derandomized seed), of the strategies and of the spec, the function, size profile
 and number of examples. A file that cannot be read, or that does not hold examples, is recorded
@@ -28,8 +35,6 @@ import types
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-import hypothesis
-
 from autograder.engine import pack, spec, strategies
 from autograder.engine.strategies import Example
 from autograder.paths import REPO_ROOT
@@ -38,6 +43,7 @@ from autograder.paths import REPO_ROOT
 CACHE_DIR = Path(os.environ.get("AUTOGRADER_CACHE") or REPO_ROOT / ".cache") / "draws"
 
 _memory: Dict[str, Tuple[Example, ...]] = {}
+_runs: Dict[str, Tuple[Tuple[Example, ...], Tuple[bool, ...]]] = {}  # traced(): examples, and whether each counted
 _sources: Dict[str, str] = {}
 
 
@@ -54,13 +60,23 @@ def _sources_hash() -> str:
 _body_sources: Dict[Any, str] = {}
 
 
+def _hypothesis_version() -> str:
+    """Hypothesis' version, without importing it where it is not imported yet (its installed metadata)."""
+    module = sys.modules.get("hypothesis")
+    if module is not None:
+        return str(module.__version__)
+    from importlib import metadata
+
+    return metadata.version("hypothesis")
+
+
 def key(body: Callable[..., Any], function: str, profile: str, max_examples: int,
         decisions: Tuple[bool, ...] = ()) -> str:
     """The cache key of one property's draws (see the module docstring)."""
     source = _body_sources.get(body.__code__)
     if source is None:
         source = _body_sources[body.__code__] = inspect.getsource(body)
-    parts: List[Any] = [hypothesis.__version__, sys.version_info[:2], source, _sources_hash(), function, profile,
+    parts: List[Any] = [_hypothesis_version(), sys.version_info[:2], source, _sources_hash(), function, profile,
                         max_examples]
     if decisions:  # (the all-pass key is what it always was: recorded draws stay valid)
         parts.append("".join("1" if d else "0" for d in decisions))
@@ -96,6 +112,37 @@ def drawn(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callab
     return _memory[name]
 
 
+def traced(body: Callable[..., Any], function: str, profile: str, max_examples: int,
+           decisions: Tuple[bool, ...]) -> Optional[Tuple[Tuple[Example, ...], Tuple[bool, ...]]]:
+    """A whole run of the property kept by :func:`keep_run` whose first examples counted or were set
+    aside as ``decisions`` says (its last one set aside): the examples it drew and, for each, whether
+    it counted; None if none is kept. Its examples are what Hypothesis draws for as long as a run's
+    examples count or are set aside as that one's did."""
+    name = key(body, function, profile, max_examples, decisions) + ".run"
+    if name not in _runs:
+        found = _load_run(CACHE_DIR / f"{name}.json")
+        if found is None:
+            return None
+        _runs[name] = found
+    return _runs[name]
+
+
+def keep_run(body: Callable[..., Any], function: str, profile: str, max_examples: int,
+             seen: List[Tuple[Example, bool]]) -> None:
+    """Keep a whole run of the property that ended with no failure (``seen``: each example drawn, in
+    order, and whether it counted), under each of its prefixes that ends with an example set aside:
+    a later run that sets aside the same examples replays it without running Hypothesis."""
+    decisions = tuple(counted for _, counted in seen)
+    for position, counted in enumerate(decisions):
+        if counted:
+            continue
+        name = key(body, function, profile, max_examples, decisions[:position + 1]) + ".run"
+        path = CACHE_DIR / f"{name}.json"
+        if name not in _runs and not path.exists():
+            _store(path, tuple(ex for ex, _ in seen), decisions)
+        _runs.setdefault(name, (tuple(ex for ex, _ in seen), decisions))
+
+
 def record(body: Callable[..., Any], build: Callable[[Callable[..., Any]], Callable[[], None]],
            decisions: Tuple[bool, ...] = ()) -> Tuple[Example, ...]:
     """Run the property ``build`` makes of ``body``'s twin; the examples it drew, in order (when
@@ -128,6 +175,18 @@ def _load(path: Path) -> Optional[Tuple[Example, ...]]:
     return found
 
 
+def _load_run(path: Path) -> Optional[Tuple[Tuple[Example, ...], Tuple[bool, ...]]]:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        found = tuple(_example(row) for row in rows)
+        counted = tuple(row["counted"] for row in rows)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not all(isinstance(c, bool) for c in counted):
+        return None
+    return found, counted
+
+
 def _example(row: Dict[str, Any]) -> Example:
     values = {f.name: row[f.name] for f in dataclasses.fields(Example)}
     example = Example(**dict(values, dims=tuple((str(k), int(v)) for k, v in values["dims"])))
@@ -136,12 +195,15 @@ def _example(row: Dict[str, Any]) -> Example:
     return example
 
 
-def _store(path: Path, found: Tuple[Example, ...]) -> None:
-    """Write atomically; a cache that cannot be written is only slower, never wrong."""
+def _store(path: Path, found: Tuple[Example, ...], counted: Optional[Tuple[bool, ...]] = None) -> None:
+    """Write atomically (``counted``: a kept run's, beside each example); a cache that cannot be
+    written is only slower, never wrong."""
     rows = []
-    for ex in found:
+    for index, ex in enumerate(found):
         row = dataclasses.asdict(ex)
         row["types"] = [type(getattr(ex, f.name)).__name__ for f in dataclasses.fields(Example)]
+        if counted is not None:
+            row["counted"] = counted[index]
         rows.append(row)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 
 from autograder.engine import draws, pack, reference
 from autograder.engine.checks import (
@@ -624,6 +623,15 @@ def _not_judged(fn: Function, notes: Notes) -> str:
     return f"could not be judged: no example ran for {fn.name}"
 
 
+def reject() -> NoReturn:
+    """``hypothesis.reject()``, imported where a property runs (a grading that replays its draws never
+    imports Hypothesis). The test body calls it by this name: its source seeds the draws."""
+    from hypothesis import reject as hypothesis_reject
+
+    hypothesis_reject()
+    raise AssertionError("hypothesis.reject() returned")  # pragma: no cover
+
+
 class _StopProperty(BaseException):
     """Ends a Hypothesis property at once (a BaseException, so Hypothesis neither records nor shrinks it)."""
 
@@ -668,6 +676,11 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
 
     def attempt(ex: Example) -> bool:
         """Run one example; False when it does not count (rejected, or the budget is spent)."""
+        counted = counts(ex)
+        seen.append((ex, counted))  # (a failure ends the run: it is not kept then)
+        return counted
+
+    def counts(ex: Example) -> bool:
         ex = prepare(ex)
         if ex in failures:  # Hypothesis replays the smallest failure: answer it without the worker
             raise failures[ex]
@@ -709,6 +722,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             reject()
 
     def build(test: Callable[[Example], None]) -> Callable[[], None]:
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+
         return settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
                         suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
                         verbosity=Verbosity.quiet, print_blob=False,
@@ -723,6 +738,8 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
     # Hypothesis run then.
     judged: List[Tuple[Example, Optional[Exception]]] = []
     log: List[Tuple[Example, Optional[Exception]]] = []
+    seen: List[Tuple[Example, bool]] = []  # what Hypothesis' run drew, and whether each counted (draws.keep_run)
+    expected: Optional[Tuple[bool, ...]] = None  # a kept run's decisions, replayed (None: every later one counts)
     before = (copy.deepcopy(notes), dict(state), g.examples_run.get(fn.name, 0))
     decisions: List[bool] = []
     first_failure: Optional[Exception] = None
@@ -751,6 +768,9 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                 break
             if attempt(sequence[position]):
                 decisions.append(True)
+                if expected is not None and not expected[position]:
+                    replayed = False  # the kept run set this one aside: Hypothesis draws on otherwise
+                    break
             elif state["stopped"] or (state["spent"] >= state["budget"] and not failures):
                 break  # where the body ends the property
             else:
@@ -759,6 +779,10 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                 # engine per rejection, where running the property with it (below) costs one
                 following = draws.drawn(body, build, fn.name, profile, max_examples, tuple(decisions),
                                         record_missing=False)
+                expected = None
+                if following is None:  # a whole run kept that set aside the same examples so far
+                    kept = draws.traced(body, fn.name, profile, max_examples, tuple(decisions))
+                    following, expected = kept if kept is not None else (None, None)
                 if following is None or following[:position + 1] != sequence[:position + 1]:
                     replayed = False
                     break
@@ -780,7 +804,10 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
             if first_failure is not None:
                 raise first_failure
             if not replayed:
+                seen.clear()
                 build(body)()
+                if not failures and not state["stopped"] and any(not counted for _, counted in seen):
+                    draws.keep_run(body, fn.name, profile, max_examples, seen)
         except _StopProperty:
             pass
         except Exception as exc:  # noqa: BLE001 - Unsatisfiable: every example rejected

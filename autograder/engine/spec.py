@@ -26,6 +26,7 @@ return names of the pack's entries, with structured values flattened: ``dh0s[1]`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 
@@ -107,7 +108,7 @@ class Function:
     def array_outputs(self) -> Tuple[Out, ...]:
         return tuple(o for o in self.outputs if not isinstance(o.template, Cache))
 
-    @property
+    @cached_property  # asked for every call of every example
     def cache_index(self) -> Optional[int]:
         for i, o in enumerate(self.outputs):
             if isinstance(o.template, Cache):

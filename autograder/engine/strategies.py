@@ -20,16 +20,19 @@ judged on such inputs when its forward is right there (:mod:`autograder.engine.d
 """
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
-from hypothesis import strategies as st
 
 from autograder.engine import pack
 from autograder.engine.pack import function, scenario_args
 from autograder.engine.spec import A, Function, GradDict, Layers, Params, Template
+
+if TYPE_CHECKING:  # imported where a strategy is made: a grading that replays its draws never needs Hypothesis
+    from hypothesis import strategies as st
 
 
 def _draw_from_the_strategies_alone() -> None:
@@ -50,7 +53,8 @@ def _draw_from_the_strategies_alone() -> None:
             cache.cache.clear()
 
 
-_draw_from_the_strategies_alone()
+if "hypothesis" in sys.modules:  # otherwise once a strategy is first made (a replayed grading never imports it)
+    _draw_from_the_strategies_alone()
 
 SCALES = (1.0, 0.25, 4.0)
 HUGE = 100.0  # the scale of the boundary example with huge pre-activations (forward functions)
@@ -82,11 +86,15 @@ def examples(fn: Function, profile: str = "general") -> st.SearchStrategy[Exampl
     and profile (making a composite strategy reads its source): the same strategy draws the same."""
     key = (pack.current().name, fn.name, profile)
     if key not in _STRATEGIES:
+        if not _STRATEGIES:
+            _draw_from_the_strategies_alone()
         _STRATEGIES[key] = _examples(fn, profile)
     return _STRATEGIES[key]
 
 
 def _examples(fn: Function, profile: str) -> st.SearchStrategy[Example]:
+    from hypothesis import strategies as st
+
     ranges = pack.current().profiles[profile]
     base = function(fn.forward) if fn.forward else fn
 

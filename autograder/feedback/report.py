@@ -11,8 +11,6 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from autograder.feedback import messages
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -114,6 +112,8 @@ def feedback_markdown(results: Dict[str, Any]) -> str:
     how it was judged, its ✓/✗ table, each failed test); at the end, how the functions with full marks
     were judged where something they depend on is wrong, and how the submission ran (the sandbox,
     problems with its files, what it printed)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined  # here: a grading without feedback never needs it
+
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["points"] = _points

@@ -84,6 +84,7 @@ class Worker:
         self.out_fd = out_fd
         self.submission = os.path.realpath(submission)
         self._student_paths: Dict[str, bool] = {}
+        self._modules_seen: Tuple[Tuple[Any, ...], List[Any]] = ((), [])  # sys.modules' modules, the student's
         self.handles: Dict[int, Any] = {}
         self.next_handle = 1
         self.import_errors: Dict[str, dict] = {}
@@ -260,33 +261,61 @@ class Worker:
         the name of the function called (``called``), which stays the student's own even when it is the
         very same object as a part (``f = g = ...``): the function under test is never a stand-in."""
         restore: List[Any] = []
-        for key in keys:
-            module_name, _, name = str(key).partition(".")
-            try:
-                original = getattr(self.module(module_name), name)
-            except BaseException:  # noqa: BLE001 - a missing part: the proxy stands in anyway
-                original = None
-            proxy = make(str(key), original)
-            if proxy is None:
-                continue
-            for module in self.student_modules():
-                namespace = vars(module)
-                for attr, value in list(namespace.items()):
-                    if (module.__name__, attr) == called and called != (module_name, name):
-                        continue
-                    if module.__name__ == module_name and attr == name:
-                        _swap(namespace, attr, proxy, restore)
-                    elif original is not None:
-                        _replace_in(namespace, attr, value, original, proxy, restore)
+        found = [self._part(str(key)) for key in keys]
+        originals = [id(original) for _, _, original in found if original is not None]
+        if len(set(originals)) < len(originals) or len({(m, n) for m, n, _ in found}) < len(found):
+            # a part bound to another's function, or named twice: one walk per part, each seeing the last's
+            for key in keys:
+                module_name, name, original = self._part(str(key))
+                proxy = make(str(key), original)
+                if proxy is not None:
+                    self._bind([(module_name, name, original, proxy)], called, restore)
+            return restore
+        # Distinct parts: one walk binds them all, as one walk per part would (none holds another's function).
+        wanted = [(m, n, original, make(str(key), original)) for key, (m, n, original) in zip(keys, found)]
+        self._bind([w for w in wanted if w[3] is not None], called, restore)
         return restore
 
+    def _part(self, key: str) -> Tuple[str, str, Any]:
+        """(module name, name, the student's function or None) of the graded part ``key``."""
+        module_name, _, name = key.partition(".")
+        try:
+            return module_name, name, getattr(self.module(module_name), name)
+        except BaseException:  # noqa: BLE001 - a missing part: the proxy stands in anyway
+            return module_name, name, None
+
+    def _bind(self, wanted: List[Tuple[str, str, Any, Any]], called: Tuple[str, str], restore: List[Any]) -> None:
+        """For each (module name, name, original, proxy) of ``wanted``: bind the proxy to that name, and
+        wherever the student's modules hold the original (module-level names, and inside dicts, lists
+        and tuples, two levels deep). A dict or list met again at the same depth (every module's
+        ``__builtins__``) is not walked again: nothing is left to replace in it."""
+        if not wanted:
+            return
+        named = {(m, n): proxy for m, n, _, proxy in wanted}
+        proxies = {id(original): proxy for _, _, original, proxy in wanted if original is not None}
+        seen: set = set()
+        for module in self.student_modules():
+            namespace = vars(module)
+            for attr, value in list(namespace.items()):
+                slot = (module.__name__, attr)
+                proxy = named.get(slot)
+                if proxy is not None:  # the called function's own name only when it is served itself
+                    _swap(namespace, attr, proxy, restore)
+                elif proxies and slot != called:
+                    _replace_in(namespace, attr, value, proxies, restore, seen)
+
     def student_modules(self) -> List[Any]:
-        found = []
-        for module in list(sys.modules.values()):
-            path = getattr(module, "__file__", None)
-            if isinstance(path, str) and self._in_submission(path):
-                found.append(module)
-        return found
+        """The student's modules now in ``sys.modules`` (the last answer while ``sys.modules`` holds the
+        same modules: every call asks)."""
+        snapshot = tuple(sys.modules.values())
+        if snapshot != self._modules_seen[0]:
+            found = []
+            for module in snapshot:
+                path = getattr(module, "__file__", None)
+                if isinstance(path, str) and self._in_submission(path):
+                    found.append(module)
+            self._modules_seen = (snapshot, found)
+        return list(self._modules_seen[1])
 
     def _in_submission(self, path: str) -> bool:
         """Whether a module file is the student's (memoized: realpath costs a syscall per path part,
@@ -409,25 +438,24 @@ def _swap(holder: Any, key: Any, value: Any, restore: List[Any]) -> None:
     holder[key] = value
 
 
-def _replace_in(holder: Any, key: Any, value: Any, original: Any, proxy: Any, restore: List[Any],
+def _replace_in(holder: Any, key: Any, value: Any, proxies: Dict[int, Any], restore: List[Any], seen: set,
                 depth: int = 0) -> None:
-    """Replace ``original`` by ``proxy`` in ``holder[key]``: the value itself, or inside a dict,
-    list or tuple of it (two levels: ``{"fast": (step_forward, step_backward)}``)."""
-    if value is original:
+    """Replace each original (``proxies``: id of the original -> its proxy) by its proxy in
+    ``holder[key]``: the value itself, or inside a dict, list or tuple of it (two levels:
+    ``{"fast": (step_forward, step_backward)}``). ``seen``: (id, depth) of the dicts and lists walked."""
+    proxy = proxies.get(id(value))
+    if proxy is not None:
         _swap(holder, key, proxy, restore)
     elif depth >= 2:
         return
-    elif type(value) is dict:
-        for k, v in list(value.items()):
-            _replace_in(value, k, v, original, proxy, restore, depth + 1)
-    elif type(value) is list:
-        for i, v in enumerate(list(value)):
-            _replace_in(value, i, v, original, proxy, restore, depth + 1)
-    elif type(value) is tuple and any(v is original or type(v) in (tuple, list, dict) for v in value):
-        items = list(value)
-        for i, v in enumerate(value):
-            if v is original:
-                items[i] = proxy
+    elif type(value) is dict or type(value) is list:
+        if (id(value), depth) in seen:
+            return
+        seen.add((id(value), depth))
+        for k, v in (list(value.items()) if type(value) is dict else list(enumerate(value))):
+            _replace_in(value, k, v, proxies, restore, seen, depth + 1)
+    elif type(value) is tuple and any(id(v) in proxies or type(v) in (tuple, list, dict) for v in value):
+        items = [proxies.get(id(v), v) for v in value]
         if any(a is not b for a, b in zip(items, value)):
             _swap(holder, key, tuple(items), restore)
 
