@@ -1,0 +1,94 @@
+"""A hostile submission that answers from the student-CI bundle's stored examples (issue 24).
+
+A student can read the student-CI bundle from their own CI. Its stored examples and answers are then a
+lookup table: every graded function of this submission looks its arguments up among the part calls the
+bundle stores (``cases.json``, ``arrays.npz``: the calls a correct composite makes and the parts and
+forwards served for it) and returns the stored result; anywhere else it returns garbage (None). It earns
+formative points; the real grade, whose examples are other ones (autograder/engine/draws.py, seeds below
+the bundle's ``SEED_OFFSET``), must give it none.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Dict, Sequence
+
+MODULE = '''"""Answers looked up in the student-CI bundle's stored calls (a hostile submission: see tests/hostile)."""
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+_DATA = Path(__file__).resolve().parent / "lookup_data"
+_TABLE = {}
+
+
+def _feed(h, value):
+    if isinstance(value, (np.ndarray, np.generic)):
+        a = np.ascontiguousarray(value)
+        h.update(b"A" + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    elif isinstance(value, dict):
+        h.update(b"D%d" % len(value))
+        for k in sorted(value, key=str):
+            h.update(repr(k).encode())
+            _feed(h, value[k])
+    elif isinstance(value, (list, tuple)):
+        h.update(b"L%d" % len(value))
+        for v in value:
+            _feed(h, v)
+    else:
+        h.update(b"S" + repr(value).encode())
+
+
+def _digest(value):
+    h = hashlib.sha256()
+    _feed(h, value)
+    return h.hexdigest()
+
+
+def _decode(node, arrays):
+    if isinstance(node, dict):
+        if "array" in node:
+            return np.array(arrays[node["array"]])
+        if "scalar" in node:
+            return _decode(node["scalar"], arrays)[()]
+        if "dict" in node:
+            return {k: _decode(v, arrays) for k, v in node["dict"].items()}
+        if "list" in node:
+            return [_decode(v, arrays) for v in node["list"]]
+        return tuple(_decode(v, arrays) for v in node["tuple"])
+    return node
+
+
+def _load():
+    cases = json.loads((_DATA / "cases.json").read_text())
+    with np.load(_DATA / "arrays.npz") as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    for call in cases["calls"]:
+        key = [call["key"].partition(".")[2], _decode(call["args"], arrays), _decode(call["kwargs"], arrays)]
+        _TABLE[_digest(key)] = call["result"], arrays
+
+
+def _answer(name, args, kwargs):
+    if not _TABLE:
+        _load()
+    found = _TABLE.get(_digest([name, list(args), dict(kwargs)]))
+    return None if found is None else _decode(*found)  # garbage where the bundle has no answer
+'''
+
+STUB = '''
+
+def {name}(*args, **kwargs):
+    return _answer("{name}", args, kwargs)
+'''
+
+
+def make(dest: Path, data: Path, module_functions: Dict[str, Sequence[str]]) -> Path:
+    """Write the lookup submission to ``dest``: one module per graded module, each function a lookup in the
+    bundle data folder ``data`` (copied into the submission, as a student's repository would hold it)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(data, dest / "lookup_data")
+    for module, names in module_functions.items():
+        (dest / f"{module}.py").write_text(MODULE + "".join(STUB.format(name=n) for n in names), encoding="utf-8")
+    return dest
