@@ -22,7 +22,11 @@ from autograder.paths import REPO_ROOT
 EXAMPLES = REPO_ROOT / "examples" / "submissions"
 GOLDEN = REPO_ROOT / "tests" / "golden"
 # a correct one, one whose backward is judged where its forward is wrong (a range), two plain bugs
-SUBSET = ("perfect", "lstm_gate_order_ifog", "bptt_no_carry", "rnn_forward_ignores_h0")
+SUBSET = ("perfect", "lstm_gate_order_ifog", "rnn_forward_ignores_h0", "stacked_grads_reversed",
+          pytest.param("bptt_no_carry", marks=pytest.mark.xfail(strict=True, reason=(
+              "known: one stored example of 'truncated BPTT equals chunk by chunk' (scale 4, T = 7) saturates "
+              "tanh, so full BPTT without the carry is right to tolerance there and the test passes (94); no "
+              "marking example is like it (real 92). Counted in reports/formative.md"))))
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +109,14 @@ def test_the_ci_summary_never_cuts_a_hint(tmp_path: Path) -> None:
     junit.write_text('<testsuite><testcase classname="tests.test_2_lstm" name="test_step_forward">'
                      f'<failure message="{hint}">trace</failure></testcase></testsuite>', encoding="utf-8")
     assert hint in script.junit_markdown(junit)
+
+
+@pytest.mark.slow
+def test_the_example_class_formative_grade_is_the_real_grade() -> None:
+    """The sweep of issue 24 over the example class (formative-check measures the other corpora too)."""
+    from autograder.quality import formative
+
+    rows = formative.measure(formative.select(("examples",)), jobs=2)
+    assert not [r for r in rows if "error" in r]
+    assert all(r["in_range"] for r in rows), [r for r in rows if not r["in_range"]]
+    assert sum(r["equal"] for r in rows) >= 0.9 * len(rows)

@@ -99,12 +99,13 @@ def _feed(h: Any, value: Any) -> None:
 
 
 class _Arrays:
-    """Arrays stored once each (by content) under short keys."""
+    """Arrays stored once each (by content) under short keys; saved as one flat array per dtype and an
+    index (key -> dtype, offset, shape), so that loading reads a few zip members, not one per array."""
 
-    def __init__(self, loaded: Any = None) -> None:
+    def __init__(self, flat: Optional[Dict[str, np.ndarray]] = None, index: Optional[Dict[str, Any]] = None) -> None:
         self.by_key: Dict[str, np.ndarray] = {}
         self.by_digest: Dict[str, str] = {}
-        self.loaded = loaded
+        self.flat, self.index = flat, index
 
     def put(self, a: np.ndarray) -> str:
         d = digest(a)
@@ -114,7 +115,24 @@ class _Arrays:
         return self.by_digest[d]
 
     def get(self, key: str) -> np.ndarray:
-        return np.array(self.loaded[key] if self.loaded is not None else self.by_key[key])
+        if self.flat is None or self.index is None:
+            return np.array(self.by_key[key])
+        dtype, offset, shape = self.index[key]
+        size = int(np.prod(shape, dtype=np.int64))
+        return self.flat[dtype][offset:offset + size].reshape(shape).copy()
+
+    def packed(self) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
+        """(dtype name -> every array of that dtype raveled end to end, key -> [dtype, offset, shape])."""
+        parts: Dict[str, List[np.ndarray]] = {}
+        sizes: Dict[str, int] = {}
+        index: Dict[str, Any] = {}
+        for key, a in self.by_key.items():
+            dtype = a.dtype.str
+            index[key] = [dtype, sizes.get(dtype, 0), list(a.shape)]
+            parts.setdefault(dtype, []).append(a.ravel())
+            sizes[dtype] = sizes.get(dtype, 0) + a.size
+        return {f"d{i}": np.concatenate(v) for i, v in enumerate(parts.values())}, {
+            k: [f"d{list(parts).index(v[0])}", v[1], v[2]] for k, v in index.items()}
 
 
 def _encode(value: Any, arrays: _Arrays) -> Any:
@@ -260,10 +278,11 @@ class Store:
 
     def save(self) -> Tuple[bytes, bytes]:
         """(the JSON of CASES, the npz of ARRAYS)."""
+        flat, index = self.arrays.packed()
         cases = {"seed_offset": SEED_OFFSET, "examples": self.examples, "expected": self.expected,
-                 "calls": self.calls, "traces": self.traces, "at_outputs": self.at_outputs}
+                 "calls": self.calls, "traces": self.traces, "at_outputs": self.at_outputs, "arrays": index}
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **self.arrays.by_key)
+        np.savez_compressed(buffer, **flat)
         return json.dumps(cases, sort_keys=True).encode(), buffer.getvalue()
 
     @classmethod
@@ -275,7 +294,7 @@ class Store:
         if "calls" not in cases:
             raise ValueError(f"{folder / CASES} is from an older student-CI bundle: build it again")
         store = cls(cases["examples"], cases["expected"], cases["calls"], {}, cases["traces"], cases["at_outputs"],
-                    _Arrays(_read_arrays(folder / ARRAYS)))
+                    _Arrays(_read_arrays(folder / ARRAYS), cases["arrays"]))
         return store
 
 
