@@ -82,6 +82,7 @@ def test_stored_examples_are_not_marking_examples(store: student_ci.Store) -> No
     assert any(row["scale"] == 100.0 for rows in store.examples.values() for row in rows)
 
 
+@pytest.mark.slow  # about 10 minutes on a loaded 2-core machine: the submission decodes every stored call
 def test_a_submission_that_answers_from_the_bundle_gets_no_points_for_it(data: Path, tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO_ROOT / "tests" / "hostile"))
     try:

@@ -75,8 +75,21 @@ def _load():
 def _answer(name, args, kwargs):
     if not _TABLE:
         _load()
-    found = _TABLE.get(_digest([name, list(args), dict(kwargs)]))
-    return None if found is None else _decode(*found)  # garbage where the bundle has no answer
+    key = _digest([name, list(args), dict(kwargs)])
+    found = _TABLE.get(key)
+    if found is not None:
+        return _decode(*found)
+    if key in _OUTPUTS:  # a stored example's answer (the bundle's expected outputs, keyed by its inputs)
+        count, cache = _OUTPUTS[key]
+        with np.load(_DATA / "outputs.npz") as stored:
+            values = [stored[f"{key}_{i}"] for i in range(count)]
+        if cache is not None:
+            values.insert(cache, None)
+        return tuple(values) if len(values) > 1 else values[0]
+    return None  # garbage where the bundle has no answer
+
+
+_OUTPUTS = json.loads((_DATA / "outputs.json").read_text()) if (_DATA / "outputs.json").is_file() else {}
 '''
 
 STUB = '''
@@ -88,9 +101,56 @@ def {name}(*args, **kwargs):
 
 def make(dest: Path, data: Path, module_functions: Dict[str, Sequence[str]]) -> Path:
     """Write the lookup submission to ``dest``: one module per graded module, each function a lookup in the
-    bundle data folder ``data`` (copied into the submission, as a student's repository would hold it)."""
+    bundle data folder ``data`` (copied into the submission, as a student's repository would hold it): the
+    stored part calls, and the stored answers of the examples of functions with plain array outputs, keyed
+    by their arguments (made as the bundle's own code makes a stored example's inputs)."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(data, dest / "lookup_data")
+    _outputs(data, dest / "lookup_data")
     for module, names in module_functions.items():
         (dest / f"{module}.py").write_text(MODULE + "".join(STUB.format(name=n) for n in names), encoding="utf-8")
     return dest
+
+
+def _outputs(data: Path, out: Path) -> None:
+    """outputs.json / outputs.npz: for each stored example of a forward or plain function whose outputs are
+    arrays, digest of its call's arguments -> its stored outputs in order (the cache left out)."""
+    import dataclasses
+    import hashlib
+    import json
+
+    import numpy as np
+
+    from autograder.engine import reference
+    from autograder.engine.pack import function
+    from autograder.engine.spec import A, Cache
+    from autograder.engine.strategies import materialize
+    from autograder.integrations.student_ci import Store, StoredOracle, _feed
+
+    source = StoredOracle(Store.load(data))
+    table: Dict[str, list] = {}
+    arrays: Dict[str, np.ndarray] = {}
+    for key in source.store.examples:
+        name, kind, profile, count = key.split("|")
+        fn = function(name)
+        if fn.forward or kind != "values" or any(not isinstance(o.template, (A, Cache)) for o in fn.outputs):
+            continue
+        for ex in source.examples(fn, kind, profile, int(count)):
+            inputs = materialize(fn, dataclasses.replace(ex, truncate=None))
+            try:
+                answer = source.expected(fn, inputs)
+            except Exception:  # noqa: BLE001 - no stored answer for this one
+                continue
+            args, kwargs = reference.call_arguments(fn, inputs)
+            h = hashlib.sha256()
+            _feed(h, [name, list(args), dict(kwargs)])
+            digest = h.hexdigest()
+            names = [o.name for o in fn.outputs if o.name != "cache"]
+            if set(names) != set(answer):
+                continue
+            cache = next((i for i, o in enumerate(fn.outputs) if o.name == "cache"), None)
+            table[digest] = [len(names), cache]
+            for i, n in enumerate(names):
+                arrays[f"{digest}_{i}"] = answer[n]
+    (out / "outputs.json").write_text(json.dumps(table), encoding="utf-8")
+    np.savez(out / "outputs.npz", **arrays)
