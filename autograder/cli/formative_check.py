@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regrade", action="store_true",
                         help="grade every submission for real here (default: reuse make mutation's grades)")
     parser.add_argument("--no-report", action="store_true", help="print only; do not write reports/formative.*")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of reports/formative.json for the corpora not measured in this run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
     rows = formative.measure(chosen, jobs=args.jobs, sandbox=args.sandbox, reuse=not args.regrade, on_done=done)
     seconds = time.monotonic() - started
+    if args.merge and formative.REPORT_JSON.is_file():
+        before = json.loads(formative.REPORT_JSON.read_text(encoding="utf-8"))
+        rows = [r for r in before["rows"] if r["corpus"] not in corpora] + rows
+        totals = {**before.get("totals", {}), **totals}
+        seconds += float(before.get("seconds", 0))
     print(json.dumps(formative.summary(rows), indent=1))
     if not args.no_report:
         formative.write(rows, totals, seconds)
