@@ -824,8 +824,8 @@ def _run_fixed(g: Grader, fn: Function, fixed: List[Example], judge: Callable[[E
             return TestOutcome(False, exc.message, exc, state["spent"]), notes
         except Exception as exc:  # noqa: BLE001 - as the marking draws: a test that cannot run fails
             return TestOutcome(False, f"could not be graded: {type(exc).__name__}: {exc}", None, state["spent"]), notes
-    if unsure:
-        fix = unsure[0].fix
+    if unsure:  # a served part's arguments were not a correct call's: made by fn (or by the forward it reads)
+        fix = unsure[0].fix or (fn.name if not fn.forward else f"{fn.forward} or {fn.name}")
         return TestOutcome(False, messages.not_judged_here(fix, unsure[0].what), None, state["spent"],
                            not_judged=fix), notes
     return TestOutcome(True, "", None, state["spent"]), notes

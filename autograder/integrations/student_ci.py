@@ -418,8 +418,8 @@ class StoredOracle:
             s_args, s_kwargs, result = self._call(i)
             if _close(list(args), s_args) and _close(dict(kwargs), s_kwargs):
                 return _decode(self.store.calls[i]["result"], self.store.arrays)  # a fresh copy
-        name = key.partition(".")[2]
-        raise self._miss(name, f"your composite called {name} with arguments a correct one does not pass")
+        name = key.partition(".")[2]  # (the code that made these arguments is named by the test: hidden_tests)
+        raise self._miss("", f"{name} was called with arguments that a correct submission does not pass it")
 
     def serve_part(self, key: str, args: list, kwargs: dict) -> Any:
         resolved = []
