@@ -18,7 +18,7 @@ UV      := $(TOOLS)/bin/uv
 # the lecture notebook through its jupytext text file in notebooks/).
 CODE    := autograder tests tools source notebooks
 
-.PHONY: setup test test-all test-fast demo release check-release bench clean help constraints check-installs
+.PHONY: setup test test-all test-fast demo release check-release bench clean help constraints check-installs formative-check
 
 help:
 	@echo "make setup    create .venv with the pinned dependencies (PYTHON=/path/to/python3.10 or newer)"
@@ -30,6 +30,7 @@ help:
 	@echo "make release  check the notebook against its text twin, regenerate assignments/ and solutions/ from source/"
 	@echo "make bench    time grading (median seconds per submission)"
 	@echo "make mutation grade every mutant of the reference; rewrites reports/mutation.md"
+	@echo "make formative-check  compare the student CI's formative grades with the real ones; writes reports/formative.md"
 
 setup: $(STAMP)
 
@@ -134,3 +135,4 @@ bench: setup
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .hypothesis .cache
 mutation: setup ; $(PY) -m autograder mutation  # grade every mutant of the reference, write reports/mutation.{md,json}
+formative-check: setup ; $(PY) -m autograder formative-check $(ARGS)  # formative (student CI) vs real grades, write reports/formative.{md,json}; ARGS="--mutants 50" samples the mutants

@@ -13,7 +13,8 @@ from typing import List, Optional, Tuple
 
 from autograder.engine import pack
 
-COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook", "similarity", "draws")
+COMMANDS = ("release", "grade", "grade_all", "mutation", "bench", "bundle", "gradebook", "similarity", "draws",
+            "formative_check")
 # Commands whose default sandbox tries bubblewrap: its trial run starts before the commands are
 # imported (most of a grading's start-up), and runs beside them.
 PROBE_FIRST = ("grade", "grade-all")

@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from autograder.engine import pack, reference
+from autograder.engine import oracle, pack, reference
 from autograder.engine.checks import CheckFailed, compare, failure, mismatch, modified, unpack
 from autograder.engine.pack import function
 from autograder.engine.spec import Function, Tol
@@ -344,7 +344,7 @@ class Run:
         part made reaches the replayed parts as the reference made it."""
         if not self.fn.parts:
             return []
-        _, calls = reference.trace(self.fn, self.inputs)
+        _, calls = oracle.current().trace(self.fn, self.inputs)
         replayed: List[Replayed] = []
         producers: Dict[int, Tuple[int, int]] = {}  # id(reference cache) -> (index in replayed, cache position)
         for part, args, kwargs, result in calls:
@@ -449,7 +449,7 @@ class Run:
 
     def reference_forward(self, inputs: Optional[Dict[str, Any]] = None) -> Dict[str, np.ndarray]:
         target = self.fwd or self.fn
-        return reference.expected(target, inputs if inputs is not None else self.inputs)
+        return oracle.current().expected(target, inputs if inputs is not None else self.inputs)
 
     # -------------------------------------------------------- F's own outputs
     def outputs(self, index: int, finite: bool = True) -> Dict[str, np.ndarray]:
@@ -473,7 +473,7 @@ class Run:
     def expected(self, inputs: Optional[Dict[str, Any]] = None) -> Dict[str, np.ndarray]:
         key = id(inputs)
         if key not in self._expected:
-            self._expected[key] = reference.expected(self.fn, inputs if inputs is not None else self.inputs)
+            self._expected[key] = oracle.current().expected(self.fn, inputs if inputs is not None else self.inputs)
         return self._expected[key]
 
 

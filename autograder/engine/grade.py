@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from autograder.engine import answers, explain, pack
+from autograder.engine import answers, oracle, pack
 from autograder.engine import submission as submission_checks
 from autograder.engine.hidden_tests import EVIDENCE, Grader, TestOutcome, requires, run_test, shows_inputs
 from autograder.engine.pack import function
@@ -30,8 +30,14 @@ class GraderError(RuntimeError):
     """The grader itself cannot run (not a problem of the submission)."""
 
 
-def grade_submission(submission: Path, *, sandbox: str = "auto") -> Dict[str, Any]:
-    """Grade ``submission`` (a directory with the pack's graded modules); return the results.json dict."""
+def grade_submission(submission: Path, *, sandbox: str = "auto", source: Any = None) -> Dict[str, Any]:
+    """Grade ``submission`` (a directory with the pack's graded modules); return the results.json dict.
+
+    ``source``: where answers and examples come from (:mod:`autograder.engine.oracle`); None is the real
+    grade (the reference solutions and the marking draws)."""
+    if source is not None:
+        with oracle.using(source):
+            return grade_submission(submission, sandbox=sandbox)
     started = time.monotonic()
     directory = Path(submission)
     if not directory.is_dir():
@@ -97,6 +103,10 @@ def _unmet(test: RubricTest, outcomes: List[Tuple[RubricTest, TestOutcome]],
     ran = [r for r in required if r is not None]
     if not ran or len(ran) < len(required) or any(o.passed for _, o in ran):
         return None
+    unsure = [o.not_judged for _, o in ran if o.not_judged]
+    if unsure:  # the student CI could not judge what this test rests on: neither can it judge this one
+        return TestOutcome(False, messages.not_judged_requires(test.function, [t.name for t, _ in ran]),
+                           not_judged=unsure[0])
     return TestOutcome(False, messages.needs_values(test.function, [t.name for t, _ in ran], EVIDENCE in needed))
 
 
@@ -133,11 +143,17 @@ def _test_result(fn: Function, test: RubricTest, outcome: TestOutcome,
     """The results.json entry of one test. ``grader`` (its worker still running) lets the feedback
     re-run the student's function to verify what it says; without it nothing is localized."""
     extra: Dict[str, Any] = {"function": fn.name, "kind": test.kind, "mistakes": []}
+    if outcome.not_judged:  # the student CI's range: these points are neither earned nor lost here
+        extra["not_judged"] = outcome.not_judged
+    if not oracle.current().localizes():
+        grader = None  # localizing a failure needs the reference at the student's inputs
     output = "passed" if outcome.passed else _failure_text(fn, test, outcome, extra, grader)
     if outcome.note:  # how the function was judged when a dependency of it is wrong
         extra["note"] = outcome.note
         output = f"{output}\n{outcome.note}"
     if grader is not None and not outcome.passed:  # how its outputs were looked at (the truth check does the same)
+        from autograder.engine import explain  # staff-side only: the student CI never localizes
+
         alone = explain.judged_alone(grader.modes.get((fn.name, test.profile)))
         extra["judged_with"] = {"serve": list(alone.serve), "serve_forward": alone.serve_forward}
     if outcome.claims:  # what its sentences say of other functions (checked by autograder.quality.truth)
@@ -186,7 +202,11 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
         header = messages.sizes_only(sizes, options)
     extra["input"] = {"header": header, "dump": dump} if header else None
     sentence = None
-    if failure.actual is not None and test.kind in localized_kinds:
+    if grader is not None or oracle.current().localizes():
+        # localizing needs the reference at the student's inputs: never in the student CI, whose bundle
+        # does not carry this module (autograder.integrations.student_bundle)
+        from autograder.engine import explain
+    if failure.actual is not None and test.kind in localized_kinds and oracle.current().localizes():
         found = explain.explain(fn, test, failure, ex, inputs, extra, grader if not hidden else None)
         if found is not None and not hidden:
             sentence = found.sentence
@@ -196,7 +216,7 @@ def _failure_text(fn: Function, test: RubricTest, outcome: TestOutcome, extra: D
         if fact is not None and explain.breakage_again(fn, test, fact, ex, inputs, grader):
             extra["facts"] = [messages.fact_record(fact)]
         extra["facts"] += [messages.fact_record(f) for f in explain.conditions(fn, test, ex, inputs, grader)]
-    elif test.kind in explain.PROPERTY_KINDS and grader is not None and not hidden:
+    elif grader is not None and not hidden and test.kind in explain.PROPERTY_KINDS:
         fact = explain.property_fact(fn, test, failure, ex, grader)
         if fact is not None:
             extra["facts"] = [messages.fact_record(fact)]

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tupl
 
 import numpy as np
 
-from autograder.engine import draws, pack, reference
+from autograder.engine import draws, oracle, pack, reference
 from autograder.engine.checks import (
     FD_STEP,
     CheckFailed,
@@ -78,6 +78,8 @@ class TestOutcome:
     examples: int = 0
     note: str = ""  # what the feedback should say about F's dependencies (wrong forward, parts served)
     claims: List[Tuple[str, str]] = field(default_factory=list)  # (dependency, claim) the note makes
+    # the function to fix before this test can be judged here (the student CI's oracle lacked an answer)
+    not_judged: str = ""
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Grader:
     troubled: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.client.part_server = reference.serve_part
+        self.client.part_server = lambda key, args, kwargs: oracle.current().serve_part(key, args, kwargs)
 
     def mode(self, fn: Function) -> Mode:
         return self.modes.get((fn.name, self.profile), Mode())
@@ -137,14 +139,21 @@ def judge(run: Run, actual: Dict[str, np.ndarray], expected: Dict[str, np.ndarra
             run.evidence.add(fn.name)
         return
     if run.mode.own:
-        at_outputs_of = pack.current().backward_at_outputs
-        at_outputs = at_outputs_of(fn, inputs or run.inputs, run.forward_outputs(), truncate) if at_outputs_of else None
+        unsure: Optional[oracle.NotJudged] = None
+        try:
+            at_outputs = oracle.current().backward_at_outputs(fn, inputs or run.inputs, run.forward_outputs(), truncate)
+        except oracle.NotJudged as exc:  # the student CI has no reference at the student's own states
+            at_outputs, unsure = None, exc
         if at_outputs is not None:
             with np.errstate(all="ignore"):
                 if mismatch(actual, {k: at_outputs[k] for k in expected}, fn.tol) is None:
                     return
         if consistency is not None and consistency() is None:
+            if unsure is not None and unsure in oracle.current().misses:
+                oracle.current().misses.remove(unsure)  # right by the other yardstick: judged after all
             return
+        if unsure is not None:
+            raise unsure
     wrong.expected = expected
     raise wrong
 
@@ -527,6 +536,8 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
         last = escalate(mode, fn, list(fn.parts) + [fn.forward or ""], cells) is None
         limit = None if last else REJECT_LIMIT_SPECIAL if mode.special else REJECT_LIMIT
         outcome, notes = _run_property(g, fn, kind, profile, max_examples, limit, shrink)
+        if outcome.not_judged:
+            break
         dependencies = [d for d in notes.dependencies if d not in (fn.name, UNINFORMATIVE)]
         if dependencies and not mode.strict:  # judge again, counting only inputs where the dependencies are right
             g.modes[(fn.name, profile)] = dataclasses.replace(mode, strict=True)
@@ -693,6 +704,10 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
         else:
             judged.clear()
             outcome = judge(ex)
+        return settle(ex, outcome)
+
+    def settle(ex: Example, outcome: Optional[Exception]) -> bool:
+        """Count a judged example (see ``attempt``): raise its failure, or whether it counted."""
         try:
             if outcome is not None:
                 raise outcome
@@ -729,6 +744,10 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
                         verbosity=Verbosity.quiet, print_blob=False,
                         phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if shrink else ()))(
             given(examples(fn, profile))(test))
+
+    fixed = oracle.current().examples(fn, kind, profile, max_examples)
+    if fixed is not None:
+        return _run_fixed(g, fn, [prepare(ex) for ex in fixed], judge, settle, state, notes)
 
     # Replay: judge, in order, the examples Hypothesis draws given whether each one so far counted
     # or was set aside (recorded once per such history, engine/draws.py), until one fails. If none
@@ -830,4 +849,36 @@ def _run_property(g: Grader, fn: Function, kind: str, profile: str, max_examples
         return TestOutcome(False, exc.message, exc, state["spent"]), notes
     except Exception as exc:  # noqa: BLE001 - e.g. Hypothesis errors on a nondeterministic submission
         return TestOutcome(False, f"could not be graded: {type(exc).__name__}: {exc}", None, state["spent"]), notes
+    return TestOutcome(True, "", None, state["spent"]), notes
+
+
+def _run_fixed(g: Grader, fn: Function, fixed: List[Example], judge: Callable[[Example], Optional[Exception]],
+               settle: Callable[[Example, Optional[Exception]], bool], state: Dict[str, Any],
+               notes: Notes) -> Tuple[TestOutcome, Notes]:
+    """Judge the oracle's fixed examples in order (the student CI's stored examples: no Hypothesis, no
+    shrinking), with the same rules as the marking draws. An example whose judging needed an answer
+    the oracle does not have (:class:`~autograder.engine.oracle.NotJudged`) neither counts nor fails;
+    when one did and none failed, the test is not judged (``TestOutcome.not_judged``)."""
+    source = oracle.current()
+    unsure: List[oracle.NotJudged] = []
+    for ex in fixed:
+        if state["stopped"]:
+            break
+        state["spent"] += 1
+        g.examples_run[fn.name] = g.examples_run.get(fn.name, 0) + 1
+        source.misses.clear()
+        outcome = judge(ex)
+        if source.misses or isinstance(outcome, oracle.NotJudged):
+            unsure.append(source.misses[0] if source.misses else outcome)  # type: ignore[arg-type]
+            continue
+        try:
+            settle(ex, outcome)
+        except CheckFailed as exc:
+            return TestOutcome(False, exc.message, exc, state["spent"]), notes
+        except Exception as exc:  # noqa: BLE001 - as the marking draws: a test that cannot run fails
+            return TestOutcome(False, f"could not be graded: {type(exc).__name__}: {exc}", None, state["spent"]), notes
+    if unsure:  # a served part's arguments were not a correct call's: made by fn (or by the forward it reads)
+        fix = unsure[0].fix or (fn.name if not fn.forward else f"{fn.forward} or {fn.name}")
+        return TestOutcome(False, messages.not_judged_here(fix, unsure[0].what), None, state["spent"],
+                           not_judged=fix), notes
     return TestOutcome(True, "", None, state["spent"]), notes

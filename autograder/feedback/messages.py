@@ -286,6 +286,21 @@ def needs_values(function: str, required_tests: Sequence[str], evidence: bool) -
     return f"not awarded: this test counts only when {tests} passes, which it does not"
 
 
+def not_judged_here(fix: str, what: str = "") -> str:
+    """A test the student CI cannot judge: the real grade needs the reference at inputs that the student's
+    own (wrong) code determines, which the CI does not have."""
+    why = f" ({what})" if what else ""
+    return (f"not judged here: fix {fix} first. The real grade judges this test with the reference at inputs "
+            f"that your {fix} determines{why}; this formative check has answers only for a correct {fix}, so "
+            f"these points are shown as a range.")
+
+
+def not_judged_requires(function: str, required_tests: Sequence[str]) -> str:
+    """A property test whose points rest on a test the student CI could not judge."""
+    tests = " or ".join(f'"{function}: {t}"' for t in required_tests)
+    return f"not judged here: this test counts only when {tests} passes, which could not be judged here"
+
+
 def not_judged_kept(function: str, dependency: str, how_often: str, problem: str) -> str:
     """A test that another function's mistake keeps from judging ``function``, which computes: kept."""
     return (f"Not judged, and not charged: your {dependency} is wrong on {how_often} ({problem}), so this test "

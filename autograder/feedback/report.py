@@ -130,8 +130,19 @@ def feedback_markdown(results: Dict[str, Any]) -> str:
     lead, run, printed_line, printed = output_parts(results)
     return env.get_template("feedback.md.j2").render(results=results, functions=functions, failed=failed,
                                                      total=total, sections=sections, likely=messages.LIKELY,
+                                                     formative_range=formative_range(results),
                                                      full_marks=full_marks, lead=lead, run=run,
                                                      printed_line=printed_line, printed=printed)
+
+
+def formative_range(results: Dict[str, Any]) -> str:
+    """"88" or "88–94" for a formative run (the student CI: judged points up to judged plus not-judged
+    points); "" for a grade."""
+    extra = results.get("extra_data") or {}
+    if not extra.get("formative"):
+        return ""
+    low, high = extra.get("formative_range") or (results["score"], results["score"])
+    return _points(low) if high == low else f"{_points(low)}–{_points(high)}"
 
 
 def dependency_notes(results: Dict[str, Any]) -> Dict[str, List[Tuple[str, Optional[List[str]]]]]:

@@ -1,82 +1,155 @@
-"""Formative feedback for student CI, from a bundle that holds no solution code.
+"""Formative feedback for student CI: the real grader's rules on other examples, from stored answers.
 
-The Gradescope bundle carries the reference (``solutions/``), which a student who edits the
-workflow of their own repository could print. The student-CI bundle (``python -m autograder bundle
---student-ci --out F.zip``, :func:`build_student_bundle`) instead carries, per rubric test, a
-fixed derandomized set of examples (``EXAMPLES_PER_TEST`` at most) with their inputs and, for
-``values``, ``carousel``, truncation and ``cache`` tests (a forward's cache, judged through the
-student's backward), the reference's outputs computed at build time; the
-other kinds need no reference values (the gradient checks compare the student's backward with
-central differences of the student's OWN forward, and a constant forward proves nothing there;
-the in-place and invalid-cell checks look at the student alone). As in the real grade, in-place,
-invalid-cell and "truncate >= T" points count only with the test they rest on.
-It holds only the modules this CI imports (:mod:`autograder.integrations.student_bundle`: no
-``solutions/``, no facts or mistakes catalogue, no other subsystem) and their pinned requirements;
-``tests/test_bundle.py`` searches it for the solutions' formulas.
+The Gradescope bundle carries the reference (``solutions/``), which a student who edits the workflow
+of their own repository could print. The student-CI bundle (``python -m autograder bundle --student-ci
+--out F.zip``, :func:`build_student_bundle`) carries no reference code. It runs the real grader's own
+orchestration (:func:`autograder.engine.grade.grade_submission`: the same rubric, dependency rules,
+evidence rule, escalation of how a function is judged, worker and sandbox) with another *oracle*
+(:mod:`autograder.engine.oracle`), :class:`StoredOracle`:
 
-``python -m autograder.student_ci SUBMISSION --results R.json --feedback F.md`` (run from the
-unzipped bundle) replays the stored examples through the same worker, client and sandbox as the
-real grade, with the hidden tests' own checks (``autograder/engine/checks.py``,
-``hidden_tests.kinds()``), and writes results with the same test names and format. Differences from
-the real grade, said in the feedback: few fixed examples instead of fresh draws, no shrinking to
-the smallest failing input, no "likely mistake" sentence, and a function built on your parts is
-compared with the stored reference outputs only. Marks come from ``grade-all`` or Gradescope.
+- **Examples.** The same kinds as the marking draws (derandomized Hypothesis draws of each test's size
+  profile, as many as the test draws, then the boundary examples: every size at its minimum, equal
+  widths, huge scales, the truncation boundaries: the sizes, cells and options of the examples a correct
+  submission's marking draws judge, and as many draws again of their own), but with other seeds, made
+  from the test and the example's place alone (:func:`ci_seed`, all at or above ``SEED_OFFSET``; marking
+  seeds are below it): no stored example is one that grades for marks, none reveals a marking seed, and
+  the stored answers are answers to these examples only.
+- **Answers.** Recorded at build time (:func:`record`) by grading the reference solution on these
+  examples in every way the grader may judge a function (its dependencies checked on every example, its
+  graded parts served, each structured input, the reference forward's cache): the reference outputs at
+  the examples' inputs, the part calls a correct composite makes on them (so a dependency is checked
+  with stored answers only) and the parts and caches served for a correct composite.
+- **Not judged here.** Where the real grade needs the reference at inputs only the student's code
+  determines (a part served to a composite whose own calls differ from a correct one's, a backward
+  evaluated at the student's own wrong states), the oracle has no answer: the example is not judged,
+  and a test with such an example and no failure is shown "not judged here: fix X first". The score is
+  then a range: judged points up to judged plus not-judged points.
+
+``python -m autograder.student_ci SUBMISSION --results R.json --feedback F.md`` (run from the unzipped
+bundle) writes results in the real grade's format (``extra_data.formative`` holds the range). Marks
+come from ``grade-all`` or Gradescope.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import io
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from autograder.engine import pack
-from autograder.engine import submission as submission_checks
+from autograder.engine import oracle, pack
+from autograder.engine.oracle import NotJudged, ReferenceOracle
 from autograder.engine.pack import function
-from autograder.engine.score import RubricTest, function_scores, load_rubric
+from autograder.engine.score import load_rubric
 from autograder.engine.spec import Function
 from autograder.paths import REPO_ROOT
 from autograder.sandbox import launch as sandbox
-from autograder.sandbox.limits import GRADING
 
 DATA_DIR = Path(__file__).resolve().parent / "student_ci_data"
-CASES = "cases.json"
+CASES = "cases.json"  # the stored examples, answers and part calls (arrays by key in ARRAYS)
 ARRAYS = "arrays.npz"
-EXAMPLES_PER_TEST = 4
-FORMATIVE = ("FORMATIVE FEEDBACK, not your grade: {examples} fixed examples checked against answers stored in the "
-             "course's student-CI bundle (it holds no reference code). Marks come from the course's autograder, "
-             "on fresh examples, with smallest failing inputs and likely-mistake hints; a function built on your "
-             "own parts is compared here with the stored reference outputs only.")
+# Stored examples have seeds at or above this (ci_seed); the marking draws' seeds are at most 2**16
+# (strategies.examples) and the boundary examples' below 4000: no stored example has a marking example's inputs.
+SEED_OFFSET = 2**16 + 1
+# Stored examples per test: this many times the test's own number of draws (a fixed list cannot draw
+# again where an example is set aside), plus the boundary examples.
+EXAMPLE_FACTOR = 2
+CLOSE = dict(rtol=1e-9, atol=1e-12)  # a served part's arguments "are" a stored call's (dependencies.GATE_TOL)
+FORMATIVE = ("FORMATIVE FEEDBACK, not your grade: the course's hidden tests and grading rules, run on other examples "
+             "than those that grade for marks, against answers stored in the course's student-CI bundle (it holds no "
+             "reference code). A test marked \"not judged here\" needs the reference at inputs your own code "
+             "determines: its points are shown as a range. Marks come from the course's autograder.")
 
 
 # ------------------------------------------------------------------ storing trees of arrays
 
 
-def _encode(value: Any, arrays: Dict[str, np.ndarray]) -> Any:
+def digest(value: Any) -> str:
+    """A content hash of a tree of arrays, dicts, lists, tuples and scalars (arrays by dtype, shape, bytes)."""
+    h = hashlib.sha256()
+    _feed(h, value)
+    return h.hexdigest()[:32]
+
+
+def _feed(h: Any, value: Any) -> None:
+    if isinstance(value, (np.ndarray, np.generic)):
+        a = np.ascontiguousarray(value)
+        h.update(b"A" + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    elif isinstance(value, dict):
+        h.update(b"D%d" % len(value))
+        for k in sorted(value, key=str):
+            h.update(repr(k).encode())
+            _feed(h, value[k])
+    elif isinstance(value, (list, tuple)):
+        h.update(b"L%d" % len(value))
+        for v in value:
+            _feed(h, v)
+    else:
+        h.update(b"S" + repr(value).encode())
+
+
+class _Arrays:
+    """Arrays stored once each (by content) under short keys; saved as one flat array per dtype and an
+    index (key -> dtype, offset, shape), so that loading reads a few zip members, not one per array."""
+
+    def __init__(self, flat: Optional[Dict[str, np.ndarray]] = None, index: Optional[Dict[str, Any]] = None) -> None:
+        self.by_key: Dict[str, np.ndarray] = {}
+        self.by_digest: Dict[str, str] = {}
+        self.flat, self.index = flat, index
+
+    def put(self, a: np.ndarray) -> str:
+        d = digest(a)
+        if d not in self.by_digest:
+            key = f"a{len(self.by_digest)}"
+            self.by_digest[d], self.by_key[key] = key, np.array(a)
+        return self.by_digest[d]
+
+    def get(self, key: str) -> np.ndarray:
+        if self.flat is None or self.index is None:
+            return np.array(self.by_key[key])
+        dtype, offset, shape = self.index[key]
+        size = int(np.prod(shape, dtype=np.int64))
+        return self.flat[dtype][offset:offset + size].reshape(shape).copy()
+
+    def packed(self) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
+        """(dtype name -> every array of that dtype raveled end to end, key -> [dtype, offset, shape])."""
+        parts: Dict[str, List[np.ndarray]] = {}
+        sizes: Dict[str, int] = {}
+        index: Dict[str, Any] = {}
+        for key, a in self.by_key.items():
+            dtype = a.dtype.str
+            index[key] = [dtype, sizes.get(dtype, 0), list(a.shape)]
+            parts.setdefault(dtype, []).append(a.ravel())
+            sizes[dtype] = sizes.get(dtype, 0) + a.size
+        return {f"d{i}": np.concatenate(v) for i, v in enumerate(parts.values())}, {
+            k: [f"d{list(parts).index(v[0])}", v[1], v[2]] for k, v in index.items()}
+
+
+def _encode(value: Any, arrays: _Arrays) -> Any:
     if isinstance(value, np.ndarray):
-        key = f"a{len(arrays)}"
-        arrays[key] = value
-        return {"array": key}
+        return {"array": arrays.put(value)}
     if isinstance(value, dict):
         return {"dict": {str(k): _encode(v, arrays) for k, v in value.items()}}
     if isinstance(value, (list, tuple)):
         return {"list" if isinstance(value, list) else "tuple": [_encode(v, arrays) for v in value]}
     if isinstance(value, np.generic):
-        return value.item()
+        return {"scalar": _encode(np.asarray(value), arrays)}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"cannot store a {type(value).__name__} in the student-CI bundle")
 
 
-def _decode(node: Any, arrays: Any) -> Any:
+def _decode(node: Any, arrays: _Arrays) -> Any:
     if isinstance(node, dict):
         if "array" in node:
-            return np.array(arrays[node["array"]])
+            return arrays.get(node["array"])
+        if "scalar" in node:
+            return _decode(node["scalar"], arrays)[()]
         if "dict" in node:
             return {k: _decode(v, arrays) for k, v in node["dict"].items()}
         if "list" in node:
@@ -85,74 +158,363 @@ def _decode(node: Any, arrays: Any) -> Any:
     return node
 
 
-# ------------------------------------------------------------------ building (staff side)
+def _close(a: Any, b: Any) -> bool:
+    """Whether a served part's argument tree equals a stored one (arrays to CLOSE)."""
+    if isinstance(b, (np.ndarray, np.generic)) or isinstance(a, (np.ndarray, np.generic)):
+        try:
+            x, y = np.asarray(a), np.asarray(b)
+            if x.shape != y.shape or x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+                return bool(x.shape == y.shape and np.array_equal(x, y))
+            with np.errstate(all="ignore"):
+                return bool(np.allclose(x, y, equal_nan=True, **CLOSE))
+        except (TypeError, ValueError):
+            return False
+    if isinstance(b, dict):
+        return isinstance(a, dict) and set(a) == set(b) and all(_close(a[k], b[k]) for k in b)
+    if isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(b, float) and isinstance(a, (int, float)) and not isinstance(a, bool):
+        return bool(np.isclose(a, b, **CLOSE))
+    return type(a) is type(b) and a == b
 
 
-def draw(fn: Function, profile: str, count: int) -> List[Any]:
-    """``count`` examples of a derandomized Hypothesis run (the same on every build)."""
+# ------------------------------------------------------------------ the examples (not the marking draws)
+
+
+_DRAWN: Dict[Tuple[str, str, str, int], List[Any]] = {}
+
+
+def ci_examples(fn: Function, kind: str, profile: str, count: int, shapes: Sequence[Any] = ()) -> List[Any]:
+    """The stored examples of a test, seeds moved by SEED_OFFSET (other values than any marking example):
+    ``shapes`` (the examples a correct submission's marking draws judge, boundary ones included: the same
+    sizes, cells and options) and then ``EXAMPLE_FACTOR - 1`` times ``count`` derandomized Hypothesis draws
+    of the test's profile of their own (a fixed list cannot draw again where an example is set aside)."""
+    key = (pack.current().name, fn.name, profile, count)
+    if key not in _DRAWN:
+        _DRAWN[key] = _draw(fn, profile, count * (EXAMPLE_FACTOR - 1)) if EXAMPLE_FACTOR > 1 else []
+    found = list(dict.fromkeys(list(shapes) + [ex for ex in _DRAWN[key] if ex not in shapes]))
+    return [dataclasses.replace(ex, seed=ci_seed(fn, kind, profile, i)) for i, ex in enumerate(found)]
+
+
+def ci_seed(fn: Function, kind: str, profile: str, index: int) -> int:
+    """The seed of a stored example: from the test and the example's place alone (never from a marking
+    example's seed, which it would reveal), at or above SEED_OFFSET."""
+    made = hashlib.sha256(f"student-ci|{fn.name}|{kind}|{profile}|{index}".encode()).hexdigest()
+    return SEED_OFFSET + int(made[:8], 16)
+
+
+def marking_shapes(grader: Any, fn: Function, kind: str, profile: str, count: int) -> List[Any]:
+    """The examples the real grade judges for one test of a submission that passes it (the worker of
+    ``grader`` runs the reference): the marking draws and boundary examples, in order, as prepared."""
+    from autograder.engine import hidden_tests
+
+    seen: List[Any] = []
+    original = hidden_tests.kinds
+
+    def spying() -> Dict[str, Any]:
+        def spy(check: Any) -> Any:
+            def checked(g: Any, f: Function, ex: Any) -> None:
+                seen.append(ex)
+                return check(g, f, ex)
+            return checked
+        return {k: spy(c) for k, c in original().items()}
+
+    hidden_tests.kinds = spying  # type: ignore[assignment]
+    try:
+        grader.modes = {}
+        hidden_tests.run_test(grader, fn, kind, profile, count)
+    finally:
+        hidden_tests.kinds = original  # type: ignore[assignment]
+    return list(dict.fromkeys(seen))
+
+
+def _draw(fn: Function, profile: str, count: int) -> List[Any]:
+    """``count`` distinct examples of a derandomized Hypothesis run of its own (the same on every build)."""
     from hypothesis import HealthCheck, Phase, given, settings
 
     from autograder.engine.strategies import examples
 
     found: List[Any] = []
 
-    @settings(max_examples=count, derandomize=True, database=None, deadline=None, phases=(Phase.generate,),
+    @settings(max_examples=count * 3, derandomize=True, database=None, deadline=None, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck))
     @given(examples(fn, profile))
-    def collect(ex: Any) -> None:
+    def collect_for_the_student_ci(ex: Any) -> None:
         if ex not in found:
             found.append(ex)
 
-    collect()
+    collect_for_the_student_ci()
     return found[:count]
 
 
-def build_cases(per_test: int = EXAMPLES_PER_TEST) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-    """The stored examples of every rubric test: (JSON-able cases, arrays by key)."""
-    from autograder.engine import reference
+# ------------------------------------------------------------------ the store of answers
 
-    arrays: Dict[str, np.ndarray] = {}
-    tests: Dict[str, Any] = {}
+
+@dataclasses.dataclass
+class Store:
+    """What the student CI knows: examples per test, reference outputs and part calls at their inputs."""
+
+    examples: Dict[str, List[Any]] = dataclasses.field(default_factory=dict)  # "fn|kind|profile|count" -> encoded
+    expected: Dict[str, Any] = dataclasses.field(default_factory=dict)  # "fn|digest(inputs)" -> encoded outputs
+    calls: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # {"key", "args", "kwargs", "result"}
+    call_index: Dict[str, int] = dataclasses.field(default_factory=dict)  # digest of (key, args, kwargs) -> index
+    traces: Dict[str, List[List[Any]]] = dataclasses.field(default_factory=dict)  # "fn|digest" -> [[call, refs]]
+    # backward -> whether the pack evaluates it at the student's own forward outputs (pack.backward_at_outputs)
+    at_outputs: Dict[str, bool] = dataclasses.field(default_factory=dict)
+    arrays: _Arrays = dataclasses.field(default_factory=_Arrays)
+
+    def add_call(self, key: str, args: Sequence[Any], kwargs: Dict[str, Any], result: Any) -> int:
+        d = digest([key, list(args), kwargs])
+        if d not in self.call_index:
+            self.call_index[d] = len(self.calls)
+            self.calls.append({"key": key, "args": _encode(list(args), self.arrays),
+                               "kwargs": _encode(dict(kwargs), self.arrays), "result": _encode(result, self.arrays)})
+        return self.call_index[d]
+
+    def save(self) -> Tuple[bytes, bytes]:
+        """(the JSON of CASES, the npz of ARRAYS)."""
+        flat, index = self.arrays.packed()
+        cases = {"seed_offset": SEED_OFFSET, "examples": self.examples, "expected": self.expected,
+                 "calls": self.calls, "traces": self.traces, "at_outputs": self.at_outputs, "arrays": index}
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **flat)
+        return json.dumps(cases, sort_keys=True).encode(), buffer.getvalue()
+
+    @classmethod
+    def load(cls, folder: Path = DATA_DIR) -> "Store":
+        if not (folder / CASES).is_file():
+            raise FileNotFoundError(f"no stored examples in {folder}: this is not a student-CI bundle "
+                                    f"(python -m autograder bundle --student-ci)")
+        cases = json.loads((folder / CASES).read_text(encoding="utf-8"))
+        if "calls" not in cases:
+            raise ValueError(f"{folder / CASES} is from an older student-CI bundle: build it again")
+        store = cls(cases["examples"], cases["expected"], cases["calls"], {}, cases["traces"], cases["at_outputs"],
+                    _Arrays(_read_arrays(folder / ARRAYS), cases["arrays"]))
+        return store
+
+
+def _read_arrays(path: Path) -> Dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as stored:
+        return {k: stored[k] for k in stored.files}
+
+
+def _test_key(fn: Function, kind: str, profile: str, count: int) -> str:
+    return f"{fn.name}|{kind}|{profile}|{count}"
+
+
+class RecordingOracle(ReferenceOracle):
+    """The reference, on the stored examples, writing down every answer it gives (build time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = Store()
+        self.shapes: Dict[str, List[Any]] = {}  # test key -> the marking examples' shapes (marking_shapes)
+
+    def examples(self, fn: Function, kind: str, profile: str, count: int) -> Optional[Sequence[Any]]:
+        found = ci_examples(fn, kind, profile, count, self.shapes.get(_test_key(fn, kind, profile, count), ()))
+        self.store.examples[_test_key(fn, kind, profile, count)] = [dataclasses.asdict(ex) for ex in found]
+        return found
+
+    def expected(self, fn: Function, inputs: Any) -> Dict[str, np.ndarray]:
+        answer = super().expected(fn, inputs)
+        self.store.expected.setdefault(f"{fn.name}|{digest(dict(inputs))}", _encode(answer, self.store.arrays))
+        if fn.forward and fn.name not in self.store.at_outputs:  # a property of the function, not of the inputs
+            right = super().expected(function(fn.forward), inputs)
+            at = super().backward_at_outputs(fn, inputs, right, inputs.get("truncate"))
+            self.store.at_outputs[fn.name] = at is not None
+        return answer
+
+    def trace(self, fn: Function, inputs: Any) -> Tuple[Any, List[Tuple[Function, tuple, dict, Any]]]:
+        raw, calls = super().trace(fn, inputs)
+        key = f"{fn.name}|{digest(dict(inputs))}"
+        if key not in self.store.traces:
+            rows = []
+            for i, (part, args, kwargs, result) in enumerate(calls):
+                refs = []  # (argument position, earlier call) where the argument IS that call's cache
+                for p, a in enumerate(args):
+                    for j, (earlier, _, _, made) in enumerate(calls[:i]):
+                        if earlier.cache_index is not None and isinstance(made, tuple) and a is made[earlier.cache_index]:
+                            refs.append([p, j])
+                            break
+                rows.append([self.store.add_call(f"{part.module}.{part.name}", args, kwargs, result), refs])
+            self.store.traces[key] = rows
+        return raw, calls
+
+    def serve_part(self, key: str, args: list, kwargs: dict) -> Any:
+        from autograder.engine import reference
+
+        resolved = [reference._derived_cache(a) if type(a).__name__ == "Derived" else a for a in args]
+        result = super().serve_part(key, resolved, kwargs)
+        self.store.add_call(key, resolved, kwargs, result)
+        return result
+
+    def backward_at_outputs(self, fn: Function, inputs: Any, forward: Any, truncate: Any = None) -> Any:
+        raise NotJudged(fn.forward or fn.name)  # not recorded: only a wrong forward's states need it
+
+    def localizes(self) -> bool:
+        return False
+
+
+class StoredOracle:
+    """The student CI's oracle: stored examples and answers; a missing answer is :class:`NotJudged`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.misses: List[NotJudged] = []
+        self._by_key: Dict[str, List[int]] = {}
+        for i, call in enumerate(store.calls):
+            self._by_key.setdefault(call["key"], []).append(i)
+        self._decoded: Dict[int, Tuple[Any, Any, Any]] = {}
+
+    def examples(self, fn: Function, kind: str, profile: str, count: int) -> Optional[Sequence[Any]]:
+        from autograder.engine.strategies import Example
+
+        rows = self.store.examples.get(_test_key(fn, kind, profile, count))
+        if rows is None:
+            raise ValueError(f"the student-CI bundle has no examples for {fn.name} ({kind}, {profile}, {count}): "
+                             f"it was built for another rubric; build it again")
+        return [Example(**dict(r, dims=tuple((str(k), int(v)) for k, v in r["dims"]))) for r in rows]
+
+    def _miss(self, fix: str, what: str) -> NotJudged:
+        found = NotJudged(fix, what)
+        self.misses.append(found)
+        return found
+
+    def expected(self, fn: Function, inputs: Any) -> Dict[str, np.ndarray]:
+        node = self.store.expected.get(f"{fn.name}|{digest(dict(inputs))}")
+        if node is None:
+            raise self._miss(fn.forward or fn.name, f"no stored answer of {fn.name} for these inputs")
+        return _decode(node, self.store.arrays)
+
+    def _call(self, i: int) -> Tuple[Any, Any, Any]:
+        if i not in self._decoded:
+            c = self.store.calls[i]
+            self._decoded[i] = (_decode(c["args"], self.store.arrays), _decode(c["kwargs"], self.store.arrays),
+                                _decode(c["result"], self.store.arrays))
+        return self._decoded[i]
+
+    def trace(self, fn: Function, inputs: Any) -> Tuple[Any, List[Tuple[Function, tuple, dict, Any]]]:
+        rows = self.store.traces.get(f"{fn.name}|{digest(dict(inputs))}")
+        if rows is None:
+            raise self._miss(fn.name, f"no stored part calls of {fn.name} for these inputs")
+        calls: List[Tuple[Function, tuple, dict, Any]] = []
+        for index, refs in rows:
+            args, kwargs, result = (_decode(self.store.calls[index][k], self.store.arrays) for k in ("args", "kwargs", "result"))
+            for position, earlier in refs:  # the very cache object an earlier call returned
+                args[position] = calls[earlier][3][calls[earlier][0].cache_index]
+            calls.append((function(self.store.calls[index]["key"].partition(".")[2]), tuple(args), kwargs, result))
+        return None, calls
+
+    def answer(self, key: str, args: Sequence[Any], kwargs: Dict[str, Any]) -> Any:
+        """The stored result of a part call whose arguments equal a stored call's (to CLOSE)."""
+        exact = self.store.call_index.get(digest([key, list(args), kwargs])) if self.store.call_index else None
+        candidates = [exact] if exact is not None else self._by_key.get(key, [])
+        for i in candidates:
+            s_args, s_kwargs, result = self._call(i)
+            if _close(list(args), s_args) and _close(dict(kwargs), s_kwargs):
+                return _decode(self.store.calls[i]["result"], self.store.arrays)  # a fresh copy
+        name = key.partition(".")[2]  # (the code that made these arguments is named by the test: hidden_tests)
+        raise self._miss("", f"{name} was called with arguments that a correct submission does not pass it")
+
+    def serve_part(self, key: str, args: list, kwargs: dict) -> Any:
+        resolved = []
+        for a in args:
+            if type(a).__name__ == "Derived":  # the cache a student's forward part made: stored for a right call
+                fwd = function(a.forward.partition(".")[2])
+                resolved.append(self.answer(a.forward, a.args, a.kwargs)[fwd.cache_index])
+            else:
+                resolved.append(a)
+        return self.answer(key, resolved, kwargs)
+
+    def backward_at_outputs(self, fn: Function, inputs: Any, forward: Any, truncate: Any = None) -> Any:
+        if not self.store.at_outputs.get(fn.name, True):
+            return None  # as the real grade: this backward reads its forward's internals (no such yardstick)
+        raise self._miss(fn.forward or fn.name, f"the reference {fn.name} at the states your {fn.forward} computed")
+
+    def localizes(self) -> bool:
+        return False
+
+
+# ------------------------------------------------------------------ recording (staff side)
+
+
+def recording_modes(fn: Function) -> List[Any]:
+    """Every way the grader may judge ``fn`` whose answers depend on the example alone: dependencies checked
+    on every example, its graded parts served, each structured input, the reference forward's cache."""
+    from autograder.engine.dependencies import Mode, parts_to_serve
+
     active = pack.current()
-    for test in load_rubric():
-        fn = function(test.function)
-        stored = []
-        for ex in draw(fn, test.profile, min(per_test, test.examples)):
-            if ex.truncate is not None and test.kind not in active.option_kinds.get("truncate", ()):
-                ex = dataclasses.replace(ex, truncate=None)  # full BPTT, as the real grade
-            case: Dict[str, Any] = {"example": _encode(dataclasses.asdict(ex), arrays)}
-            inputs = _stored_inputs(fn, test.kind, ex)
-            if inputs is not None:
-                with np.errstate(all="ignore"):
-                    expected = reference.expected(_judged(fn, test.kind), inputs)
-                    if test.kind in active.stored_outputs:
-                        expected = {k: v for k, v in expected.items() if k in active.stored_outputs[test.kind]}
-                    case["inputs"] = _encode(inputs, arrays)
-                    case["expected"] = _encode(expected, arrays)
-            stored.append(case)
-        tests[test.full_name] = stored
-    return {"examples_per_test": per_test, "tests": tests}, arrays
+    serves = [()] + ([parts_to_serve(fn, fn.parts, ())] if fn.parts else [])
+    cells = function(fn.forward).cells if fn.forward else fn.cells
+    specials = [s for s in active.specials
+                if all(set(active.cell_specials.get(p, cells)) & set(cells) for p in s.split("+"))]
+    modes = []
+    for serve in serves:
+        modes.append(Mode(serve=serve, strict=True))
+        if fn.forward:
+            modes += [Mode(serve=serve, special=s, strict=True) for s in specials]
+            modes.append(Mode(serve=serve, serve_forward=True, trial=True))
+    return modes
 
 
-def _stored_inputs(fn: Function, kind: str, ex: Any) -> Optional[Dict[str, Any]]:
-    """The inputs of a test whose answer comes from the reference (None: the kind needs no answer)."""
-    from autograder.engine.strategies import materialize
+def record(sandbox_mode: str = "process", progress: Any = None) -> Store:
+    """Grade the reference solution on the stored examples in every recording mode; the answers it needed."""
+    from autograder.engine import hidden_tests
+    from autograder.sandbox.limits import GRADING
+    from autograder.worker.client import WorkerClient
 
-    if kind == "values":
-        return materialize(fn, ex)
-    stored = pack.current().stored_inputs.get(kind)
-    if stored is not None:
-        return stored(fn, ex)
-    if kind == "cache":
-        return materialize(_judged(fn, kind), ex)
-    return None
+    active = pack.current()
+    recorder = RecordingOracle()
+    with oracle.using(recorder), WorkerClient(active.reference_dir, sandbox_mode=sandbox.resolve_mode(sandbox_mode),
+                                              limits=GRADING, call_seconds=GRADING.call_seconds) as client:
+        client.load_modules({m: active.module_functions.get(m, ()) for m in active.graded_modules})
+        grader = hidden_tests.Grader(client)
+        for test in load_rubric():
+            fn = function(test.function)
+            with oracle.using(ReferenceOracle()):
+                shapes = marking_shapes(grader, fn, test.kind, test.profile, test.examples)
+            recorder.shapes[_test_key(fn, test.kind, test.profile, test.examples)] = shapes
+            for mode in recording_modes(fn):
+                grader.modes = {(fn.name, test.profile): mode}
+                grader.profile, grader.kind = test.profile, test.kind
+                outcome, _ = hidden_tests._run_property(grader, fn, test.kind, test.profile, test.examples, None)
+                if not outcome.passed and not mode.special:
+                    raise RuntimeError(f"the reference fails {test.full_name} on a stored example: {outcome.message}")
+            if progress:
+                progress(test.full_name)
+    return recorder.store
 
 
-def _judged(fn: Function, kind: str) -> Function:
-    """The function whose outputs a test compares: a forward's cache test compares its backward's."""
-    from autograder.engine.hidden_tests import backward_of
+def _sources_key(repo: Path) -> str:
+    files = sorted((repo / "autograder").rglob("*.py")) + sorted(pack.current().reference_dir.glob("*.py"))
+    files.append(repo / "autograder" / "packs" / pack.current().name / "rubric.toml")
+    h = hashlib.sha256()
+    for f in files:
+        if "__pycache__" not in f.parts:
+            h.update(str(f.relative_to(repo) if f.is_relative_to(repo) else f.name).encode() + f.read_bytes())
+    import hypothesis
 
-    return backward_of(fn) if kind == "cache" else fn
+    h.update(hypothesis.__version__.encode() + np.__version__.encode())
+    return h.hexdigest()[:24]
+
+
+def stored_data(repo: Path = REPO_ROOT) -> Tuple[bytes, bytes]:
+    """(CASES, ARRAYS) of the current grader and reference, recorded once and kept in .cache/student_ci."""
+    import os
+
+    folder = Path(os.environ.get("AUTOGRADER_CACHE") or repo / ".cache") / "student_ci" / _sources_key(repo)
+    if (folder / CASES).is_file() and (folder / ARRAYS).is_file():
+        return (folder / CASES).read_bytes(), (folder / ARRAYS).read_bytes()
+    cases, arrays = record().save()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in ((ARRAYS, arrays), (CASES, cases)):
+            tmp = folder / f".{name}.tmp"
+            tmp.write_bytes(data)
+            tmp.replace(folder / name)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+    return cases, arrays
 
 
 def build_student_bundle(out: Path, repo: Path = REPO_ROOT) -> List[str]:
@@ -161,204 +523,42 @@ def build_student_bundle(out: Path, repo: Path = REPO_ROOT) -> List[str]:
     the names it holds."""
     from autograder.integrations.student_bundle import write_bundle
 
-    cases, arrays = build_cases()
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return write_bundle(out, {f"autograder/integrations/student_ci_data/{CASES}": json.dumps(cases, sort_keys=True).encode(),
-                              f"autograder/integrations/student_ci_data/{ARRAYS}": buffer.getvalue()}, repo)
+    cases, arrays = stored_data(repo)
+    return write_bundle(out, {f"autograder/integrations/student_ci_data/{CASES}": cases,
+                              f"autograder/integrations/student_ci_data/{ARRAYS}": arrays}, repo)
 
 
 # ------------------------------------------------------------------ replaying (student CI)
 
 
-def load_cases(folder: Path = DATA_DIR) -> Tuple[Dict[str, Any], Any]:
-    if not (folder / CASES).is_file():
-        raise FileNotFoundError(f"no stored examples in {folder}: this is not a student-CI bundle "
-                                f"(python -m autograder bundle --student-ci)")
-    cases = json.loads((folder / CASES).read_text(encoding="utf-8"))
-    arrays = np.load(folder / ARRAYS, allow_pickle=False)
-    return cases, arrays
+def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Path = DATA_DIR,
+                    store: Optional[Store] = None) -> Dict[str, Any]:
+    """The results.json dict of the stored examples: the real grader's orchestration with
+    :class:`StoredOracle`. ``extra_data.formative_range`` is [judged points, judged + not-judged points]."""
+    from autograder.engine.grade import grade_submission
+
+    source = StoredOracle(store if store is not None else Store.load(folder))
+    results = grade_submission(Path(submission), sandbox=sandbox_mode, source=source)
+    return formative_results(results)
 
 
-def _example(stored: Dict[str, Any], arrays: Any) -> Any:
-    from autograder.engine.strategies import Example
-
-    fields = _decode(stored["example"], arrays)
-    fields["dims"] = tuple(tuple(d) for d in fields["dims"])
-    return Example(**fields)
-
-
-def _replay_values(grader: Any, fn: Function, ex: Any, inputs: Dict[str, Any], expected: Dict[str, np.ndarray]) -> None:
-    from autograder.engine.checks import CheckFailed, failure, mismatch, unpack
-
-    outcomes = grader.run_scenario(fn, inputs)
-    for outcome in outcomes:
-        if hasattr(outcome, "kind"):  # a Failure
-            raise failure(outcome)
-    try:
-        actual = unpack(fn, outcomes[-1].value, ex.size, ex.cell)
-    except CheckFailed as exc:
-        exc.inputs = inputs
-        raise
-    with np.errstate(all="ignore"):
-        wrong = mismatch({k: actual[k] for k in expected}, expected, fn.tol)
-    if wrong is not None:
-        wrong.inputs = inputs
-        raise wrong
-
-
-def _replay_gradcheck(grader: Any, fn: Function, ex: Any) -> None:
-    """The student's backward against central differences of the student's own forward (no reference)."""
-    from autograder.engine.dependencies import Mode, Run
-    from autograder.engine.hidden_tests import _add_shifted_forwards, _consistency, _directions
-    from autograder.engine.strategies import materialize
-
-    inputs = materialize(fn, ex)
-    run = Run(grader.client, fn, ex, inputs, Mode())
-    target = run.scenario()
-    pairs = _directions(fn, inputs, ex.seed)
-    indices = _add_shifted_forwards(run, pairs)
-    run.execute()
-    wrong = _consistency(run, run.outputs(target), pairs, indices, require_signal=True)
-    if wrong is not None:
-        raise wrong
-
-
-def _replay_inplace(grader: Any, fn: Function, ex: Any) -> None:
-    import copy
-
-    from autograder.engine.checks import CheckFailed, failure, modified, unpack
-    from autograder.engine.strategies import materialize
-
-    inputs = materialize(fn, ex)
-    sent = copy.deepcopy(inputs)
-    outcome = grader.run_scenario(fn, inputs, echo=True)[-1]
-    if hasattr(outcome, "kind"):  # a Failure
-        raise failure(outcome)
-    unpack(fn, outcome.value, ex.size, ex.cell, strict=False)
-    names = list(fn.upstream) + ["cache"] if fn.forward else \
-        [n for n, _ in fn.args] + (["max_norm"] if "max_norm" in fn.options else [])
-    changed = modified(sent, outcome.args_after or [], names)
-    if changed is not None:
-        raise CheckFailed(f"{fn.name} modified its input {changed} in place (work on a copy: the caller's arrays "
-                          f"must not change)", output=changed)
-
-
-def run_test(grader: Any, fn: Function, test: RubricTest, stored: List[Dict[str, Any]], arrays: Any) -> Tuple[bool, str]:
-    """Replay the stored examples of one test; (passed, message of the first failure)."""
-    from autograder.engine.checks import CheckFailed
-    from autograder.engine.dependencies import Rejected
-
-    live = {k: check for k, check in pack.current().kinds.items() if k not in pack.current().stored_inputs}
-    replay = {"gradcheck": _replay_gradcheck, "inplace": _replay_inplace, **live}
-    counted = cache_unsure = 0
-    for index, case in enumerate(stored):
-        ex = _example(case, arrays)
-        grader.examples_run[fn.name] = grader.examples_run.get(fn.name, 0) + 1
-        grader.client.clear_handles()
-        try:
-            if "expected" in case and test.kind == "cache":
-                try:
-                    _replay_values(grader, _judged(fn, test.kind), ex, _decode(case["inputs"], arrays),
-                                   _decode(case["expected"], arrays))
-                except CheckFailed:
-                    cache_unsure += 1  # the cache or the backward: only the real grade can tell (reference cache)
-                    continue
-            elif "expected" in case:
-                _replay_values(grader, fn, ex, _decode(case["inputs"], arrays), _decode(case["expected"], arrays))
-            else:
-                replay[test.kind](grader, fn, ex)
-            counted += 1
-        except Rejected:
-            continue  # proves nothing (e.g. a constant forward in a gradient check): does not count
-        except CheckFailed as exc:
-            sizes = ", ".join(f"{k}={v}" for k, v in ex.dims)
-            where = f"\nFailing example {index + 1} of {len(stored)} (sizes {sizes}, cell {ex.cell})" \
-                if test.visibility != "hidden" else ""
-            return False, exc.message + where
-        except Exception as exc:  # noqa: BLE001 - the same as the real grade: a test that cannot run fails
-            return False, f"could not be checked: {type(exc).__name__}: {exc}"
-    if stored and not counted and cache_unsure:
-        return False, (f"could not be checked here: with your {fn.name}'s cache, your {_judged(fn, test.kind).name} is "
-                       f"wrong on every stored example; the real grade tells which of the two is wrong")
-    if stored and not counted:
-        return False, "could not be checked: on every stored example your functions' outputs were all zero"
-    return True, ""
-
-
-def _blocked(fn: Function, static: Dict[str, Any], imports: Dict[str, Any]) -> Optional[str]:
-    from autograder.worker.client import Failure
-
-    needed = [fn.module] + ([function(fn.forward).module] if fn.forward else [])
-    for module in dict.fromkeys(needed):
-        if static[module].problem:
-            return static[module].problem
-        outcome = imports.get(module)
-        if isinstance(outcome, Failure):
-            return f"importing {module}.py failed: {outcome.describe() if outcome.kind == 'exception' else outcome.message}"
-    for name in [fn.name] + ([fn.forward] if fn.forward else []):
-        present = imports.get(function(name).module)
-        if present is not None and not isinstance(present, Failure) and name not in present.value:
-            return f"{name} is missing from {function(name).module}.py"
-    return None
-
-
-def grade_formative(submission: Path, *, sandbox_mode: str = "auto", folder: Path = DATA_DIR) -> Dict[str, Any]:
-    """The results.json dict of the stored examples (same test names and format as the real grade)."""
-    from autograder.engine.hidden_tests import Grader, requires
-    from autograder.feedback.messages import needs_values
-    from autograder.worker.client import WorkerClient
-
-    started = time.monotonic()
-    cases, arrays = load_cases(folder)
-    rubric = load_rubric()
-    mode = sandbox.resolve_mode(sandbox_mode)
-    active = pack.current()
-    static = submission_checks.inspect(Path(submission), active.module_functions)
-    limits = GRADING  # the real grade's limits (autograder/sandbox/limits.py)
-    tests: List[Dict[str, Any]] = []
-    with WorkerClient(Path(submission), sandbox_mode=mode, limits=limits, call_seconds=limits.call_seconds) as client:
-        loadable = {m: active.module_functions.get(m, ()) for m, c in static.items() if c.problem is None}
-        imports = client.load_modules(loadable) if loadable else {}
-        grader = Grader(client)
-        for fn in active.functions:
-            blocked = _blocked(fn, static, imports)
-            ran: Dict[str, Tuple[str, bool]] = {}  # kind -> (test name, passed) of its first test
-            mine = [t for t in rubric if t.function == fn.name]
-            outcomes = []
-            for test in mine:
-                if blocked is not None:
-                    passed, message = False, blocked
-                else:
-                    passed, message = run_test(grader, fn, test, cases["tests"].get(test.full_name, []), arrays)
-                ran.setdefault(test.kind, (test.name, passed))
-                outcomes.append((test, passed, message))
-            for test, passed, message in outcomes:
-                required = ran.get(requires().get(test.kind, ""))
-                if required is not None and not required[1]:  # as the real grade (hidden_tests.requires)
-                    passed, message = False, needs_values(fn.name, required[0])
-                tests.append({"name": test.full_name, "score": test.points if passed else 0.0,
-                              "max_score": test.points, "status": "passed" if passed else "failed",
-                              "output": "passed" if passed else message, "visibility": test.visibility,
-                              "extra_data": {"function": fn.name, "kind": test.kind, "mistakes": []}})
-        client.close()
-        printed = client.student_output()
-    output = [FORMATIVE.format(examples=cases["examples_per_test"]), sandbox.describe(mode)]
-    output += [c.problem for c in static.values() if c.problem]
-    if printed.strip():
-        output.append(f"Your code printed {len(printed)} characters; the first ones:\n{printed[:2000]}")
-    return {"score": round(sum(t["score"] for t in tests), 6), "execution_time": round(time.monotonic() - started, 3),
-            "output": "\n".join(output), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
-            "extra_data": {"formative": True, "sandbox": mode, "functions": function_scores(tests),
-                           "examples": {f.name: grader.examples_run.get(f.name, 0) for f in active.functions}}}
+def formative_results(results: Dict[str, Any]) -> Dict[str, Any]:
+    """Mark a grade made with the stored oracle as formative: the lead sentence and the range of scores."""
+    unsure = [t for t in results["tests"] if (t.get("extra_data") or {}).get("not_judged")]
+    low = float(results["score"])
+    high = round(low + sum(float(t["max_score"]) for t in unsure), 6)
+    results["output"] = FORMATIVE + "\n" + str(results.get("output") or "")
+    results["extra_data"].update(formative=True, formative_range=[low, high],
+                                 not_judged={t["name"]: t["extra_data"]["not_judged"] for t in unsure})
+    return results
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m autograder.student_ci", description=__doc__.splitlines()[0],
         epilog="Run from the unzipped student-CI bundle (python -m autograder bundle --student-ci). The score is "
-               "formative, not a grade: fixed stored examples, no reference code. Exit status: 0 when the "
-               "feedback was written, whatever the score; 2 when it could not run.")
+               "formative, not a grade: other examples than the marking ones, stored answers, no reference code. "
+               "Exit status: 0 when the feedback was written, whatever the score; 2 when it could not run.")
     parser.add_argument("submission", type=Path, metavar="SUBMISSION_DIR",
                         help="the student's repository (the folder with the graded modules)")
     parser.add_argument("--results", type=Path, required=True, metavar="RESULTS_JSON",
@@ -382,8 +582,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.feedback:
         args.feedback.parent.mkdir(parents=True, exist_ok=True)
         args.feedback.write_text(feedback_markdown(results), encoding="utf-8")
-    print(f"{args.submission}: {results['score']:g} / {sum(t['max_score'] for t in results['tests']):g} (formative) "
-          f"-> {args.results}")
+    low, high = results["extra_data"]["formative_range"]
+    shown = f"{low:g}" if low == high else f"{low:g}-{high:g}"
+    print(f"{args.submission}: {shown} / {sum(t['max_score'] for t in results['tests']):g} (formative, not your "
+          f"grade) -> {args.results}")
     return 0
 
 
