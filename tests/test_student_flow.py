@@ -106,10 +106,9 @@ def test_a_fresh_venv_from_the_release_requirements_runs_the_public_tests_and_th
               "nb = nbformat.read(sys.argv[1], as_version=4)\n"
               "NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
               "print(sum(1 for c in nb.cells if c.cell_type == 'code' and c.outputs), 'code cells with outputs')\n")
-    # The solutions' notebook keeps the hidden tests, which use hypothesis (students' notebook does not).
+    # The solutions' notebook keeps the hidden tests, which use hypothesis: the release's requirements pin it.
     hidden = read_constraints(REPO_ROOT / "constraints.txt")["hypothesis"]
-    subprocess.run([str(venv.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c",
-                    str(REPO_ROOT / "constraints.txt"), hidden.line], check=True, capture_output=True, text=True)
+    assert hidden.line in (RELEASE_DIR / "requirements.txt").read_text(encoding="utf-8").splitlines()
     folder = tmp_path / "solutions" / "rnn_lstm"
     start = time.perf_counter()
     done = subprocess.run([str(venv.python), "-c", runner, str(folder / NOTEBOOK), str(folder)], cwd=folder,
