@@ -569,7 +569,14 @@ def run_test(g: Grader, fn: Function, kind: str, profile: str, max_examples: int
     outcome.claims = claims
     if outcome.passed and not notes.counted:
         dependency = notes.first_dependency()
-        if dependency is not None and fn.name in g.evidence:
+        itself = notes.firsts.get(fn.name)
+        if dependency is None and itself is not None and fn.name in g.evidence and not outcome.not_judged:
+            # F's own mistake elsewhere (e.g. its full BPTT, which this test compares with) keeps every
+            # example out, and F computes: that mistake is charged by the tests that judge it, not again here
+            kept = messages.own_mistake_kept(fn.name, itself.problem.replace(" on this input", "", 1))
+            outcome = TestOutcome(True, "", None, outcome.examples, (outcome.note + "\n" if outcome.note else "") + kept,
+                                  claims)
+        elif dependency is not None and fn.name in g.evidence:
             # Another function's mistake keeps this test from judging F, and F computes: F is not charged
             # for it (that function's own tests are); the point stands on F's evidence.
             kept = messages.not_judged_kept(fn.name, dependency.dependency, _how_often(notes, dependency.dependency),

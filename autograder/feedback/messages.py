@@ -308,6 +308,13 @@ def not_judged_kept(function: str, dependency: str, how_often: str, problem: str
             f"its values examples); {dependency}'s own tests charge its mistake.")
 
 
+def own_mistake_kept(function: str, problem: str) -> str:
+    """A test that the function's own mistake, judged by its other tests, keeps from judging: kept."""
+    return (f"Not judged, and not charged: {problem} on every input tried, and this test counts only where "
+            f"it is right. The points count because {function} computes (it is right on some of its values "
+            f"examples); the tests that judge that mistake charge it.")
+
+
 def judged_where_right(problem: str, function: str, dependencies: Sequence[str], set_aside: int) -> str:
     """How a function is judged while what it depends on is wrong on some of its inputs."""
     listed = " and ".join(dependencies) if len(dependencies) < 3 else ", ".join(dependencies[:-1]) + " and " + dependencies[-1]
