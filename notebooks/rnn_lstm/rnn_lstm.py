@@ -249,10 +249,10 @@ assert 0.1 > 2 * (2 * np.pi / 150), "[trend-noise] arithmetic"
 # known period with a few taps: with the noise switched off, $w = 4$ (about half a fast period) is
 # already right on more than 99% of the steps. <!-- claim: trend-no-noise -->
 # With the vibration removed and the noise kept, the accuracy for $w \ge 10$ stays within 0.015 of the
-# full signal's, and still needs $w = 14$ to pass 0.95. <!-- claim: trend-no-vibration -->
+# full signal's, and of the windows tried it is still below 0.95 at $w = 10$ and above it at $w = 14$. <!-- claim: trend-no-vibration -->
 # So to tell rising from falling, the window has to be long enough to average out the noise, because
-# the slow process moves less per step than the noise: about 14 steps here, which is less than a
-# tenth of the slow period; <!-- claim: trend-window-needed -->
+# the slow process moves less per step than the noise: between 10 and 14 steps here (the windows
+# tried), which is less than a tenth of the slow period; <!-- claim: trend-window-needed -->
 # it does not need to span the slow structure itself.
 
 # %%
@@ -688,8 +688,7 @@ assert max(cut_off) == 19 and T - 1 - max(cut_off) < k, f"[trunc-short-crossing]
 # so with $r < 1$ the gradient shrinks geometrically as it goes back (**vanishing**): the loss cannot
 # tell the network how to change what it did many steps ago. <!-- claim: bound-vanish -->
 # When the factors stretch the gradient instead, it can grow geometrically (**exploding**): below, with
-# the large recurrent weights, the gradient reaching $h_0$ is more than 10 times the one at $h_{T-1}$,
-# and a plain gradient-descent step, proportional to the gradient, is as large. <!-- claim: can-explode -->
+# the large recurrent weights, the gradient reaching $h_0$ is more than 10 times the one at $h_{T-1}$. <!-- claim: can-explode -->
 #
 # Your `hidden_grad_norms` measures $\|\partial L/\partial h_t\|$ for a loss on the last state. To
 # summarise a curve by one number, complete `growth_factor`: the average factor by which the
@@ -1571,8 +1570,8 @@ for name, histories in bi_histories.items():
     print(f"{name:34s} final accuracy per seed: " + ", ".join(f"{h['accuracy'][-1]:.3f}" for h in histories))
 
 # %% [markdown]
-# On every seed, both unidirectional models end inside the band or below it: neither beats the best
-# causal rule, with one layer or with two. <!-- claim: bi-unidirectional -->
+# On every seed, both unidirectional models end inside the band or below it: neither is above the best
+# causal rule by more than the band's evaluation noise, with one layer or with two. <!-- claim: bi-unidirectional -->
 # Both bidirectional models end at an accuracy of 0.99 or more. <!-- claim: bi-bidirectional -->
 # Depth did not help here; seeing the future did.
 
@@ -1647,9 +1646,10 @@ for bias, histories in bias_histories.items():
 # The only difference between the two is the forget-gate bias they start from. With bias `3` the cell
 # starts out keeping about 0.94 of its content per step, and along the cell path a fraction
 # $\bar f^{\,36}$ ($\bar f$ the mean forget gate) between 0.05 and 0.25 of the gradient crosses `36` steps; with bias `1` it keeps
-# about 0.71, and less than $10^{-4}$ of the gradient crosses them. <!-- claim: fb-cell-path -->
+# about 0.71, and by the same estimate $\bar f^{\,36}$ less than $10^{-4}$ of the gradient crosses them
+# (an estimate from the mean forget gate: the product of the actual gates differs from it). <!-- claim: fb-cell-path -->
 # The same product of forget gates multiplies what the cell stored, in the forward pass: with bias `1`,
-# by the same estimate $\bar f^{\,36}$, the symbol written at the mark has faded to less than $10^{-4}$
+# by the same estimate, the symbol written at the mark has faded to less than $10^{-4}$
 # of its size by the end, before any gradient is computed. <!-- see claim: fb-cell-path -->
 # So these runs show that the open carousel matters, but not which of the two effects, the fading
 # memory or the vanishing gradient, stops bias `1`: both are the product of the forget gates. They
@@ -1756,7 +1756,8 @@ for title, histories in (("T = 20", short_histories), ("T = 50", far_histories))
 # With more recurrent parameters than the data-gated LSTM (`H = 36`), the constant-gate LSTM still
 # stays below 0.8 and never reaches 0.9, and the RNN stays below 0.6, on every seed. <!-- claim: far-matched -->
 # Holding a symbol across many distractors and overwriting it at the right moment is where gates
-# switched by the data paid off in these runs, at equal or larger parameter count; <!-- see claim: far-lstm, far-others, far-matched -->
+# switched by the data paid off in these runs, both at the same width and against models with more
+# recurrent parameters; <!-- see claim: far-lstm, far-others, far-matched -->
 # these runs do not show whether the others would get there eventually.
 
 # %%
@@ -1818,11 +1819,11 @@ for seed in SEEDS:
 # end, <!-- claim: rnn-far-distance --> and on every seed the trained RNN is right on fewer than 0.6
 # of those. <!-- claim: rnn-far-by-distance -->
 # But the trained RNN also fails when the last mark is near the end: on every seed, on the sequences
-# whose last mark is at most 9 steps from the end, distances that every sequence of the `T = 20`
-# task has, it is right less often than it was on the whole `T = 20` task. <!-- claim: rnn-far-near -->
-# The curves do not all fall with the distance. So the vanishing gradient between the last mark and
-# the answer does not explain the failure alone: the length of the sequence makes the task harder
-# for the RNN, even at short distances, and these runs do not isolate why.
+# whose last mark is at most 9 steps from the end, it is right less often than it was on the whole
+# `T = 20` task. <!-- claim: rnn-far-near -->
+# So the vanishing gradient between the last mark and the answer does not explain the failure alone:
+# the length of the sequence makes the task harder for the RNN, even at short distances, and these
+# runs do not isolate why.
 
 # %%
 assert all(f < 0.85 for f in rnn_init_factor.values()) and all(a < 0.2 and b < 1e-3 for a, b in rnn_crossing.values()), \
@@ -1880,10 +1881,10 @@ assert all(near < short for near, short in zip(rnn_near, rnn_short_final)), f"[r
 # less than $10^{-3}$ the last 45. <!-- see claim: rnn-far-factor -->
 # With `T = 50` the last mark is 10 or more steps from the end in about 60% of the sequences, and
 # the trained RNN is right on fewer than 0.6 of those, on every seed. <!-- see claim: rnn-far-distance, rnn-far-by-distance -->
-# Contradicted: that the distance from the last mark to the answer is the cause. The RNN also fails
-# when the last mark is at most 9 steps from the end, distances it handled on the `T = 20` task, <!-- see claim: rnn-far-near -->
-# and on at least one seed it is right on more than 0.4 of the far sequences (chance is 0.25); the
-# curves need not fall with the distance. <!-- claim: q1-answer-some -->
+# Contradicted: that the distance from the last mark to the answer is the whole cause. The RNN also
+# fails when the last mark is at most 9 steps from the end: there it is right less often than on the
+# whole `T = 20` task, <!-- see claim: rnn-far-near -->
+# and on at least one seed it is right on more than 0.4 of the far sequences (chance is 0.25). <!-- claim: q1-answer-some -->
 # What the numbers show is that the task gets harder for the RNN with `T = 50` than with `T = 20`, at
 # short distances too. <!-- see claim: q1-premise, rnn-far-near --> The runs do not show the
 # mechanism; the extra distractors to ignore are one candidate, which would need its own experiment.
