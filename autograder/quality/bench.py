@@ -96,9 +96,11 @@ def time_submission(path: Path, name: str, sandbox: str, reps: int, grader: str 
     return timing
 
 
-def _wall(argv: List[str], env: Optional[Dict[str, str]] = None) -> float:
+def _wall(argv: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None,
+          check: bool = True) -> float:
+    """Seconds of wall time of one command (its output discarded); ``check``: raise if it fails."""
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    subprocess.run(argv, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     return time.perf_counter() - start
 
 
@@ -262,9 +264,11 @@ def install_venv(venv: Path, pip_args: List[str], python: str = sys.executable) 
     return Install(venv, seconds, folder_megabytes(venv))
 
 
-def student_ci_install_bench(out: Callable[[str], None] = print) -> Optional[Install]:
-    """Install the student-CI bundle's requirements.txt (with constraints.txt, as its workflow does) into a
-    fresh venv: pip's seconds (pip cache warm after the first run) and the venv's size."""
+def student_ci_install_bench(out: Callable[[str], None] = print, end_to_end: bool = True) -> Optional[Install]:
+    """The student CI as a push runs it: install the student-CI bundle's requirements.txt (with
+    constraints.txt, as its workflow does) into a fresh venv (pip's seconds, pip cache warm after the first
+    run, and the venv's size); then, with ``end_to_end``, the release's public tests on a buggy example
+    student and the formative grade from the unzipped bundle, each timed (seconds of wall time)."""
     from autograder.integrations import student_bundle
     from autograder.paths import REPO_ROOT
 
@@ -279,7 +283,41 @@ def student_ci_install_bench(out: Callable[[str], None] = print) -> Optional[Ins
         names = [line.split("==")[0] for line in requirements.read_text().splitlines() if line and not line.startswith("#")]
         out(f"student-CI install ({', '.join(names)}): {done.seconds:.1f} s, venv {done.megabytes:.0f} MB  "
             f"target <= {TARGET_STUDENT_CI_MB:.0f} MB [{_verdict(done.megabytes <= TARGET_STUDENT_CI_MB)}]")
+        if end_to_end:
+            _student_ci_run(Path(tmp), done, out)
         return done
+
+
+def _student_ci_run(tmp: Path, venv: Install, out: Callable[[str], None]) -> None:
+    """Time the public tests (the course's .venv: the release's own requirements) and the formative grade
+    (the bundle's venv, from the unzipped bundle) on the first of the pack's cold students."""
+    import zipfile
+
+    from autograder.integrations import student_ci
+
+    students = cold_students(tmp / "students")
+    if not students:
+        out("student CI end to end: not measured (no cold student in the pack's bench settings)")
+        return
+    name, student = students[0]
+    start = time.perf_counter()
+    student_ci.build_student_bundle(tmp / "student-ci.zip")  # stored answers recorded once, then kept
+    built = time.perf_counter() - start
+    with zipfile.ZipFile(tmp / "student-ci.zip") as archive:
+        archive.extractall(tmp / "bundle")
+    work = tmp / "work"
+    release = pack.current().release_dir
+    if release is None:
+        out("student CI end to end: not measured (the pack has no release folder)")
+        return
+    shutil.copytree(release, work)
+    for module in student.glob("*.py"):
+        shutil.copy(module, work / module.name)
+    public = _wall([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=work, check=False)
+    formative = _wall([str(venv.python), "-m", "autograder.student_ci", str(work), "--results", str(tmp / "f.json"),
+                       "--feedback", str(tmp / "f.md")], cwd=tmp / "bundle")
+    out(f"student CI end to end on {name}: public tests {public:.1f} s, formative grade {formative:.1f} s "
+        f"(after the install above; building the bundle took {built:.1f} s, not part of a push)")
 
 
 def similarity_bench(students: int = SIMILARITY_CLASS, jobs: int = 2, out: Callable[[str], None] = print) -> float:
