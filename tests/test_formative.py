@@ -111,6 +111,9 @@ def test_the_ci_summary_never_cuts_a_hint(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "open target of issue 24: formative == real for >= 90% (12 of 14 today: bidirectional_not_realigned 95-96 "
+    "and lstm_gate_order_ifog 86-94 are shown as ranges that hold their real grades); reports/formative.md"))
 def test_the_example_class_formative_grade_is_the_real_grade() -> None:
     """The sweep of issue 24 over the example class (formative-check measures the other corpora too)."""
     from autograder.quality import formative
